@@ -1,0 +1,25 @@
+"""graphc: a computational-graph compiler and visualizer.
+
+Parse an expression, differentiate it in forward or reverse mode, compile value and
+gradient to an LLVM kernel, and render the primal and adjoint traces::
+
+    import graphc as gc
+    f = gc.parse("ln(x1) + x1*x2 - sin(x2)")
+    k = gc.compile(gc.value_and_grad(f))
+    y, (d1, d2) = k(x1=2.0, x2=5.0)         # 11.652071, (5.5, 1.716338)
+"""
+
+from .api import (TARGETS, compile, evaluate, grad, hessian, jacobian, jvp, optimize,
+                  parse, run_passes, value_and_grad, vjp)
+from .ir import (BackendUnavailableError, DomainError, Graph, GraphcError, InputError,
+                 LoweringError, Node, NotDifferentiableError, ParseError, ShapeError,
+                 to_source, to_text)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError", "DomainError", "Graph", "GraphcError", "InputError",
+    "LoweringError", "Node", "NotDifferentiableError", "ParseError", "ShapeError", "TARGETS",
+    "__version__", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
+    "parse", "run_passes", "to_source", "to_text", "value_and_grad", "vjp",
+]

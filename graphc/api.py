@@ -1,0 +1,69 @@
+"""The public API: parse, differentiate, compile, evaluate.
+
+This module sits on top of the layers (``ir``, ``frontend``, ``passes``, ``backends``,
+``viz``) and only forwards to them; see each function's docstring for shapes and
+errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backends.numpy_interp import evaluate
+from .frontend import parse
+from .ir import BackendUnavailableError, Graph, GraphcError
+from .passes import (grad, hessian, jacobian, jvp, optimize, run_passes, value_and_grad,
+                     vjp)
+
+TARGETS = ("llvm", "numpy", "cuda")
+
+
+def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
+            **options: Any):
+    """Compile ``graph`` to a callable kernel.
+
+    Args:
+        graph: any graph (from :func:`parse`, :func:`value_and_grad`, ...).
+        target: ``"llvm"`` (CPU machine code through llvmlite, the default),
+            ``"numpy"`` (the reference interpreter) or ``"cuda"`` (GPU kernels through
+            Numba; needs ``pip install graphc[cuda]``).
+        optimize_graph: run the clean-up passes (:func:`graphc.optimize`) first.
+        **options: backend options (see the backend's ``compile``).
+
+    Returns:
+        A kernel: call it with the graph's inputs by position or keyword (NumPy arrays
+        or scalars, broadcast like a ufunc); it returns the outputs arranged like
+        ``graph.structure``, e.g. ``f, (df/dx1, df/dx2)`` for ``value_and_grad``.
+
+    Raises:
+        GraphcError: unknown target; BackendUnavailableError when the target's
+        dependencies are missing.
+    """
+    if not isinstance(graph, Graph):
+        raise GraphcError(f"compile() takes a graphc.Graph, got {type(graph).__name__}; "
+                          f"use graphc.parse(...) first")
+    if optimize_graph:
+        graph = optimize(graph)
+    if target == "llvm":
+        try:
+            from .backends import llvm
+        except ImportError as exc:  # pragma: no cover - llvmlite is a core dependency
+            raise BackendUnavailableError(f"the LLVM backend needs llvmlite ({exc}); "
+                                          f"pip install llvmlite") from None
+        return llvm.compile(graph, **options)
+    if target == "numpy":
+        from .backends.numpy_interp import NumpyKernel
+        return NumpyKernel(graph)
+    if target == "cuda":
+        try:
+            from .backends import cuda
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"the CUDA target needs Numba's CUDA support ({exc}); "
+                f"install it with: pip install 'graphc[cuda]'") from None
+        return cuda.compile(graph, **options)
+    raise GraphcError(f"unknown target {target!r}; targets are {', '.join(TARGETS)}")
+
+
+__all__ = ["TARGETS", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
+           "parse", "run_passes", "value_and_grad", "vjp"]

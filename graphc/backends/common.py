@@ -1,0 +1,60 @@
+"""What every backend shares: binding call arguments to a graph's inputs."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..ir import Graph, InputError
+
+NP_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def bind_arguments(graph: Graph, args: Sequence[Any], kwargs: Mapping[str, Any],
+                   what: str = "kernel") -> list[Any]:
+    """Match positional and keyword arguments to ``graph.inputs`` (in input order).
+
+    Raises:
+        InputError: a missing, unknown or doubly given input (the message lists the
+            graph's inputs).
+    """
+    names = graph.input_names
+    if len(args) > len(names):
+        raise InputError(f"{what} takes {len(names)} input(s) ({', '.join(names)}), "
+                         f"got {len(args)} positional")
+    values: list[Any] = list(args) + [None] * (len(names) - len(args))
+    given = [True] * len(args) + [False] * (len(names) - len(args))
+    index = {n: i for i, n in enumerate(names)}
+    for k, v in kwargs.items():
+        if k not in index:
+            raise InputError(f"{what} has no input {k!r}; its inputs are "
+                             f"{', '.join(names) or 'none'}")
+        i = index[k]
+        if given[i]:
+            raise InputError(f"input {k!r} given twice (by position and keyword)")
+        values[i] = v
+        given[i] = True
+    missing = [n for n, g in zip(names, given) if not g]
+    if missing:
+        raise InputError(f"{what} is missing input(s) {', '.join(missing)}; it takes "
+                         f"({', '.join(names)})")
+    return values
+
+
+def as_input_array(value: Any, name: str, dtype: str) -> np.ndarray:
+    """``value`` as a NumPy array of the input's dtype (float conversion of any
+    real array-like).
+
+    Raises:
+        InputError: the value is not numeric (complex, object, strings...).
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"input {name!r}: cannot convert {type(value).__name__} to an "
+                         f"array ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"input {name!r} has dtype {arr.dtype}, expected real numbers "
+                         f"({dtype})")
+    return arr.astype(NP_DTYPES[dtype], copy=False)

@@ -1,0 +1,470 @@
+"""The expression parser: source text to graph, without ever evaluating the text.
+
+Grammar (informally)::
+
+    program    := statement ((';' | newline) statement)*
+    statement  := NAME '=' expr | expr
+    expr       := comparison of sums of products of unary of powers of atoms
+    atom       := NUMBER | NAME | NAME '(' args ')' | '(' expr ')'
+    args       := arg (',' arg)*      arg := expr | NAME '=' expr
+
+Operators, loosest first: comparisons ``< <= > >= == !=``; ``+ -``; ``* / @``; unary
+``- +``; ``^`` and ``**`` (power, right-associative, so ``-x^2 = -(x^2)`` and
+``x^-2 = x^(-2)``). Numbers may have exponents (``1e-5``); ``pi``, ``e``, ``inf`` and
+``nan`` are constants unless declared as inputs. ``#`` starts a comment.
+
+The parser is an operator-precedence (shunting-yard) parser with explicit stacks, so
+nesting depth is bounded only by memory, not by Python's recursion limit. It builds
+graph nodes directly through :func:`graphc.ir.apply`; nothing in the text is ever
+passed to ``eval`` or ``exec``. Errors are :class:`graphc.ParseError` with the line,
+column and a caret under the offending character.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from ..ir import Graph, GraphcError, Node, ParseError, ShapeError, apply, ops
+from ..ir.primitive import function_names, lookup_function
+
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATORS = ("**", "<=", ">=", "==", "!=", "+", "-", "*", "/", "^", "@", "<", ">")
+_BINARY = {  # symbol: (precedence, right-associative, builder)
+    "<": (1, False, ops.lt), "<=": (1, False, ops.le), ">": (1, False, ops.gt),
+    ">=": (1, False, ops.ge), "==": (1, False, ops.eq), "!=": (1, False, ops.ne),
+    "+": (2, False, ops.add), "-": (2, False, ops.sub),
+    "*": (3, False, ops.mul), "/": (3, False, ops.div),
+    "^": (5, True, ops.pow), "**": (5, True, ops.pow),
+}
+_UNARY_PRECEDENCE = 4
+_ALLOWED = ("numbers, names of inputs and functions, operators + - * / ^ ** "
+            "< <= > >= == !=, parentheses, ',' between arguments, '=' in statements "
+            "and keyword arguments, ';' or newlines between statements")
+MAX_SOURCE_LENGTH = 50_000_000
+"""Longest source text accepted (characters); longer input raises ParseError."""
+
+
+@dataclass
+class Token:
+    kind: str   # "num", "name", "op", "(", ")", ",", "=", "sep", "end"
+    text: str
+    pos: int
+    value: float = 0.0
+
+
+def tokenize(source: str) -> list[Token]:
+    """Split ``source`` into tokens (iteratively). Newlines inside parentheses are
+    whitespace; outside they separate statements like ``;``.
+
+    Raises:
+        ParseError: an unexpected character, with its position.
+    """
+    tokens: list[Token] = []
+    i, n, depth = 0, len(source), 0
+    while i < n:
+        ch = source[i]
+        if ch in " \t\r\f\v":
+            i += 1
+            continue
+        if ch == "#":
+            j = source.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if ch == "\n" or ch == ";":
+            if depth == 0 or ch == ";":
+                if depth > 0:
+                    raise ParseError("';' inside parentheses", source, i,
+                                     "a closing ')' first")
+                tokens.append(Token("sep", ch, i))
+            i += 1
+            continue
+        if ch.isascii() and (ch.isdigit() or (ch == "." and i + 1 < n and source[i + 1].isdigit())):
+            m = _NUMBER.match(source, i)
+            end = m.end()
+            if end < n and (source[end].isalpha() or source[end] == "_") and source[end].isascii():
+                raise ParseError(f"number {source[i:end]!r} is followed by "
+                                 f"{source[end]!r}", source, end,
+                                 "an operator (write 2*x, not 2x)")
+            tokens.append(Token("num", source[i:end], i, float(source[i:end])))
+            i = end
+            continue
+        if ch.isascii() and (ch.isalpha() or ch == "_"):
+            m = _NAME.match(source, i)
+            tokens.append(Token("name", m.group(), i))
+            i = m.end()
+            continue
+        if ch == "(":
+            depth += 1
+            tokens.append(Token("(", ch, i))
+            i += 1
+            continue
+        if ch == ")":
+            depth = max(0, depth - 1)
+            tokens.append(Token(")", ch, i))
+            i += 1
+            continue
+        if ch == ",":
+            tokens.append(Token(",", ch, i))
+            i += 1
+            continue
+        for op in _OPERATORS:
+            if source.startswith(op, i):
+                tokens.append(Token("op", op, i))
+                i += len(op)
+                break
+        else:
+            if ch == "=":
+                tokens.append(Token("=", ch, i))
+                i += 1
+                continue
+            shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+            hint = ""
+            if not ch.isascii():
+                hint = f" (U+{ord(ch):04X}; graphc reads ASCII only)"
+            elif ch in "[]{}":
+                hint = " (subscripts, lists and sets are not expressions here)"
+            elif ch in ".":
+                hint = " (attribute access is not allowed)"
+            elif ch in "'\"":
+                hint = " (strings are not allowed)"
+            raise ParseError(f"unexpected character {shown}{hint}", source, i, _ALLOWED)
+    tokens.append(Token("end", "", n))
+    return tokens
+
+
+@dataclass
+class _Call:
+    name: str
+    pos: int
+    height: int                     # operand-stack height when the current arg began
+    args: list = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+    keyword: str | None = None      # keyword of the argument being parsed
+    keyword_pos: int = 0
+
+
+class _Parser:
+    def __init__(self, source: str, inputs: Sequence[str] | None, dtype: str,
+                 shapes: Mapping[str, tuple]):
+        self.source = source
+        self.dtype = dtype
+        self.shapes = dict(shapes)
+        self.declared = list(inputs) if inputs is not None else None
+        self.input_order: list[str] = list(inputs) if inputs is not None else []
+        self.env: dict[str, Node] = {}
+        self.labels: dict[Node, str] = {}
+
+    # -- errors ------------------------------------------------------------------------
+    def error(self, message: str, pos: int, expected: str | None = None):
+        raise ParseError(message, self.source, pos, expected)
+
+    # -- names -------------------------------------------------------------------------
+    def variable(self, name: str, pos: int) -> Node:
+        if name.startswith("__"):
+            self.error(f"name {name!r} is not allowed (names may not start with '__')",
+                       pos, "a variable name such as x1 or theta")
+        if name in self.env:
+            return self.env[name]
+        if self.declared is not None:
+            if name in self.declared:
+                return ops.variable(name, self.dtype, self._shape(name))
+        if name in ops.NAMED_CONSTANTS:
+            return ops.const(ops.NAMED_CONSTANTS[name], self.dtype)
+        if lookup_function(name) is not None:
+            self.error(f"{name!r} is a function; call it as {name}(...)", pos,
+                       "a variable name")
+        if self.declared is not None:
+            close = difflib.get_close_matches(name, self.declared + list(self.env), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            self.error(f"unknown variable {name!r}{hint}", pos,
+                       "one of the inputs " + ", ".join(self.declared)
+                       + (" or a name assigned earlier" if self.env else ""))
+        if name not in self.input_order:
+            self.input_order.append(name)
+        return ops.variable(name, self.dtype, self._shape(name))
+
+    def _shape(self, name: str) -> tuple:
+        return tuple(self.shapes.get(name, ()))
+
+    # -- expressions ---------------------------------------------------------------------
+    def expression(self, tokens: list[Token], k: int) -> tuple[Node, int]:
+        """Parse one expression starting at token ``k``; returns (node, next index)."""
+        operands: list[tuple[Node, int]] = []   # (node, position)
+        operators: list = []                     # ("bin", sym, pos) | ("un", sym, pos)
+        #                                          | ("(", pos) | _Call
+        expect_operand = True
+
+        def reduce_top():
+            top = operators.pop()
+            if top[0] == "bin":
+                _, sym, pos = top
+                (b, _), (a, apos) = operands.pop(), operands.pop()
+                try:
+                    operands.append((_BINARY[sym][2](a, b), apos))
+                except ShapeError as exc:
+                    self.error(str(exc), pos)
+            else:
+                _, sym, pos = top
+                a, _ = operands.pop()
+                if sym == "-":
+                    if a.is_const:
+                        node = ops.const(-a.value, a.dtype, a.shape)
+                    else:
+                        node = ops.neg(a)
+                else:
+                    node = a
+                operands.append((node, pos))
+
+        def precedence_of(entry) -> int:
+            if entry[0] == "bin":
+                return _BINARY[entry[1]][0]
+            return _UNARY_PRECEDENCE
+
+        def finish_argument(call: _Call, pos: int):
+            if len(operands) != call.height + 1:
+                self.error("missing argument", pos, "an expression")
+            node, _ = operands.pop()
+            if call.keyword is not None:
+                if call.keyword in call.kwargs:
+                    self.error(f"keyword {call.keyword!r} given twice", call.keyword_pos)
+                call.kwargs[call.keyword] = (node, call.keyword_pos)
+                call.keyword = None
+            else:
+                if call.kwargs:
+                    self.error("positional argument after a keyword argument", pos)
+                call.args.append(node)
+
+        while True:
+            tok = tokens[k]
+            if expect_operand:
+                if tok.kind == "num":
+                    operands.append((ops.const(tok.value, self.dtype), tok.pos))
+                    expect_operand = False
+                    k += 1
+                elif tok.kind == "name":
+                    nxt = tokens[k + 1]
+                    if nxt.kind == "(":
+                        operators.append(_Call(tok.text, tok.pos, len(operands)))
+                        k += 2
+                        if tokens[k].kind == ")":
+                            self.error(f"{tok.text}() needs arguments", tokens[k].pos,
+                                       "an expression")
+                        k = self._maybe_keyword(tokens, k, operators[-1])
+                        continue
+                    operands.append((self.variable(tok.text, tok.pos), tok.pos))
+                    expect_operand = False
+                    k += 1
+                elif tok.kind == "(":
+                    operators.append(("(", tok.pos))
+                    k += 1
+                elif tok.kind == "op" and tok.text in "+-":
+                    operators.append(("un", tok.text, tok.pos))
+                    k += 1
+                else:
+                    what = "the end of the input" if tok.kind == "end" else repr(tok.text)
+                    if tok.kind == "sep":
+                        what = "the end of the statement"
+                    self.error(f"unexpected {what}", tok.pos,
+                               "a number, a name, '(' or a unary '-'")
+            else:
+                if tok.kind == "op" and tok.text in _BINARY:
+                    prec, right, _ = _BINARY[tok.text]
+                    while operators and operators[-1].__class__ is tuple and \
+                            operators[-1][0] in ("bin", "un"):
+                        p = precedence_of(operators[-1])
+                        if p > prec or (p == prec and not right):
+                            reduce_top()
+                        else:
+                            break
+                    operators.append(("bin", tok.text, tok.pos))
+                    expect_operand = True
+                    k += 1
+                elif tok.kind == "op" and tok.text == "@":
+                    self.error("matrix product '@' needs array inputs, which this graph "
+                               "does not have", tok.pos, "'*' for scalars")
+                elif tok.kind in (")", ","):
+                    while operators and operators[-1].__class__ is tuple and \
+                            operators[-1][0] in ("bin", "un"):
+                        reduce_top()
+                    if not operators:
+                        msg = "unmatched ')'" if tok.kind == ")" else \
+                            "',' outside a function call"
+                        self.error(msg, tok.pos, "an operator or the end of the expression")
+                    top = operators[-1]
+                    if tok.kind == ")":
+                        if isinstance(top, _Call):
+                            operators.pop()
+                            finish_argument(top, tok.pos)
+                            operands.append((self.call(top), top.pos))
+                        else:
+                            operators.pop()  # "("
+                        k += 1
+                    else:
+                        if not isinstance(top, _Call):
+                            self.error("',' inside parentheses that are not a function "
+                                       "call", tok.pos, "an operator or ')'")
+                        finish_argument(top, tok.pos)
+                        top.height = len(operands)
+                        k = self._maybe_keyword(tokens, k + 1, top)
+                        expect_operand = True
+                elif tok.kind in ("sep", "end"):
+                    while operators:
+                        top = operators[-1]
+                        if isinstance(top, _Call):
+                            self.error(f"'(' of {top.name}( is never closed", top.pos + len(top.name),
+                                       "')'")
+                        if top[0] == "(":
+                            self.error("'(' is never closed", top[1], "')'")
+                        reduce_top()
+                    node, _ = operands.pop()
+                    return node, k
+                elif tok.kind == "=":
+                    self.error("'=' is only allowed after a name at the start of a "
+                               "statement, or for a keyword argument", tok.pos,
+                               "an operator ('==' to compare)")
+                else:
+                    self.error(f"unexpected {tok.text!r} after a complete operand", tok.pos,
+                               "an operator such as + - * / ^ (write 2*x, not 2 x), "
+                               "')' or the end of the statement")
+
+    def _maybe_keyword(self, tokens: list[Token], k: int, call: _Call) -> int:
+        if tokens[k].kind == "name" and tokens[k + 1].kind == "=":
+            call.keyword = tokens[k].text
+            call.keyword_pos = tokens[k].pos
+            return k + 2
+        return k
+
+    def call(self, call: _Call) -> Node:
+        prim = lookup_function(call.name)
+        if call.name.startswith("__"):
+            prim = None
+        if prim is None or prim.arity == 0:
+            close = difflib.get_close_matches(call.name, function_names(), n=4, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            self.error(f"unknown function {call.name!r}{hint}", call.pos,
+                       "one of: " + ", ".join(function_names()))
+        args = call.args
+        if prim.name in ("minimum", "maximum") and len(args) > 2 and not call.kwargs:
+            node = args[0]
+            for a in args[1:]:
+                node = apply(prim, node, a)
+            return node
+        n_params = len(prim.param_names)
+        if not (prim.arity <= len(args) <= prim.arity + n_params):
+            want = str(prim.arity) if not n_params else \
+                f"{prim.arity} to {prim.arity + n_params}"
+            self.error(f"{call.name}() takes {want} argument(s), got {len(args)}", call.pos,
+                       f"{call.name}({', '.join(['x'] * prim.arity + list(prim.param_names))})")
+        params = {}
+        for pname, node in zip(prim.param_names, args[prim.arity:]):
+            params[pname] = self._constant_param(call, pname, node, call.pos)
+        for kw, (node, pos) in call.kwargs.items():
+            if kw not in prim.param_names:
+                self.error(f"{call.name}() has no parameter {kw!r}", pos,
+                           ", ".join(prim.param_names) or "no keyword arguments")
+            if kw in params:
+                self.error(f"{call.name}() got {kw!r} twice", pos)
+            params[kw] = self._constant_param(call, kw, node, pos)
+        try:
+            return apply(prim, *args[:prim.arity], **params)
+        except ShapeError as exc:
+            self.error(str(exc), call.pos)
+
+    def _constant_param(self, call, pname, node, pos):
+        if not node.is_const:
+            self.error(f"{call.name}(): parameter {pname!r} must be a number", pos,
+                       "a numeric literal")
+        return node.value
+
+    # -- statements ------------------------------------------------------------------------
+    def program(self) -> Graph:
+        if len(self.source) > MAX_SOURCE_LENGTH:
+            raise ParseError(f"source of {len(self.source)} characters is longer than the "
+                             f"limit of {MAX_SOURCE_LENGTH}")
+        if "\x00" in self.source:
+            self.error("NUL character in the source", self.source.index("\x00"), _ALLOWED)
+        tokens = tokenize(self.source)
+        k = 0
+        last: Node | None = None
+        last_name = "f"
+        while tokens[k].kind != "end":
+            if tokens[k].kind == "sep":
+                k += 1
+                continue
+            target = None
+            if tokens[k].kind == "name" and tokens[k + 1].kind == "=":
+                target = tokens[k].text
+                tpos = tokens[k].pos
+                if target in ops.NAMED_CONSTANTS and (self.declared is None
+                                                      or target not in self.declared):
+                    self.error(f"cannot assign to the constant {target!r}", tpos,
+                               "a variable name")
+                if lookup_function(target) is not None:
+                    self.error(f"cannot assign to the function name {target!r}", tpos,
+                               "a variable name")
+                if target.startswith("__"):
+                    self.error(f"name {target!r} is not allowed", tpos, "a variable name")
+                k += 2
+            start = tokens[k].pos
+            node, k = self.expression(tokens, k)
+            if tokens[k].kind == "sep":
+                k += 1
+            if target is None and tokens[k].kind != "end":
+                self.error("only the last statement may be a bare expression", start,
+                           "an assignment 'name = expression'")
+            if target is not None:
+                self.env[target] = node
+                if node.args and node not in self.labels:
+                    self.labels[node] = target
+                last_name = target
+            last = node
+        if last is None:
+            raise ParseError("empty source: nothing to compute", self.source, 0,
+                             "an expression such as 'x1 * sin(x2)'")
+        names = self.input_order
+        inputs = [ops.variable(nm, self.dtype, self._shape(nm)) for nm in names]
+        try:
+            return Graph(inputs, [last], [last_name], labels=self.labels)
+        except GraphcError as exc:  # pragma: no cover - parser keeps inputs consistent
+            raise ParseError(str(exc)) from None
+
+
+def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "float64",
+          **shapes) -> Graph:
+    """Parse an expression or a short program into a :class:`graphc.Graph`.
+
+    Args:
+        source: e.g. ``"ln(x1) + x1*x2 - sin(x2)"`` or a program of statements
+            separated by ``;`` or newlines (``"u = w1*x + b1; v = sigmoid(u)"``); the
+            last statement is the output, named by its target (``f`` for a bare
+            expression). Statement targets label their nodes in printouts and diagrams.
+        inputs: input names in the order kernels take them. Without it, every name
+            that is not assigned, a function or a constant (``pi``, ``e``, ``inf``,
+            ``nan``) becomes an input, in order of first appearance. With it, other
+            names are errors, and listed names need not appear.
+        dtype: ``"float64"`` (default) or ``"float32"`` for every input and constant.
+        **shapes: static shapes of array inputs (reserved for array graphs; scalars
+            are ``()``).
+
+    Returns:
+        A single-output :class:`graphc.Graph`.
+
+    Raises:
+        ParseError: with line, column, a caret line and what would be accepted.
+    """
+    if not isinstance(source, str):
+        raise ParseError(f"source must be a string, got {type(source).__name__}")
+    if inputs is not None:
+        inputs = list(inputs)
+        for nm in inputs:
+            if not isinstance(nm, str) or not _NAME.fullmatch(nm) or nm.startswith("__"):
+                raise ParseError(f"invalid input name {nm!r}", expected="a name such as x1")
+            if lookup_function(nm) is not None:
+                raise ParseError(f"input name {nm!r} is a function name")
+        if len(set(inputs)) != len(inputs):
+            raise ParseError("input names must be distinct")
+    return _Parser(source, inputs, dtype, shapes).program()

@@ -1,0 +1,23 @@
+"""graphc's graph IR: nodes, graphs, the primitive registry, errors and text forms.
+
+This package is the bottom layer: it imports only NumPy and the standard library
+(networkx lazily, for :meth:`Graph.to_networkx`).
+"""
+
+from . import ops
+from .errors import (BackendUnavailableError, DomainError, GraphcError, InputError,
+                     LoweringError, NotDifferentiableError, ParseError, ShapeError)
+from .graph import Graph, postorder, unflatten
+from .node import Node
+from .ops import const, variable
+from .primitive import (PRIMITIVES, Primitive, apply, broadcast_shapes, get_primitive,
+                        lookup_function, register)
+from .text import to_expr, to_source, to_text
+
+__all__ = [
+    "BackendUnavailableError", "DomainError", "Graph", "GraphcError", "InputError",
+    "LoweringError", "Node", "NotDifferentiableError", "PRIMITIVES", "ParseError",
+    "Primitive", "ShapeError", "apply", "broadcast_shapes", "const", "get_primitive",
+    "lookup_function", "ops", "postorder", "register", "to_expr", "to_source", "to_text",
+    "unflatten", "variable",
+]

@@ -1,0 +1,274 @@
+"""The :class:`Graph`: inputs, outputs and the DAG of interned nodes between them.
+
+A graph is immutable. Its nodes are numbered deterministically, following the trace
+convention of Griewank & Walther, *Evaluating Derivatives* (2nd ed., SIAM 2008, §2.2)
+and Baydin et al., "Automatic differentiation in machine learning: a survey" (JMLR
+18(153), 2018, Table 2): the n inputs are v₁₋ₙ … v₀ in input order; the operations are
+v₁ … v_l in a topological order; constants are not numbered (they print inline).
+The order is by *level* (longest path from the inputs) with ties broken by depth-first
+post-order over the arguments; this reproduces the published tables of Baydin et al.
+and Deisenroth et al. All traversals are iterative, so graph depth is not limited by
+Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import GraphcError, ShapeError
+from .node import Node
+
+
+def postorder(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from ``roots``, each after its arguments (iterative DFS,
+    arguments visited left to right)."""
+    seen: set[int] = set()
+    order: list[Node] = []
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        seen.add(id(root))
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.args):
+                stack[-1] = (node, i + 1)
+                child = node.args[i]
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _flatten_structure(structure) -> list[int]:
+    out, stack = [], [structure]
+    while stack:
+        s = stack.pop()
+        if isinstance(s, int):
+            out.append(s)
+        else:
+            stack.extend(reversed(s))
+    return out
+
+
+class Graph:
+    """A computational graph: named inputs, output nodes, and how outputs are grouped.
+
+    Args:
+        inputs: input nodes (from :func:`graphc.ir.ops.variable`), in the order a kernel
+            takes them positionally. May include inputs the outputs do not use.
+        outputs: output nodes.
+        output_names: one name per output (defaults ``y`` or ``y0, y1, ...``).
+        structure: how a caller receives the outputs: an output index, or a nested
+            tuple of them (``(0, (1, 2))`` for value-and-gradient). Defaults to the
+            single output, or a flat tuple of all outputs.
+        labels: optional ``{node: name}`` for nodes the user named (statements of a
+            program); used by printers and diagrams.
+
+    Raises:
+        GraphcError: duplicate or non-input entries in ``inputs``, or an output that
+            uses an input not listed.
+    """
+
+    __slots__ = ("inputs", "outputs", "output_names", "structure", "labels",
+                 "_nodes", "_numbers", "__weakref__")
+
+    def __init__(self, inputs: Sequence[Node], outputs: Sequence[Node],
+                 output_names: Sequence[str] | None = None, structure: Any = None,
+                 labels: Mapping[Node, str] | None = None):
+        inputs = tuple(inputs)
+        outputs = tuple(outputs)
+        if not outputs:
+            raise GraphcError("a graph needs at least one output")
+        for o in outputs:
+            if not isinstance(o, Node):
+                raise TypeError(f"graph output {o!r} is not a node")
+        names_seen = set()
+        for x in inputs:
+            if not isinstance(x, Node) or not x.is_input:
+                raise GraphcError(f"graph input {x!r} is not an input node")
+            if x.name in names_seen:
+                raise GraphcError(f"input {x.name!r} is listed twice")
+            names_seen.add(x.name)
+        if output_names is None:
+            output_names = ("y",) if len(outputs) == 1 else tuple(
+                f"y{i}" for i in range(len(outputs)))
+        output_names = tuple(output_names)
+        if len(output_names) != len(outputs):
+            raise GraphcError("output_names must name every output")
+        if structure is None:
+            structure = 0 if len(outputs) == 1 else tuple(range(len(outputs)))
+        flat = _flatten_structure(structure)
+        if sorted(flat) != list(range(len(outputs))):
+            raise GraphcError(f"structure {structure!r} must use each output index once")
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "outputs", outputs)
+        object.__setattr__(self, "output_names", output_names)
+        object.__setattr__(self, "structure", structure)
+        object.__setattr__(self, "labels", dict(labels or {}))
+        object.__setattr__(self, "_nodes", None)
+        object.__setattr__(self, "_numbers", None)
+        used = {n.name for n in self.nodes if n.is_input}
+        missing = used - names_seen
+        if missing:
+            raise GraphcError(f"the outputs use input(s) {', '.join(sorted(missing))} "
+                              f"that are not among the graph's inputs "
+                              f"({', '.join(x.name for x in inputs) or 'none'})")
+
+    def __setattr__(self, name, value):
+        raise AttributeError("graphs are immutable; passes return new graphs")
+
+    def __reduce__(self):
+        return (_rebuild_graph, (self.inputs, self.outputs, self.output_names,
+                                 self.structure, tuple(self.labels.items())))
+
+    # -- derived views -----------------------------------------------------------
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(x.name for x in self.inputs)
+
+    @property
+    def nodes(self) -> list[Node]:
+        """All nodes in evaluation order: the inputs (in input order), then every
+        reachable constant and operation, operations in trace-numbering order."""
+        if self._nodes is None:
+            post = postorder(self.outputs)
+            rank = {id(n): i for i, n in enumerate(post)}
+            level: dict[int, int] = {}
+            for n in post:
+                level[id(n)] = 0 if not n.args else 1 + max(level[id(a)] for a in n.args)
+            consts = [n for n in post if n.is_const]
+            ops = [n for n in post if n.args]
+            ops.sort(key=lambda n: (level[id(n)], rank[id(n)]))
+            object.__setattr__(self, "_nodes", list(self.inputs) + consts + ops)
+        return self._nodes
+
+    @property
+    def operations(self) -> list[Node]:
+        """The operation nodes (neither input nor constant), in numbering order."""
+        return [n for n in self.nodes if n.args]
+
+    @property
+    def numbers(self) -> dict[Node, int]:
+        """Trace numbers: inputs 1-n … 0, operations 1 … l (constants have none)."""
+        if self._numbers is None:
+            n_in = len(self.inputs)
+            nums = {x: i - n_in + 1 for i, x in enumerate(self.inputs)}
+            for i, op in enumerate(self.operations, start=1):
+                nums[op] = i
+            object.__setattr__(self, "_numbers", nums)
+        return self._numbers
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def __repr__(self) -> str:
+        return (f"<graphc.Graph ({', '.join(self.input_names)}) -> "
+                f"({', '.join(self.output_names)}), {len(self)} ops>")
+
+    def __str__(self) -> str:
+        from .text import to_text
+        return to_text(self)
+
+    def _repr_svg_(self):  # Jupyter: the diagram, when graphviz is available
+        try:
+            from ..viz import graph_to_svg  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - viz is optional for display
+            return None
+        try:
+            return graph_to_svg(self)
+        except Exception:  # noqa: BLE001
+            return None
+
+    # -- transformations that only regroup -----------------------------------------
+    def with_outputs(self, outputs: Sequence[Node], output_names=None,
+                     structure=None) -> "Graph":
+        """A graph over the same inputs and labels with other outputs."""
+        return Graph(self.inputs, outputs, output_names, structure, self.labels)
+
+    def output_tree(self, values: Sequence[Any]) -> Any:
+        """Arrange flat per-output ``values`` by :attr:`structure`."""
+        return unflatten(self.structure, values)
+
+    def verify(self) -> "Graph":
+        """Check the invariants: argument counts, shapes and dtypes agree with each
+        primitive's rules, inputs are declared. Returns ``self``.
+
+        Raises:
+            GraphcError: names the first offending node and its trace number.
+        """
+        from .primitive import PRIMITIVES, result_dtype
+        nums = self.numbers
+        for n in self.nodes:
+            where = f"v{nums[n]}" if n in nums else repr(n)
+            if PRIMITIVES.get(n.prim.name) is not n.prim:
+                raise GraphcError(f"{where}: primitive {n.prim.name!r} is not registered")
+            if n.args:
+                if len(n.args) != n.prim.arity:
+                    raise GraphcError(f"{where}: {n.prim.name} has {len(n.args)} arguments, "
+                                      f"expected {n.prim.arity}")
+                try:
+                    shape = n.prim.shape_rule(*n.args, **dict(n.params))
+                except ShapeError as exc:
+                    raise GraphcError(f"{where}: {exc}") from None
+                if shape != n.shape:
+                    raise GraphcError(f"{where}: shape {n.shape} but the rule gives {shape}")
+                if result_dtype(n.args) != n.dtype:
+                    raise GraphcError(f"{where}: dtype {n.dtype} disagrees with arguments")
+            elif n.is_input and n not in set(self.inputs):
+                raise GraphcError(f"{where}: input {n.name!r} is not declared")
+        return self
+
+    def to_networkx(self):
+        """The graph as a ``networkx.DiGraph``: one node per trace number (constants as
+        ``c<k>``), attributes ``op``, ``label``, ``shape``, ``dtype``, ``value`` (constants)
+        and edges argument -> user with attribute ``arg`` (the argument position)."""
+        import networkx as nx
+        g = nx.DiGraph()
+        nums = self.numbers
+        ids: dict[Node, str] = {}
+        k = 0
+        for n in self.nodes:
+            if n in nums:
+                ids[n] = f"v{nums[n]}"
+            else:
+                ids[n] = f"c{k}"
+                k += 1
+            g.add_node(ids[n], op=n.prim.name, label=self.labels.get(n, n.name or ""),
+                       shape=n.shape, dtype=n.dtype,
+                       **({"value": n.value} if n.is_const else {}))
+            for pos, a in enumerate(n.args):
+                g.add_edge(ids[a], ids[n], arg=pos)
+        for name, o in zip(self.output_names, self.outputs):
+            g.nodes[ids[o]].setdefault("outputs", []).append(name)
+        return g
+
+
+def unflatten(structure, values: Sequence[Any]) -> Any:
+    """Arrange flat ``values`` as the nested tuples of ``structure`` (iterative)."""
+    if isinstance(structure, int):
+        return values[structure]
+    # iterative build of nested tuples
+    result_stack: list[list] = [[]]
+    work: list[Any] = [("open", structure)]
+    while work:
+        kind, item = work.pop()
+        if kind == "open":
+            if isinstance(item, int):
+                result_stack[-1].append(values[item])
+            else:
+                result_stack.append([])
+                work.append(("close", None))
+                for sub in reversed(item):
+                    work.append(("open", sub))
+        else:
+            done = tuple(result_stack.pop())
+            result_stack[-1].append(done)
+    return result_stack[0][0]
+
+
+def _rebuild_graph(inputs, outputs, output_names, structure, labels):
+    return Graph(inputs, outputs, output_names, structure, dict(labels))

@@ -1,0 +1,173 @@
+"""Immutable SSA nodes, hash-consed so that equal subexpressions are one node.
+
+A :class:`Node` is one value of the graph IR: a primitive applied to argument nodes
+and static parameters, with a dtype and a static shape. Nodes are *interned*: building
+the same primitive on the same arguments with the same parameters returns the very same
+object, so common subexpressions are shared by construction (hash-consing, as in
+tinygrad's UOp cache) and graph identity is cheap to test.
+
+Every node also carries ``key``, a 64-bit structural hash computed from the primitive
+name, parameters, dtype, shape and the keys of its arguments. Unlike ``id()`` or
+``hash()`` of strings it is the same in every process, so it can order commutative
+arguments, name cache files and break ties deterministically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .errors import ShapeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .primitive import Primitive
+
+DTYPES = ("float64", "float32")
+"""The dtypes a node may have. float64 is the default everywhere."""
+
+_intern: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+_intern_lock = threading.Lock()
+
+
+def stable_repr(value: Any) -> str:
+    """A process-independent text form of a parameter value, exact for floats."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return struct.pack("<d", value).hex()
+    if isinstance(value, int):
+        return f"i{value}"
+    if isinstance(value, str):
+        return "s" + value
+    if isinstance(value, tuple):
+        return "(" + ",".join(stable_repr(v) for v in value) + ")"
+    if value is None:
+        return "N"
+    raise TypeError(f"unsupported node parameter {value!r} of type {type(value).__name__}")
+
+
+class Node:
+    """One immutable SSA value: ``prim(*args; params)`` of a dtype and a static shape.
+
+    Do not construct directly: use :func:`graphc.ir.apply` (or the builder functions
+    of :mod:`graphc.ir.ops`), which infers dtype and shape and interns the node.
+
+    Attributes:
+        prim: the :class:`~graphc.ir.primitive.Primitive` applied.
+        args: tuple of argument nodes.
+        params: tuple of ``(name, value)`` pairs of static parameters (sorted by name).
+        dtype: ``"float64"`` or ``"float32"``.
+        shape: tuple of dimensions (``()`` for a scalar).
+        key: 64-bit structural hash, identical across processes.
+    """
+
+    __slots__ = ("prim", "args", "params", "dtype", "shape", "key", "__weakref__")
+
+    def __init__(self, prim, args, params, dtype, shape, key):
+        object.__setattr__(self, "prim", prim)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "key", key)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("graphc nodes are immutable")
+
+    def __reduce__(self):
+        return (_rebuild, (self.prim.name, self.args, self.params, self.dtype, self.shape))
+
+    @property
+    def op(self) -> str:
+        """The primitive's name (``"add"``, ``"sin"``, ``"input"``, ``"const"``...)."""
+        return self.prim.name
+
+    def param(self, name: str, default: Any = None) -> Any:
+        for k, v in self.params:
+            if k == name:
+                return v
+        return default
+
+    @property
+    def is_input(self) -> bool:
+        return self.prim.name == "input"
+
+    @property
+    def is_const(self) -> bool:
+        return self.prim.name == "const"
+
+    @property
+    def name(self) -> str | None:
+        """The input's name for an input node, else None."""
+        return self.param("name") if self.is_input else None
+
+    @property
+    def value(self) -> float | None:
+        """The constant's value for a const node, else None."""
+        return self.param("value") if self.is_const else None
+
+    def __repr__(self) -> str:
+        if self.is_input:
+            return f"Node(input {self.name!r})"
+        if self.is_const:
+            return f"Node(const {self.value!r})"
+        return f"Node({self.prim.name}, {len(self.args)} args, key={self.key:016x})"
+
+    # Arithmetic sugar for building graphs in Python (derivative rules, the tracer).
+    # Equality stays identity so nodes can be dict keys; use ops.eq for comparison.
+    def __add__(self, other): return _ops().add(self, other)
+    def __radd__(self, other): return _ops().add(other, self)
+    def __sub__(self, other): return _ops().sub(self, other)
+    def __rsub__(self, other): return _ops().sub(other, self)
+    def __mul__(self, other): return _ops().mul(self, other)
+    def __rmul__(self, other): return _ops().mul(other, self)
+    def __truediv__(self, other): return _ops().div(self, other)
+    def __rtruediv__(self, other): return _ops().div(other, self)
+    def __pow__(self, other): return _ops().pow(self, other)
+    def __rpow__(self, other): return _ops().pow(other, self)
+    def __neg__(self): return _ops().neg(self)
+    def __pos__(self): return self
+    __hash__ = object.__hash__
+
+
+def _ops():
+    from . import ops
+    return ops
+
+
+def _rebuild(prim_name, args, params, dtype, shape):
+    from .primitive import get_primitive
+    return make_node(get_primitive(prim_name), args, params, dtype, shape)
+
+
+def _structural_key(prim_name: str, params_text: str, dtype: str, shape: tuple,
+                    args: tuple) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{prim_name}|{params_text}|{dtype}|{stable_repr(tuple(shape))}|".encode())
+    for a in args:
+        h.update(a.key.to_bytes(8, "little"))
+    return int.from_bytes(h.digest(), "little")
+
+
+def make_node(prim: "Primitive", args: tuple, params: tuple, dtype: str,
+              shape: tuple) -> Node:
+    """Return the interned node for ``prim(*args; params)`` (no inference, no checks
+    beyond dtype validity). Most code should call :func:`graphc.ir.apply`."""
+    if dtype not in DTYPES:
+        raise ShapeError(f"unsupported dtype {dtype!r}; graphc supports {', '.join(DTYPES)}")
+    params_text = stable_repr(params)
+    ikey = (prim.name, params_text, dtype, shape, tuple(id(a) for a in args))
+    node = _intern.get(ikey)
+    if node is not None:
+        return node
+    key = _structural_key(prim.name, params_text, dtype, shape, args)
+    fresh = Node(prim, args, params, dtype, shape, key)
+    with _intern_lock:
+        node = _intern.setdefault(ikey, fresh)
+    return node

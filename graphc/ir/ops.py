@@ -1,0 +1,398 @@
+"""The primitives of graphc, one record each, and the builder functions over them.
+
+Each ``register(Primitive(...))`` below is the single place where an operation is
+defined: NumPy semantics, local partials, printing, parser names, test domain and the
+names of its LLVM and CUDA lowerings. Adding an op means adding one record here (and,
+for an op whose lowering is not a plain function call, one entry in each backend's
+table of composite lowerings; a test walks the registry and fails when one is missing).
+
+Derivative conventions at kinks (documented in ``docs/conventions.md``):
+``abs'(0) = sign(0) = 0``, ``relu'(0) = heaviside(0) = 0``, ``max``/``min`` ties split
+the derivative ½ to each argument (as JAX does), ``sqrt'(0) = +inf``, ``log'(0) = +inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from .errors import ShapeError
+from .node import Node
+from .primitive import Primitive, apply, leaf, register
+
+# ---------------------------------------------------------------------------------
+# leaves
+
+def _no_impl(*_a, **_k):  # leaves are bound by the evaluator, never "computed"
+    raise RuntimeError("leaf nodes have no implementation")
+
+
+input_p = register(Primitive(
+    "input", 0, _no_impl, "{name}", latex="{name}", llvm="input", cuda="input",
+    param_names=("name",), differentiable=False, doc="a named graph input"))
+
+const_p = register(Primitive(
+    "const", 0, _no_impl, "{value}", latex="{value}", llvm="const", cuda="const",
+    param_names=("value",), differentiable=False, doc="a literal constant"))
+
+
+def variable(name: str, dtype: str = "float64", shape: tuple = ()) -> Node:
+    """The input node named ``name`` (interned: one node per name, dtype and shape)."""
+    if not isinstance(name, str) or not name:
+        raise ShapeError(f"input names must be non-empty strings, got {name!r}")
+    return leaf(input_p, {"name": name}, dtype, shape)
+
+
+def const(value: float, dtype: str = "float64", shape: tuple = ()) -> Node:
+    """A constant node of the given float value (stored as a Python float)."""
+    v = float(value)
+    if dtype == "float32":
+        v = float(np.float32(v))
+    return leaf(const_p, {"value": v}, dtype, shape)
+
+
+def lift(x, like: Node | None = None) -> Node:
+    """``x`` as a node: nodes pass through, real numbers become constants of the
+    dtype of ``like`` (float64 without one)."""
+    if isinstance(x, Node):
+        return x
+    if isinstance(x, (Real, np.floating, np.integer)) and not isinstance(x, bool):
+        return const(float(x), like.dtype if like is not None else "float64")
+    raise TypeError(f"cannot use {x!r} ({type(x).__name__}) as a graph value")
+
+
+def _lift2(a, b):
+    if isinstance(a, Node):
+        return a, lift(b, a)
+    b = lift(b)
+    return lift(a, b), b
+
+
+def is_const(n: Node, value: float | None = None) -> bool:
+    """True if ``n`` is a constant (equal to ``value`` when given)."""
+    return n.is_const and (value is None or n.value == value)
+
+
+# ---------------------------------------------------------------------------------
+# builders used by the derivative rules (defined before the records that use them)
+
+def add(a, b): a, b = _lift2(a, b); return apply(add_p, a, b)
+def sub(a, b): a, b = _lift2(a, b); return apply(sub_p, a, b)
+def mul(a, b): a, b = _lift2(a, b); return apply(mul_p, a, b)
+def div(a, b): a, b = _lift2(a, b); return apply(div_p, a, b)
+def pow(a, b): a, b = _lift2(a, b); return apply(pow_p, a, b)  # noqa: A001
+def neg(a): return apply(neg_p, lift(a))
+def exp(a): return apply(exp_p, lift(a))
+def log(a): return apply(log_p, lift(a))
+def sqrt(a): return apply(sqrt_p, lift(a))
+def sin(a): return apply(sin_p, lift(a))
+def cos(a): return apply(cos_p, lift(a))
+def tan(a): return apply(tan_p, lift(a))
+def asin(a): return apply(asin_p, lift(a))
+def acos(a): return apply(acos_p, lift(a))
+def atan(a): return apply(atan_p, lift(a))
+def sinh(a): return apply(sinh_p, lift(a))
+def cosh(a): return apply(cosh_p, lift(a))
+def tanh(a): return apply(tanh_p, lift(a))
+def abs(a): return apply(abs_p, lift(a))  # noqa: A001
+def sign(a): return apply(sign_p, lift(a))
+def heaviside(a): return apply(heaviside_p, lift(a))
+def sigmoid(a): return apply(sigmoid_p, lift(a))
+def relu(a): return apply(relu_p, lift(a))
+def leaky_relu(a, alpha=0.01): return apply(leaky_relu_p, lift(a), alpha=float(alpha))
+def elu(a, alpha=1.0): return apply(elu_p, lift(a), alpha=float(alpha))
+def softplus(a): return apply(softplus_p, lift(a))
+def log1p(a): return apply(log1p_p, lift(a))
+def expm1(a): return apply(expm1_p, lift(a))
+def minimum(a, b): a, b = _lift2(a, b); return apply(minimum_p, a, b)
+def maximum(a, b): a, b = _lift2(a, b); return apply(maximum_p, a, b)
+def lt(a, b): a, b = _lift2(a, b); return apply(lt_p, a, b)
+def le(a, b): a, b = _lift2(a, b); return apply(le_p, a, b)
+def gt(a, b): a, b = _lift2(a, b); return apply(gt_p, a, b)
+def ge(a, b): a, b = _lift2(a, b); return apply(ge_p, a, b)
+def eq(a, b): a, b = _lift2(a, b); return apply(eq_p, a, b)
+def ne(a, b): a, b = _lift2(a, b); return apply(ne_p, a, b)
+
+
+def where(c, a, b):
+    """``a`` where ``c`` is nonzero, else ``b`` (elementwise select)."""
+    c = lift(c)
+    a, b = _lift2(a, b)
+    return apply(where_p, c, a, b)
+
+
+# ---------------------------------------------------------------------------------
+# arithmetic
+
+def _np_sigmoid(x):
+    # 1/(1+exp(-x)) never produces NaN: exp overflows to inf and 1/inf = 0.
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_softplus(x):
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|.
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _np_heaviside(x):
+    return np.where(x > 0, 1.0, 0.0).astype(np.result_type(x, np.float32))
+
+
+def _np_where(c, a, b):
+    return np.where(c != 0, a, b)
+
+
+def _cmp(fn):
+    def impl(a, b):
+        return fn(a, b).astype(np.result_type(a, b))
+    return impl
+
+
+def _np_sign(x):
+    return np.sign(x)
+
+
+B = 2.0  # half-width of the default symmetric test domain
+
+add_p = register(Primitive(
+    "add", 2, np.add, "{0} + {1}", precedence=10, latex="{0} + {1}",
+    llvm="fadd", cuda="({0} + {1})", commutative=True,
+    partials=lambda x, y, *, out: (const(1.0, out.dtype), const(1.0, out.dtype)),
+    domain=((-B, B), (-B, B)), doc="x + y"))
+
+sub_p = register(Primitive(
+    "sub", 2, np.subtract, "{0} - {1}", precedence=10, latex="{0} - {1}",
+    llvm="fsub", cuda="({0} - {1})",
+    partials=lambda x, y, *, out: (const(1.0, out.dtype), const(-1.0, out.dtype)),
+    domain=((-B, B), (-B, B)), doc="x - y"))
+
+mul_p = register(Primitive(
+    "mul", 2, np.multiply, "{0} * {1}", precedence=20, latex="{0} {1}",
+    llvm="fmul", cuda="({0} * {1})", commutative=True,
+    partials=lambda x, y, *, out: (y, x),
+    domain=((-B, B), (-B, B)), doc="x * y"))
+
+div_p = register(Primitive(
+    "div", 2, np.divide, "{0} / {1}", precedence=20, latex=r"\frac{{{0}}}{{{1}}}",
+    llvm="fdiv", cuda="({0} / {1})", singular=True,
+    partials=lambda x, y, *, out: (div(1.0, y), neg(div(out, y))),
+    domain=((-B, B), (0.5, B)), doc="x / y"))
+
+neg_p = register(Primitive(
+    "neg", 1, np.negative, "-{0}", precedence=30, latex="-{0}",
+    llvm="fneg", cuda="(-{0})",
+    partials=lambda x, *, out: (const(-1.0, out.dtype),),
+    domain=((-B, B),), doc="-x"))
+
+pow_p = register(Primitive(
+    "pow", 2, np.power, "{0} ^ {1}", precedence=40, latex="{{{0}}}^{{{1}}}",
+    llvm="llvm.pow", cuda="pow({0}, {1})", singular=True, aliases=("power",),
+    partials=lambda x, y, *, out: (mul(y, pow(x, sub(y, 1.0))), mul(log(x), out)),
+    domain=((0.5, B), (-B, B)), doc="x ** y (NumPy semantics: NaN for x < 0 and "
+                                      "non-integer y)"))
+
+# ---------------------------------------------------------------------------------
+# elementary functions
+
+exp_p = register(Primitive(
+    "exp", 1, np.exp, "exp({0})", latex=r"e^{{{0}}}", llvm="llvm.exp", cuda="exp({0})",
+    partials=lambda x, *, out: (out,), domain=((-B, B),), doc="e ** x"))
+
+log_p = register(Primitive(
+    "log", 1, np.log, "log({0})", latex=r"\ln {0}", llvm="llvm.log", cuda="log({0})",
+    aliases=("ln",), singular=True,
+    partials=lambda x, *, out: (div(1.0, x),), domain=((0.1, 2 * B),),
+    doc="natural logarithm"))
+
+sqrt_p = register(Primitive(
+    "sqrt", 1, np.sqrt, "sqrt({0})", latex=r"\sqrt{{{0}}}", llvm="llvm.sqrt",
+    cuda="sqrt({0})", singular=True,
+    partials=lambda x, *, out: (div(0.5, out),), domain=((0.1, 2 * B),),
+    doc="square root"))
+
+sin_p = register(Primitive(
+    "sin", 1, np.sin, "sin({0})", latex=r"\sin {0}", llvm="llvm.sin", cuda="sin({0})",
+    partials=lambda x, *, out: (cos(x),), domain=((-3.0, 3.0),), doc="sine (radians)"))
+
+cos_p = register(Primitive(
+    "cos", 1, np.cos, "cos({0})", latex=r"\cos {0}", llvm="llvm.cos", cuda="cos({0})",
+    partials=lambda x, *, out: (neg(sin(x)),), domain=((-3.0, 3.0),),
+    doc="cosine (radians)"))
+
+tan_p = register(Primitive(
+    "tan", 1, np.tan, "tan({0})", latex=r"\tan {0}", llvm="tan", cuda="tan({0})",
+    partials=lambda x, *, out: (add(1.0, mul(out, out)),), domain=((-1.2, 1.2),),
+    doc="tangent (radians)"))
+
+asin_p = register(Primitive(
+    "asin", 1, np.arcsin, "asin({0})", latex=r"\arcsin {0}", llvm="asin",
+    cuda="asin({0})", aliases=("arcsin",), singular=True,
+    partials=lambda x, *, out: (div(1.0, sqrt(sub(1.0, mul(x, x)))),),
+    domain=((-0.9, 0.9),), doc="inverse sine"))
+
+acos_p = register(Primitive(
+    "acos", 1, np.arccos, "acos({0})", latex=r"\arccos {0}", llvm="acos",
+    cuda="acos({0})", aliases=("arccos",), singular=True,
+    partials=lambda x, *, out: (neg(div(1.0, sqrt(sub(1.0, mul(x, x))))),),
+    domain=((-0.9, 0.9),), doc="inverse cosine"))
+
+atan_p = register(Primitive(
+    "atan", 1, np.arctan, "atan({0})", latex=r"\arctan {0}", llvm="atan",
+    cuda="atan({0})", aliases=("arctan",),
+    partials=lambda x, *, out: (div(1.0, add(1.0, mul(x, x))),),
+    domain=((-B, B),), doc="inverse tangent"))
+
+sinh_p = register(Primitive(
+    "sinh", 1, np.sinh, "sinh({0})", latex=r"\sinh {0}", llvm="sinh", cuda="sinh({0})",
+    partials=lambda x, *, out: (cosh(x),), domain=((-B, B),), doc="hyperbolic sine"))
+
+cosh_p = register(Primitive(
+    "cosh", 1, np.cosh, "cosh({0})", latex=r"\cosh {0}", llvm="cosh", cuda="cosh({0})",
+    partials=lambda x, *, out: (sinh(x),), domain=((-B, B),), doc="hyperbolic cosine"))
+
+tanh_p = register(Primitive(
+    "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", llvm="tanh", cuda="tanh({0})",
+    partials=lambda x, *, out: (sub(1.0, mul(out, out)),), domain=((-B, B),),
+    doc="hyperbolic tangent"))
+
+log1p_p = register(Primitive(
+    "log1p", 1, np.log1p, "log1p({0})", latex=r"\ln\left(1 + {0}\right)", llvm="log1p",
+    cuda="log1p({0})", singular=True,
+    partials=lambda x, *, out: (div(1.0, add(1.0, x)),), domain=((-0.5, B),),
+    doc="log(1 + x), accurate for small x"))
+
+expm1_p = register(Primitive(
+    "expm1", 1, np.expm1, "expm1({0})", latex=r"\left(e^{{{0}}} - 1\right)", llvm="expm1",
+    cuda="expm1({0})",
+    partials=lambda x, *, out: (add(out, 1.0),), domain=((-B, B),),
+    doc="exp(x) - 1, accurate for small x"))
+
+# ---------------------------------------------------------------------------------
+# piecewise and neural-network functions
+
+abs_p = register(Primitive(
+    "abs", 1, np.abs, "abs({0})", latex=r"\left|{0}\right|", llvm="llvm.fabs",
+    cuda="fabs({0})", smooth=False, aliases=("fabs",),
+    partials=lambda x, *, out: (sign(x),), domain=((-B, B),),
+    doc="absolute value; abs'(0) = 0"))
+
+sign_p = register(Primitive(
+    "sign", 1, _np_sign, "sign({0})", latex=r"\operatorname{{sign}} {0}", llvm="sign",
+    cuda="(({0} > 0) ? 1.0 : (({0} < 0) ? -1.0 : {0}))", differentiable=False, smooth=False,
+    domain=((-B, B),), doc="-1, 0 or 1 (NaN for NaN); derivative 0"))
+
+heaviside_p = register(Primitive(
+    "heaviside", 1, _np_heaviside, "heaviside({0})", latex=r"H\left({0}\right)",
+    llvm="heaviside", cuda="(({0} > 0) ? 1.0 : 0.0)", differentiable=False, smooth=False,
+    aliases=("step",), domain=((-B, B),), doc="1 where x > 0 else 0; derivative 0"))
+
+sigmoid_p = register(Primitive(
+    "sigmoid", 1, _np_sigmoid, "sigmoid({0})", latex=r"\sigma\left({0}\right)",
+    llvm="sigmoid", cuda="(1.0 / (1.0 + exp(-{0})))", aliases=("logistic", "expit"),
+    partials=lambda x, *, out: (mul(out, sub(1.0, out)),), domain=((-4.0, 4.0),),
+    doc="logistic function 1/(1 + e^-x)"))
+
+relu_p = register(Primitive(
+    "relu", 1, lambda x: np.maximum(x, 0.0).astype(x.dtype if hasattr(x, "dtype")
+                                                  else np.float64),
+    "relu({0})", latex=r"\operatorname{{ReLU}}\left({0}\right)", llvm="relu",
+    cuda="fmax({0}, 0.0)", smooth=False,
+    partials=lambda x, *, out: (heaviside(x),), domain=((-B, B),),
+    doc="max(x, 0); relu'(0) = 0"))
+
+leaky_relu_p = register(Primitive(
+    "leaky_relu", 1, lambda x, alpha: np.where(x > 0, x, alpha * x),
+    "leaky_relu({0}, {alpha})", latex=r"\operatorname{{LeakyReLU}}\left({0}\right)",
+    llvm="leaky_relu", cuda="(({0} > 0) ? {0} : {alpha} * {0})", smooth=False,
+    param_names=("alpha",), param_defaults={"alpha": 0.01},
+    partials=lambda x, *, out, alpha: (
+        add(mul(heaviside(x), 1.0 - alpha), alpha),), domain=((-B, B),),
+    doc="x where x > 0 else alpha*x (alpha defaults to 0.01)"))
+
+
+def _np_elu(x, alpha):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+elu_p = register(Primitive(
+    "elu", 1, _np_elu, "elu({0}, {alpha})", latex=r"\operatorname{{ELU}}\left({0}\right)",
+    llvm="elu", cuda="(({0} > 0) ? {0} : {alpha} * expm1({0}))", smooth=False,
+    param_names=("alpha",), param_defaults={"alpha": 1.0},
+    partials=lambda x, *, out, alpha: (where(gt(x, 0.0), 1.0, add(out, alpha)),),
+    domain=((-B, B),), doc="x where x > 0 else alpha*(e^x - 1) (alpha defaults to 1)"))
+
+softplus_p = register(Primitive(
+    "softplus", 1, _np_softplus, "softplus({0})",
+    latex=r"\operatorname{{softplus}}\left({0}\right)", llvm="softplus",
+    cuda="(fmax({0}, 0.0) + log1p(exp(-fabs({0}))))",
+    partials=lambda x, *, out: (sigmoid(x),), domain=((-4.0, 4.0),),
+    doc="log(1 + e^x), computed without overflow"))
+
+
+def _minmax_partials(sign_for_x):
+    def rule(x, y, *, out):
+        s = sign(sub(x, y))
+        return (mul(0.5, add(1.0, mul(sign_for_x, s))),
+                mul(0.5, sub(1.0, mul(sign_for_x, s))))
+    return rule
+
+
+minimum_p = register(Primitive(
+    "minimum", 2, np.minimum, "min({0}, {1})", latex=r"\min\left({0}, {1}\right)",
+    llvm="llvm.minimum", cuda="fmin({0}, {1})", smooth=False, commutative=True,
+    aliases=("min",), partials=_minmax_partials(-1.0),
+    domain=((-B, B), (-B, B)), doc="smaller of x and y (NaN propagates); ties split ½-½"))
+
+maximum_p = register(Primitive(
+    "maximum", 2, np.maximum, "max({0}, {1})", latex=r"\max\left({0}, {1}\right)",
+    llvm="llvm.maximum", cuda="fmax({0}, {1})", smooth=False, commutative=True,
+    aliases=("max",), partials=_minmax_partials(1.0),
+    domain=((-B, B), (-B, B)), doc="larger of x and y (NaN propagates); ties split ½-½"))
+
+# ---------------------------------------------------------------------------------
+# comparisons (1.0 or 0.0, derivative 0) and select
+
+
+def _comparison(name, fn, symbol, latex, pred):
+    return register(Primitive(
+        name, 2, _cmp(fn), "{0} " + symbol + " {1}", precedence=5,
+        latex="{0} " + latex + " {1}", llvm="fcmp_" + pred,
+        cuda="(({0} " + symbol + " {1}) ? 1.0 : 0.0)", differentiable=False, smooth=False,
+        domain=((-B, B), (-B, B)), doc=f"1.0 where x {symbol} y else 0.0"))
+
+
+lt_p = _comparison("lt", np.less, "<", "<", "olt")
+le_p = _comparison("le", np.less_equal, "<=", r"\le", "ole")
+gt_p = _comparison("gt", np.greater, ">", ">", "ogt")
+ge_p = _comparison("ge", np.greater_equal, ">=", r"\ge", "oge")
+eq_p = _comparison("eq", np.equal, "==", "=", "oeq")
+ne_p = _comparison("ne", np.not_equal, "!=", r"\ne", "une")
+
+
+def _where_jvp(c, a, b, *, out, tangents):
+    _, ta, tb = tangents
+    if ta is None and tb is None:
+        return None
+    zero = const(0.0, out.dtype)
+    return where(c, ta if ta is not None else zero, tb if tb is not None else zero)
+
+
+def _where_vjp(c, a, b, *, out, cotangent):
+    zero = const(0.0, out.dtype)
+    return (None, where(c, cotangent, zero), where(c, zero, cotangent))
+
+
+where_p = register(Primitive(
+    "where", 3, _np_where, "where({0}, {1}, {2})",
+    latex=r"\begin{{cases}}{1} & {0}\\ {2} & \text{{otherwise}}\end{{cases}}",
+    llvm="select", cuda="(({0} != 0) ? {1} : {2})", smooth=False,
+    jvp=_where_jvp, vjp=_where_vjp, domain=((-B, B), (-B, B), (-B, B)),
+    doc="y where c != 0 else z; the unselected branch gets a zero cotangent"))
+
+
+# ---------------------------------------------------------------------------------
+# constants the parser knows
+
+NAMED_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}

@@ -1,0 +1,194 @@
+"""The primitive registry: one record per operation.
+
+Everything mathematical about an operation lives in its :class:`Primitive` record
+(after JAX's ``Primitive`` objects and tinygrad's per-op tables, see
+``../shared/STYLE.md``): its arity and parameters, shape rule, NumPy implementation
+(the reference semantics), derivative rules, how it prints (text, infix precedence,
+LaTeX), the domain its tests sample, and the *names* the backends use to lower it
+(``llvm`` and ``cuda``). Backend code stays in the backends; they read these names.
+
+Derivative rules come in two forms:
+
+* ``partials(*args, out=..., **params)``: the local partial derivatives
+  ``∂out/∂argᵢ`` as graph nodes (``None`` for an identically zero one). Forward mode
+  forms ``ẏ = Σ ∂ᵢ·ẋᵢ`` and reverse mode ``x̄ᵢ += ȳ·∂ᵢ`` from them, so the two modes
+  cannot disagree (CasADi's approach).
+* ``jvp`` / ``vjp``: explicit rules for ops that are not a sum of products, such as
+  ``where`` (a select must not multiply an infinite partial by a zero mask) and, later,
+  structural array ops (JAX's JVP + transpose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import GraphcError, ShapeError
+from .node import DTYPES, Node, make_node
+
+
+def broadcast_shapes(*shapes: tuple) -> tuple:
+    """NumPy broadcasting of static shapes (dimensions are ints or symbol names).
+
+    Raises:
+        ShapeError: the shapes cannot be broadcast together (names both shapes).
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(ndim):
+        dim = 1
+        for s in shapes:
+            j = i - (ndim - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d == 1:
+                continue
+            if dim == 1:
+                dim = d
+            elif d != dim:
+                raise ShapeError(
+                    f"shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "
+                    f"together (dimension {i}: {dim} vs {d})")
+        out.append(dim)
+    return tuple(out)
+
+
+def elementwise_shape(*args: Node, **params) -> tuple:
+    return broadcast_shapes(*(a.shape for a in args))
+
+
+@dataclass(frozen=True, eq=False)
+class Primitive:
+    """The one record of an operation. See the module docstring for the fields' roles.
+
+    Attributes:
+        name: unique op name (``"sin"``).
+        arity: number of node arguments.
+        impl: NumPy implementation ``impl(*arrays, **params) -> ndarray``; the
+            reference semantics every backend must match.
+        fmt: text template over argument texts, e.g. ``"{0} + {1}"`` or ``"sin({0})"``.
+        precedence: binding strength for infix printing (function form: 100).
+        latex: LaTeX template over argument LaTeX.
+        llvm: the name the LLVM lowering uses (an intrinsic like ``"llvm.sin"``, a libm
+            symbol like ``"tan"``, an instruction like ``"fadd"``, or a key of the LLVM
+            backend's table of composite lowerings).
+        cuda: a CUDA expression template over ``{0}``, ``{1}``...
+        partials: local partials rule (see module docstring), or None.
+        jvp, vjp: explicit derivative rules overriding ``partials``.
+        differentiable: False for ops whose derivative is identically zero
+            (comparisons, ``sign``, ``heaviside``).
+        singular: True when a partial can be infinite at a finite point (``sqrt`` at 0,
+            ``log`` at 0...): AD then multiplies cotangents by it with zero
+            absorbing (``0·∞ = 0``), so a masked-away branch cannot poison a gradient.
+        aliases: the names the expression parser accepts for it.
+        param_names: names of static parameters, in the order the parser takes them
+            as trailing positional arguments; ``param_defaults`` gives defaults.
+        domain: per-argument (low, high) box the per-primitive tests sample.
+        smooth: False where the op has kinks (tests avoid finite differences there).
+        commutative: argument order does not matter (CSE canonicalises it).
+        shape_rule: ``shape_rule(*args, **params) -> shape``; NumPy broadcasting default.
+        doc: one-line description.
+    """
+
+    name: str
+    arity: int
+    impl: Callable[..., Any]
+    fmt: str
+    precedence: int = 100
+    latex: str = ""
+    llvm: str | None = None
+    cuda: str | None = None
+    partials: Callable[..., tuple] | None = None
+    jvp: Callable[..., Any] | None = None
+    vjp: Callable[..., tuple] | None = None
+    differentiable: bool = True
+    singular: bool = False
+    aliases: tuple[str, ...] = ()
+    param_names: tuple[str, ...] = ()
+    param_defaults: dict = field(default_factory=dict)
+    domain: tuple[tuple[float, float], ...] = ()
+    smooth: bool = True
+    commutative: bool = False
+    shape_rule: Callable[..., tuple] = elementwise_shape
+    doc: str = ""
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __reduce__(self):
+        return (get_primitive, (self.name,))
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+"""Every registered primitive, by name, in registration order."""
+
+_BY_ALIAS: dict[str, Primitive] = {}
+
+
+def register(prim: Primitive) -> Primitive:
+    """Add ``prim`` to the registry (its name and aliases must be new) and return it."""
+    if prim.name in PRIMITIVES:
+        raise GraphcError(f"primitive {prim.name!r} is already registered")
+    PRIMITIVES[prim.name] = prim
+    for alias in (prim.name,) + prim.aliases:
+        _BY_ALIAS.setdefault(alias, prim)
+    return prim
+
+
+def get_primitive(name: str) -> Primitive:
+    return PRIMITIVES[name]
+
+
+def lookup_function(name: str) -> Primitive | None:
+    """The primitive a parser-visible function name refers to, or None."""
+    return _BY_ALIAS.get(name)
+
+
+def function_names() -> list[str]:
+    """All function names the parser accepts (primitive names and aliases)."""
+    return sorted(n for n, p in _BY_ALIAS.items() if p.arity > 0 and not n.startswith("_"))
+
+
+def result_dtype(args: tuple[Node, ...]) -> str:
+    """The dtype of an elementwise result: float64 if any argument is float64."""
+    if not args:
+        return "float64"
+    return "float64" if any(a.dtype == "float64" for a in args) else "float32"
+
+
+def apply(prim: Primitive, *args: Node, **params) -> Node:
+    """Build the interned node ``prim(*args; params)``, inferring dtype and shape.
+
+    Args:
+        prim: a registered primitive.
+        *args: ``prim.arity`` argument nodes.
+        **params: values for ``prim.param_names`` (defaults filled in).
+
+    Raises:
+        ShapeError: wrong number of arguments, or shapes that do not combine.
+    """
+    if len(args) != prim.arity:
+        raise ShapeError(f"{prim.name} takes {prim.arity} argument(s), got {len(args)}")
+    for a in args:
+        if not isinstance(a, Node):
+            raise TypeError(f"{prim.name}: argument {a!r} is not a graph node")
+    full = dict(prim.param_defaults)
+    full.update(params)
+    unknown = set(full) - set(prim.param_names)
+    if unknown:
+        raise ShapeError(f"{prim.name} has no parameter(s) {', '.join(sorted(unknown))}")
+    ptuple = tuple(sorted(full.items()))
+    try:
+        shape = prim.shape_rule(*args, **full)
+    except ShapeError as exc:
+        raise ShapeError(f"{prim.name}: {exc}") from None
+    dtype = result_dtype(args)
+    return make_node(prim, tuple(args), ptuple, dtype, shape)
+
+
+def leaf(prim: Primitive, params: dict, dtype: str = "float64", shape: tuple = ()) -> Node:
+    """Build an interned leaf node (input or constant) of the given dtype and shape."""
+    if dtype not in DTYPES:
+        raise ShapeError(f"unsupported dtype {dtype!r}; graphc supports {', '.join(DTYPES)}")
+    return make_node(prim, (), tuple(sorted(params.items())), dtype, tuple(shape))

@@ -1,0 +1,371 @@
+"""Automatic differentiation as graph transformations: forward and reverse mode.
+
+Both modes read the derivative rules of each primitive's record
+(:mod:`graphc.ir.ops`) and emit *new graphs* built from registered primitives, so a
+derivative graph can be simplified, lowered, drawn, and differentiated again to any
+order.
+
+* Forward mode (tangent trace, JVP): each node v gets a tangent
+  ``v̇ = Σᵢ (∂v/∂uᵢ)·u̇ᵢ`` in evaluation order (Griewank & Walther 2008, §3.1;
+  Baydin et al. 2018, §3.1).
+* Reverse mode (adjoint trace, VJP): each node's adjoint ``v̄ = ∂y/∂v`` is accumulated
+  in reverse evaluation order, ``ūᵢ += v̄·∂v/∂uᵢ`` (Griewank & Walther §3.2; Baydin et
+  al. §3.2).
+
+Zeros are symbolic (``None``): a node that does not depend on the differentiated
+inputs, or whose cotangent is identically zero, produces no derivative nodes.
+Multiplication of a cotangent or tangent by a partial that can be infinite (a
+``singular`` primitive such as ``sqrt`` at 0) absorbs zeros, ``where(t == 0, 0, t·∂)``,
+so that a branch masked away by ``where`` cannot turn a gradient into NaN
+(the failure of jax#1052 and pytorch#2421).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+from ..ir import Graph, GraphcError, Node, NotDifferentiableError, ops
+
+
+# -- symbolic-zero arithmetic ---------------------------------------------------------
+
+def _is(n: Node | None, value: float) -> bool:
+    return n is not None and n.is_const and n.value == value
+
+
+def add(a: Node | None, b: Node | None) -> Node | None:
+    """a + b where None is an exact zero; folds constant operands."""
+    if a is None or _is(a, 0.0):
+        return b
+    if b is None or _is(b, 0.0):
+        return a
+    if a.is_const and b.is_const and a.shape == b.shape:
+        return ops.const(a.value + b.value, a.dtype, a.shape)
+    if b.prim is ops.neg_p:
+        return ops.sub(a, b.args[0])
+    if a.prim is ops.neg_p:
+        return ops.sub(b, a.args[0])
+    return ops.add(a, b)
+
+
+def scale(t: Node | None, partial: Node | None, singular: bool = False) -> Node | None:
+    """t · partial where None is an exact zero. With ``singular`` and a ``t`` that is not
+    a non-zero constant, a zero ``t`` gives exactly 0 even where ``partial`` is ±inf."""
+    if t is None or partial is None or _is(t, 0.0) or _is(partial, 0.0):
+        return None
+    if _is(t, 1.0):
+        return partial
+    if _is(partial, 1.0):
+        return t
+    if _is(partial, -1.0):
+        return ops.neg(t)
+    if _is(t, -1.0):
+        return ops.neg(partial)
+    if t.is_const and partial.is_const and t.shape == partial.shape:
+        return ops.const(t.value * partial.value, t.dtype, t.shape)
+    if partial.prim is ops.neg_p:
+        inner = scale(t, partial.args[0], singular)
+        return None if inner is None else ops.neg(inner)
+    product = ops.mul(t, partial)
+    if singular and not t.is_const:
+        zero = ops.const(0.0, product.dtype)
+        return ops.where(ops.eq(t, zero), zero, product)
+    return product
+
+
+def _check_same_shape(bar: Node, arg: Node, prim_name: str) -> Node:
+    if bar.shape != arg.shape:
+        raise NotDifferentiableError(
+            f"reverse mode through a broadcast in {prim_name} (shape {arg.shape} to "
+            f"{bar.shape}) needs the array support of graphc's tensor primitives")
+    return bar
+
+
+# -- the two transformations ----------------------------------------------------------
+
+def _resolve_wrt(graph: Graph, wrt) -> list[Node]:
+    by_name = {x.name: x for x in graph.inputs}
+    if wrt is None:
+        return list(graph.inputs)
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    out = []
+    for nm in names:
+        if nm not in by_name:
+            raise GraphcError(f"cannot differentiate with respect to {nm!r}: the graph's "
+                              f"inputs are {', '.join(by_name) or 'none'}")
+        out.append(by_name[nm])
+    if len(set(names)) != len(names):
+        raise GraphcError(f"wrt lists an input twice: {names}")
+    return out
+
+
+def _active(graph: Graph, sources: Iterable[Node]) -> set[int]:
+    """ids of nodes that depend on any of ``sources``."""
+    act = {id(s) for s in sources}
+    for n in graph.operations:
+        if any(id(a) in act for a in n.args):
+            act.add(id(n))
+    return act
+
+
+def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]:
+    """Forward sweep: the tangent of every node given input tangents ``seeds``
+    (``{input node: tangent node}``). Returns ``{id(node): tangent or None}``."""
+    tan: dict[int, Node | None] = {id(x): t for x, t in seeds.items()}
+    for n in graph.operations:
+        ts = [tan.get(id(a)) for a in n.args]
+        if all(t is None for t in ts):
+            continue
+        prim = n.prim
+        params = dict(n.params)
+        if prim.jvp is not None:
+            tan[id(n)] = prim.jvp(*n.args, out=n, tangents=ts, **params)
+            continue
+        if not prim.differentiable:
+            continue
+        if prim.partials is None:
+            raise NotDifferentiableError(f"{prim.name} has no derivative rule")
+        parts = prim.partials(*n.args, out=n, **params)
+        total = None
+        for t, p in zip(ts, parts):
+            total = add(total, scale(t, p, prim.singular))
+        tan[id(n)] = total
+    return tan
+
+
+def adjoints(graph: Graph, sources: Sequence[Node],
+             cotangents: Sequence[Node | None]) -> dict[int, Node | None]:
+    """Reverse sweep: the adjoint of every node that depends on ``sources``, given the
+    output cotangents (one per graph output, None for zero). Returns
+    ``{id(node): adjoint or None}``."""
+    act = _active(graph, sources)
+    adj: dict[int, Node | None] = {}
+    for o, c in zip(graph.outputs, cotangents):
+        if id(o) in act:
+            adj[id(o)] = add(adj.get(id(o)), c)
+    for n in reversed(graph.operations):
+        bar = adj.get(id(n))
+        if bar is None:
+            continue
+        prim = n.prim
+        params = dict(n.params)
+        if prim.vjp is not None:
+            bars = prim.vjp(*n.args, out=n, cotangent=bar, **params)
+        elif not prim.differentiable:
+            continue
+        elif prim.partials is None:
+            raise NotDifferentiableError(f"{prim.name} has no derivative rule")
+        else:
+            parts = prim.partials(*n.args, out=n, **params)
+            bars = [scale(bar, p, prim.singular) if id(a) in act else None
+                    for a, p in zip(n.args, parts)]
+        for a, b in zip(n.args, bars):
+            if b is not None and id(a) in act:
+                adj[id(a)] = add(adj.get(id(a)), _check_same_shape(b, a, prim.name))
+    return adj
+
+
+def _zero_like(x: Node) -> Node:
+    return ops.const(0.0, x.dtype, x.shape)
+
+
+def _fresh_name(base: str, taken: set[str]) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+def _tree_offset(structure, offset: int):
+    if isinstance(structure, int):
+        return structure + offset
+    return tuple(_tree_offset(s, offset) for s in structure)
+
+
+def _wrt_is_single(wrt) -> bool:
+    return isinstance(wrt, str)
+
+
+def jvp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Graph:
+    """Forward mode: the graph of (outputs, tangents of the outputs).
+
+    Args:
+        graph: any graph.
+        wrt: input names to perturb (default: all inputs).
+        seed: ``{name: number}`` fixing the tangent direction ẋ; without it the graph
+            gets one tangent input per ``wrt`` name, called ``<name>_dot``.
+
+    Returns:
+        A graph with outputs ``(*outputs, *tangents)``, structured as
+        ``(primal structure, tangent structure)``, output names ``<y>_dot`` for tangents.
+    """
+    sources = _resolve_wrt(graph, wrt)
+    inputs = list(graph.inputs)
+    seeds: dict[Node, Node] = {}
+    taken = set(graph.input_names)
+    if seed is None:
+        for x in sources:
+            t = ops.variable(_fresh_name(f"{x.name}_dot", taken), x.dtype, x.shape)
+            inputs.append(t)
+            seeds[x] = t
+    else:
+        unknown = set(seed) - {x.name for x in sources}
+        if unknown:
+            raise GraphcError(f"seed names {sorted(unknown)} are not among wrt inputs "
+                              f"{[x.name for x in sources]}")
+        for x in sources:
+            v = float(seed.get(x.name, 0.0))
+            if v != 0.0:
+                seeds[x] = ops.const(v, x.dtype, x.shape)
+    tan = tangents(graph, seeds)
+    dots = [tan.get(id(o)) or _zero_like(o) for o in graph.outputs]
+    n = len(graph.outputs)
+    return Graph(inputs, list(graph.outputs) + dots,
+                 list(graph.output_names) + [f"{y}_dot" for y in graph.output_names],
+                 (graph.structure, _tree_offset(graph.structure, n)), graph.labels)
+
+
+def vjp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Graph:
+    """Reverse mode: the graph of (outputs, adjoints of the ``wrt`` inputs).
+
+    Args:
+        graph: any graph.
+        wrt: input names whose adjoints are wanted (default: all inputs).
+        seed: ``{output name: number}`` fixing the output cotangent ȳ; without it the
+            graph gets one cotangent input per output, called ``<y>_bar``.
+
+    Returns:
+        A graph with outputs ``(*outputs, *adjoints)`` structured as
+        ``(primal structure, (x̄₁, x̄₂, ...))``, adjoint output names ``<x>_bar``.
+    """
+    sources = _resolve_wrt(graph, wrt)
+    inputs = list(graph.inputs)
+    taken = set(graph.input_names)
+    cots: list[Node | None] = []
+    if seed is None:
+        for y, o in zip(graph.output_names, graph.outputs):
+            c = ops.variable(_fresh_name(f"{y}_bar", taken), o.dtype, o.shape)
+            inputs.append(c)
+            cots.append(c)
+    else:
+        unknown = set(seed) - set(graph.output_names)
+        if unknown:
+            raise GraphcError(f"seed names {sorted(unknown)} are not outputs "
+                              f"{list(graph.output_names)}")
+        for y, o in zip(graph.output_names, graph.outputs):
+            v = float(seed.get(y, 0.0))
+            cots.append(ops.const(v, o.dtype, o.shape) if v else None)
+    adj = adjoints(graph, sources, cots)
+    bars = [adj.get(id(x)) or _zero_like(x) for x in sources]
+    n = len(graph.outputs)
+    structure = (graph.structure, tuple(range(n, n + len(bars))))
+    return Graph(inputs, list(graph.outputs) + bars,
+                 list(graph.output_names) + [f"{x.name}_bar" for x in sources],
+                 structure, graph.labels)
+
+
+def _single_output(graph: Graph, what: str) -> Node:
+    if len(graph.outputs) != 1:
+        raise GraphcError(f"{what} needs a graph with one output; this one has "
+                          f"{len(graph.outputs)} ({', '.join(graph.output_names)}): "
+                          f"use jacobian() instead")
+    o = graph.outputs[0]
+    if o.shape != ():
+        raise GraphcError(f"{what} needs a scalar output; {graph.output_names[0]} has "
+                          f"shape {o.shape}")
+    return o
+
+
+def _gradient_nodes(graph: Graph, sources: list[Node]) -> list[Node]:
+    o = _single_output(graph, "grad")
+    adj = adjoints(graph, sources, [ops.const(1.0, o.dtype)])
+    return [adj.get(id(x)) or _zero_like(x) for x in sources]
+
+
+def grad(graph: Graph, wrt=None) -> Graph:
+    """Reverse mode: the graph of the gradient of a scalar single-output graph.
+
+    Args:
+        graph: a graph with one scalar output f.
+        wrt: an input name (the result is then one derivative) or a list of names
+            (a tuple of derivatives, in that order); default: all inputs.
+
+    Returns:
+        A graph over the same inputs with outputs ``df/dx`` for each ``wrt`` input.
+
+    Raises:
+        GraphcError: more than one output, or an unknown ``wrt`` name.
+    """
+    sources = _resolve_wrt(graph, wrt)
+    grads = _gradient_nodes(graph, sources)
+    f = graph.output_names[0]
+    structure = 0 if _wrt_is_single(wrt) else tuple(range(len(grads)))
+    return Graph(graph.inputs, grads, [f"d{f}/d{x.name}" for x in sources], structure,
+                 graph.labels)
+
+
+def value_and_grad(graph: Graph, wrt=None) -> Graph:
+    """Reverse mode: the graph of ``(f, gradient)``; see :func:`grad` for arguments.
+    A kernel of it returns ``f, (df/dx1, df/dx2, ...)`` (or ``f, df/dx`` for a single
+    ``wrt`` name)."""
+    sources = _resolve_wrt(graph, wrt)
+    grads = _gradient_nodes(graph, sources)
+    f = graph.output_names[0]
+    k = len(grads)
+    structure = (0, 1) if _wrt_is_single(wrt) else (0, tuple(range(1, k + 1)))
+    return Graph(graph.inputs, [graph.outputs[0]] + grads,
+                 [f] + [f"d{f}/d{x.name}" for x in sources], structure, graph.labels)
+
+
+def jacobian(graph: Graph, wrt=None, mode: str = "rev") -> Graph:
+    """The Jacobian of all outputs with respect to ``wrt``.
+
+    Args:
+        graph: any graph of scalar outputs y₁ … y_m.
+        wrt: input names x₁ … x_n (default all); a single name gives one column.
+        mode: ``"rev"`` (one reverse sweep per output) or ``"fwd"`` (one forward sweep
+            per input); the results are equal.
+
+    Returns:
+        A graph whose outputs are ``dyᵢ/dxⱼ`` in row-major order, structured as rows:
+        ``((dy1/dx1, dy1/dx2), (dy2/dx1, ...))``. For a single-output graph the
+        structure is the gradient's (one row, not nested).
+    """
+    if mode not in ("fwd", "rev"):
+        raise GraphcError(f"mode must be 'fwd' or 'rev', got {mode!r}")
+    sources = _resolve_wrt(graph, wrt)
+    m, n = len(graph.outputs), len(sources)
+    J: list[list[Node]] = [[None] * n for _ in range(m)]  # type: ignore[list-item]
+    if mode == "rev":
+        for i, o in enumerate(graph.outputs):
+            cots = [ops.const(1.0, o.dtype) if k == i else None for k in range(m)]
+            adj = adjoints(graph, sources, cots)
+            for j, x in enumerate(sources):
+                J[i][j] = adj.get(id(x)) or _zero_like(x)
+    else:
+        for j, x in enumerate(sources):
+            tan = tangents(graph, {x: ops.const(1.0, x.dtype, x.shape)})
+            for i, o in enumerate(graph.outputs):
+                J[i][j] = tan.get(id(o)) or _zero_like(o)
+    flat = [J[i][j] for i in range(m) for j in range(n)]
+    names = [f"d{y}/d{x.name}" for y in graph.output_names for x in sources]
+    single = _wrt_is_single(wrt)
+    rows = [(i * n if single else tuple(range(i * n, (i + 1) * n))) for i in range(m)]
+    structure = rows[0] if m == 1 else tuple(rows)
+    return Graph(graph.inputs, flat, names, structure, graph.labels)
+
+
+def hessian(graph: Graph, wrt=None) -> Graph:
+    """The Hessian of a scalar single-output graph, forward over reverse: the forward
+    Jacobian of the reverse-mode gradient (Griewank & Walther 2008, §5.4).
+
+    Returns:
+        A graph of the n×n second derivatives ``d2f/dxidxj``, structured as rows.
+    """
+    g = grad(graph, wrt if wrt is None or isinstance(wrt, str) else list(wrt))
+    H = jacobian(g, wrt, mode="fwd")
+    f = graph.output_names[0]
+    sources = _resolve_wrt(graph, wrt)
+    names = [f"d2{f}/d{a.name}d{b.name}" for a in sources for b in sources]
+    return Graph(H.inputs, H.outputs, names, H.structure, graph.labels)
