@@ -111,8 +111,8 @@ class Graph:
         object.__setattr__(self, "labels", dict(labels or {}))
         object.__setattr__(self, "_nodes", None)
         object.__setattr__(self, "_numbers", None)
-        used = {n.name for n in self.nodes if n.is_input}
-        missing = used - names_seen
+        declared = set(map(id, inputs))
+        missing = {n.name for n in postorder(outputs) if n.is_input and id(n) not in declared}
         if missing:
             raise GraphcError(f"the outputs use input(s) {', '.join(sorted(missing))} "
                               f"that are not among the graph's inputs "

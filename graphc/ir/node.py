@@ -15,13 +15,15 @@ arguments, name cache files and break ties deterministically.
 from __future__ import annotations
 
 import hashlib
+import linecache
 import math
 import struct
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .errors import ShapeError
+from .errors import GraphcError, ShapeError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .primitive import Primitive
@@ -133,7 +135,38 @@ class Node:
     def __rpow__(self, other): return _ops().pow(other, self)
     def __neg__(self): return _ops().neg(self)
     def __pos__(self): return self
+    def __abs__(self): return _ops().abs(self)
+    # Ordering builds comparison nodes (1.0 or 0.0), like NumPy arrays; == stays identity.
+    def __lt__(self, other): return _ops().lt(self, other)
+    def __le__(self, other): return _ops().le(self, other)
+    def __gt__(self, other): return _ops().gt(self, other)
+    def __ge__(self, other): return _ops().ge(self, other)
     __hash__ = object.__hash__
+
+    def __bool__(self):
+        # A graph value has no number while a graph is built: Python control flow on
+        # it (if/while/and/or/not) would silently pick one branch for all inputs.
+        raise _control_flow_error(sys._getframe(1), "a truth value (if, while, and, or, not)")
+
+    def __float__(self):
+        raise _control_flow_error(sys._getframe(1), "a Python float (float(), math.*)")
+
+
+def _control_flow_error(frame, what: str) -> GraphcError:
+    """The error for Python code that asks a graph node for a concrete value, naming the
+    file and line of ``frame`` (the caller) and the graph-level alternatives."""
+    where = ""
+    if frame is not None:
+        code = frame.f_code
+        line = linecache.getline(code.co_filename, frame.f_lineno).strip()
+        where = (f" at {code.co_filename}, line {frame.f_lineno}, in {code.co_name}"
+                 + (f": `{line}`" if line else ""))
+    return GraphcError(
+        f"a graph value was used as {what}{where}. While a function is traced its values "
+        f"are graph nodes without numbers, so Python control flow cannot depend on them. "
+        f"Select elementwise instead: gc.where(cond, a, b) (or gc.maximum, gc.minimum, "
+        f"gc.relu, gc.abs); use gc.sin, gc.exp... rather than math.*; graphc code that "
+        f"tests for a missing node should write `node is None`.")
 
 
 def _ops():

@@ -126,6 +126,11 @@ def where(c, a, b):
 # ---------------------------------------------------------------------------------
 # arithmetic
 
+def _sech2(x):
+    c = cosh(x)
+    return div(1.0, mul(c, c))
+
+
 def _np_sigmoid(x):
     # 1/(1+exp(-x)) never produces NaN: exp overflows to inf and 1/inf = 0.
     return 1.0 / (1.0 + np.exp(-x))
@@ -176,9 +181,9 @@ mul_p = register(Primitive(
 
 div_p = register(Primitive(
     "div", 2, np.divide, "{0} / {1}", precedence=20, latex=r"\frac{{{0}}}{{{1}}}",
-    llvm="fdiv", cuda="({0} / {1})", singular=True,
+    llvm="fdiv", cuda="({0} / {1})",
     partials=lambda x, y, *, out: (div(1.0, y), neg(div(out, y))),
-    domain=((-B, B), (0.5, B)), doc="x / y"))
+    domain=((-B, B), (0.5, B)), doc="x / y", unbounded=True))
 
 neg_p = register(Primitive(
     "neg", 1, np.negative, "-{0}", precedence=30, latex="-{0}",
@@ -188,124 +193,124 @@ neg_p = register(Primitive(
 
 pow_p = register(Primitive(
     "pow", 2, np.power, "{0} ^ {1}", precedence=40, latex="{{{0}}}^{{{1}}}",
-    llvm="llvm.pow", cuda="pow({0}, {1})", singular=True, aliases=("power",),
+    llvm="llvm.pow", cuda="math.pow({0}, {1})", aliases=("power",),
     partials=lambda x, y, *, out: (mul(y, pow(x, sub(y, 1.0))), mul(log(x), out)),
     domain=((0.5, B), (-B, B)), doc="x ** y (NumPy semantics: NaN for x < 0 and "
-                                      "non-integer y)"))
+                                      "non-integer y)", unbounded=True))
 
 # ---------------------------------------------------------------------------------
 # elementary functions
 
 exp_p = register(Primitive(
-    "exp", 1, np.exp, "exp({0})", latex=r"e^{{{0}}}", llvm="llvm.exp", cuda="exp({0})",
-    partials=lambda x, *, out: (out,), domain=((-B, B),), doc="e ** x"))
+    "exp", 1, np.exp, "exp({0})", latex=r"e^{{{0}}}", llvm="llvm.exp", cuda="math.exp({0})",
+    partials=lambda x, *, out: (out,), domain=((-B, B),), doc="e ** x", unbounded=True))
 
 log_p = register(Primitive(
-    "log", 1, np.log, "log({0})", latex=r"\ln {0}", llvm="llvm.log", cuda="log({0})",
-    aliases=("ln",), singular=True,
+    "log", 1, np.log, "log({0})", latex=r"\ln {0}", llvm="llvm.log", cuda="math.log({0})",
+    aliases=("ln",),
     partials=lambda x, *, out: (div(1.0, x),), domain=((0.1, 2 * B),),
-    doc="natural logarithm"))
+    doc="natural logarithm", unbounded=True))
 
 sqrt_p = register(Primitive(
     "sqrt", 1, np.sqrt, "sqrt({0})", latex=r"\sqrt{{{0}}}", llvm="llvm.sqrt",
-    cuda="sqrt({0})", singular=True,
+    cuda="math.sqrt({0})",
     partials=lambda x, *, out: (div(0.5, out),), domain=((0.1, 2 * B),),
     doc="square root"))
 
 sin_p = register(Primitive(
-    "sin", 1, np.sin, "sin({0})", latex=r"\sin {0}", llvm="llvm.sin", cuda="sin({0})",
+    "sin", 1, np.sin, "sin({0})", latex=r"\sin {0}", llvm="llvm.sin", cuda="math.sin({0})",
     partials=lambda x, *, out: (cos(x),), domain=((-3.0, 3.0),), doc="sine (radians)"))
 
 cos_p = register(Primitive(
-    "cos", 1, np.cos, "cos({0})", latex=r"\cos {0}", llvm="llvm.cos", cuda="cos({0})",
+    "cos", 1, np.cos, "cos({0})", latex=r"\cos {0}", llvm="llvm.cos", cuda="math.cos({0})",
     partials=lambda x, *, out: (neg(sin(x)),), domain=((-3.0, 3.0),),
     doc="cosine (radians)"))
 
 tan_p = register(Primitive(
-    "tan", 1, np.tan, "tan({0})", latex=r"\tan {0}", llvm="tan", cuda="tan({0})",
+    "tan", 1, np.tan, "tan({0})", latex=r"\tan {0}", llvm="tan", cuda="math.tan({0})",
     partials=lambda x, *, out: (add(1.0, mul(out, out)),), domain=((-1.2, 1.2),),
-    doc="tangent (radians)"))
+    doc="tangent (radians)", unbounded=True))
 
 asin_p = register(Primitive(
     "asin", 1, np.arcsin, "asin({0})", latex=r"\arcsin {0}", llvm="asin",
-    cuda="asin({0})", aliases=("arcsin",), singular=True,
+    cuda="math.asin({0})", aliases=("arcsin",),
     partials=lambda x, *, out: (div(1.0, sqrt(sub(1.0, mul(x, x)))),),
     domain=((-0.9, 0.9),), doc="inverse sine"))
 
 acos_p = register(Primitive(
     "acos", 1, np.arccos, "acos({0})", latex=r"\arccos {0}", llvm="acos",
-    cuda="acos({0})", aliases=("arccos",), singular=True,
+    cuda="math.acos({0})", aliases=("arccos",),
     partials=lambda x, *, out: (neg(div(1.0, sqrt(sub(1.0, mul(x, x))))),),
     domain=((-0.9, 0.9),), doc="inverse cosine"))
 
 atan_p = register(Primitive(
     "atan", 1, np.arctan, "atan({0})", latex=r"\arctan {0}", llvm="atan",
-    cuda="atan({0})", aliases=("arctan",),
+    cuda="math.atan({0})", aliases=("arctan",),
     partials=lambda x, *, out: (div(1.0, add(1.0, mul(x, x))),),
     domain=((-B, B),), doc="inverse tangent"))
 
 sinh_p = register(Primitive(
-    "sinh", 1, np.sinh, "sinh({0})", latex=r"\sinh {0}", llvm="sinh", cuda="sinh({0})",
-    partials=lambda x, *, out: (cosh(x),), domain=((-B, B),), doc="hyperbolic sine"))
+    "sinh", 1, np.sinh, "sinh({0})", latex=r"\sinh {0}", llvm="sinh", cuda="math.sinh({0})",
+    partials=lambda x, *, out: (cosh(x),), domain=((-B, B),), doc="hyperbolic sine", unbounded=True))
 
 cosh_p = register(Primitive(
-    "cosh", 1, np.cosh, "cosh({0})", latex=r"\cosh {0}", llvm="cosh", cuda="cosh({0})",
-    partials=lambda x, *, out: (sinh(x),), domain=((-B, B),), doc="hyperbolic cosine"))
+    "cosh", 1, np.cosh, "cosh({0})", latex=r"\cosh {0}", llvm="cosh", cuda="math.cosh({0})",
+    partials=lambda x, *, out: (sinh(x),), domain=((-B, B),), doc="hyperbolic cosine", unbounded=True))
 
 tanh_p = register(Primitive(
-    "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", llvm="tanh", cuda="tanh({0})",
-    partials=lambda x, *, out: (sub(1.0, mul(out, out)),), domain=((-B, B),),
-    doc="hyperbolic tangent"))
+    "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", llvm="tanh", cuda="math.tanh({0})",
+    partials=lambda x, *, out: (_sech2(x),), domain=((-B, B),),
+    doc="hyperbolic tangent; tanh' = 1/cosh² (no cancellation where |tanh| → 1)"))
 
 log1p_p = register(Primitive(
     "log1p", 1, np.log1p, "log1p({0})", latex=r"\ln\left(1 + {0}\right)", llvm="log1p",
-    cuda="log1p({0})", singular=True,
+    cuda="math.log1p({0})",
     partials=lambda x, *, out: (div(1.0, add(1.0, x)),), domain=((-0.5, B),),
-    doc="log(1 + x), accurate for small x"))
+    doc="log(1 + x), accurate for small x", unbounded=True))
 
 expm1_p = register(Primitive(
     "expm1", 1, np.expm1, "expm1({0})", latex=r"\left(e^{{{0}}} - 1\right)", llvm="expm1",
-    cuda="expm1({0})",
+    cuda="math.expm1({0})",
     partials=lambda x, *, out: (add(out, 1.0),), domain=((-B, B),),
-    doc="exp(x) - 1, accurate for small x"))
+    doc="exp(x) - 1, accurate for small x", unbounded=True))
 
 # ---------------------------------------------------------------------------------
 # piecewise and neural-network functions
 
 abs_p = register(Primitive(
     "abs", 1, np.abs, "abs({0})", latex=r"\left|{0}\right|", llvm="llvm.fabs",
-    cuda="fabs({0})", smooth=False, aliases=("fabs",),
+    cuda="math.fabs({0})", smooth=False, aliases=("fabs",),
     partials=lambda x, *, out: (sign(x),), domain=((-B, B),),
     doc="absolute value; abs'(0) = 0"))
 
 sign_p = register(Primitive(
     "sign", 1, _np_sign, "sign({0})", latex=r"\operatorname{{sign}} {0}", llvm="sign",
-    cuda="(({0} > 0) ? 1.0 : (({0} < 0) ? -1.0 : {0}))", differentiable=False, smooth=False,
-    domain=((-B, B),), doc="-1, 0 or 1 (NaN for NaN); derivative 0"))
+    cuda="(1.0 if {0} > 0 else (-1.0 if {0} < 0 else {0}))", differentiable=False, smooth=False,
+    domain=((-B, B),), doc="-1, 0 or 1 (NaN for NaN); derivative 0", masks=True))
 
 heaviside_p = register(Primitive(
     "heaviside", 1, _np_heaviside, "heaviside({0})", latex=r"H\left({0}\right)",
-    llvm="heaviside", cuda="(({0} > 0) ? 1.0 : 0.0)", differentiable=False, smooth=False,
-    aliases=("step",), domain=((-B, B),), doc="1 where x > 0 else 0; derivative 0"))
+    llvm="heaviside", cuda="(1.0 if {0} > 0 else 0.0)", differentiable=False, smooth=False,
+    aliases=("step",), domain=((-B, B),), doc="1 where x > 0 else 0; derivative 0", masks=True))
 
 sigmoid_p = register(Primitive(
     "sigmoid", 1, _np_sigmoid, "sigmoid({0})", latex=r"\sigma\left({0}\right)",
-    llvm="sigmoid", cuda="(1.0 / (1.0 + exp(-{0})))", aliases=("logistic", "expit"),
-    partials=lambda x, *, out: (mul(out, sub(1.0, out)),), domain=((-4.0, 4.0),),
-    doc="logistic function 1/(1 + e^-x)"))
+    llvm="sigmoid", cuda="(1.0 / (1.0 + math.exp(-{0})))", aliases=("logistic", "expit"),
+    partials=lambda x, *, out: (mul(out, sigmoid(neg(x))),), domain=((-4.0, 4.0),),
+    doc="logistic function 1/(1 + e^-x); σ'(x) = σ(x)·σ(-x), accurate in both tails"))
 
 relu_p = register(Primitive(
     "relu", 1, lambda x: np.maximum(x, 0.0).astype(x.dtype if hasattr(x, "dtype")
                                                   else np.float64),
     "relu({0})", latex=r"\operatorname{{ReLU}}\left({0}\right)", llvm="relu",
-    cuda="fmax({0}, 0.0)", smooth=False,
+    cuda="(0.0 if {0} <= 0 else {0})", smooth=False,
     partials=lambda x, *, out: (heaviside(x),), domain=((-B, B),),
-    doc="max(x, 0); relu'(0) = 0"))
+    doc="max(x, 0); relu'(0) = 0", masks=True))
 
 leaky_relu_p = register(Primitive(
     "leaky_relu", 1, lambda x, alpha: np.where(x > 0, x, alpha * x),
     "leaky_relu({0}, {alpha})", latex=r"\operatorname{{LeakyReLU}}\left({0}\right)",
-    llvm="leaky_relu", cuda="(({0} > 0) ? {0} : {alpha} * {0})", smooth=False,
+    llvm="leaky_relu", cuda="({0} if {0} > 0 else {alpha} * {0})", smooth=False,
     param_names=("alpha",), param_defaults={"alpha": 0.01},
     partials=lambda x, *, out, alpha: (
         add(mul(heaviside(x), 1.0 - alpha), alpha),), domain=((-B, B),),
@@ -318,7 +323,7 @@ def _np_elu(x, alpha):
 
 elu_p = register(Primitive(
     "elu", 1, _np_elu, "elu({0}, {alpha})", latex=r"\operatorname{{ELU}}\left({0}\right)",
-    llvm="elu", cuda="(({0} > 0) ? {0} : {alpha} * expm1({0}))", smooth=False,
+    llvm="elu", cuda="({0} if {0} > 0 else {alpha} * math.expm1({0}))", smooth=False,
     param_names=("alpha",), param_defaults={"alpha": 1.0},
     partials=lambda x, *, out, alpha: (where(gt(x, 0.0), 1.0, add(out, alpha)),),
     domain=((-B, B),), doc="x where x > 0 else alpha*(e^x - 1) (alpha defaults to 1)"))
@@ -326,7 +331,7 @@ elu_p = register(Primitive(
 softplus_p = register(Primitive(
     "softplus", 1, _np_softplus, "softplus({0})",
     latex=r"\operatorname{{softplus}}\left({0}\right)", llvm="softplus",
-    cuda="(fmax({0}, 0.0) + log1p(exp(-fabs({0}))))",
+    cuda="((0.0 if {0} <= 0 else {0}) + math.log1p(math.exp(-math.fabs({0}))))",
     partials=lambda x, *, out: (sigmoid(x),), domain=((-4.0, 4.0),),
     doc="log(1 + e^x), computed without overflow"))
 
@@ -341,13 +346,15 @@ def _minmax_partials(sign_for_x):
 
 minimum_p = register(Primitive(
     "minimum", 2, np.minimum, "min({0}, {1})", latex=r"\min\left({0}, {1}\right)",
-    llvm="llvm.minimum", cuda="fmin({0}, {1})", smooth=False, commutative=True,
+    llvm="llvm.minimum", cuda="({0} if {0} < {1} or {0} != {0} else {1})",
+    smooth=False, commutative=True,
     aliases=("min",), partials=_minmax_partials(-1.0),
     domain=((-B, B), (-B, B)), doc="smaller of x and y (NaN propagates); ties split ½-½"))
 
 maximum_p = register(Primitive(
     "maximum", 2, np.maximum, "max({0}, {1})", latex=r"\max\left({0}, {1}\right)",
-    llvm="llvm.maximum", cuda="fmax({0}, {1})", smooth=False, commutative=True,
+    llvm="llvm.maximum", cuda="({0} if {0} > {1} or {0} != {0} else {1})",
+    smooth=False, commutative=True,
     aliases=("max",), partials=_minmax_partials(1.0),
     domain=((-B, B), (-B, B)), doc="larger of x and y (NaN propagates); ties split ½-½"))
 
@@ -359,7 +366,7 @@ def _comparison(name, fn, symbol, latex, pred):
     return register(Primitive(
         name, 2, _cmp(fn), "{0} " + symbol + " {1}", precedence=5,
         latex="{0} " + latex + " {1}", llvm="fcmp_" + pred,
-        cuda="(({0} " + symbol + " {1}) ? 1.0 : 0.0)", differentiable=False, smooth=False,
+        cuda="(1.0 if {0} " + symbol + " {1} else 0.0)", differentiable=False, smooth=False, masks=True,
         domain=((-B, B), (-B, B)), doc=f"1.0 where x {symbol} y else 0.0"))
 
 
@@ -387,7 +394,7 @@ def _where_vjp(c, a, b, *, out, cotangent):
 where_p = register(Primitive(
     "where", 3, _np_where, "where({0}, {1}, {2})",
     latex=r"\begin{{cases}}{1} & {0}\\ {2} & \text{{otherwise}}\end{{cases}}",
-    llvm="select", cuda="(({0} != 0) ? {1} : {2})", smooth=False,
+    llvm="select", cuda="({1} if {0} != 0 else {2})", smooth=False,
     jvp=_where_jvp, vjp=_where_vjp, domain=((-B, B), (-B, B), (-B, B)),
     doc="y where c != 0 else z; the unselected branch gets a zero cotangent"))
 

@@ -73,14 +73,19 @@ class Primitive:
         llvm: the name the LLVM lowering uses (an intrinsic like ``"llvm.sin"``, a libm
             symbol like ``"tan"``, an instruction like ``"fadd"``, or a key of the LLVM
             backend's table of composite lowerings).
-        cuda: a CUDA expression template over ``{0}``, ``{1}``...
+        cuda: a CUDA expression template over ``{0}``, ``{1}``... (and ``{param}``),
+            written as a Numba CUDA (Python) expression: ``math.sin({0})``,
+            ``(1.0 if {0} > 0 else 0.0)``; arguments are SSA variable names.
         partials: local partials rule (see module docstring), or None.
         jvp, vjp: explicit derivative rules overriding ``partials``.
         differentiable: False for ops whose derivative is identically zero
             (comparisons, ``sign``, ``heaviside``).
-        singular: True when a partial can be infinite at a finite point (``sqrt`` at 0,
-            ``log`` at 0...): AD then multiplies cotangents by it with zero
-            absorbing (``0·∞ = 0``), so a masked-away branch cannot poison a gradient.
+        masks: the op's value can be an exact zero *by masking* (comparisons,
+            ``heaviside``, ``relu``...).
+        unbounded: the op can give ±inf for finite arguments (a pole or overflow:
+            ``div``, ``log``, ``exp``...). AD multiplies a possibly masked zero by a
+            possibly infinite factor with zero absorption (``0·∞ = 0``), so a branch
+            masked away cannot poison a gradient with NaN (see graphc/passes/ad.py).
         aliases: the names the expression parser accepts for it.
         param_names: names of static parameters, in the order the parser takes them
             as trailing positional arguments; ``param_defaults`` gives defaults.
@@ -103,7 +108,8 @@ class Primitive:
     jvp: Callable[..., Any] | None = None
     vjp: Callable[..., tuple] | None = None
     differentiable: bool = True
-    singular: bool = False
+    masks: bool = False
+    unbounded: bool = False
     aliases: tuple[str, ...] = ()
     param_names: tuple[str, ...] = ()
     param_defaults: dict = field(default_factory=dict)

@@ -14,10 +14,11 @@ order.
 
 Zeros are symbolic (``None``): a node that does not depend on the differentiated
 inputs, or whose cotangent is identically zero, produces no derivative nodes.
-Multiplication of a cotangent or tangent by a partial that can be infinite (a
-``singular`` primitive such as ``sqrt`` at 0) absorbs zeros, ``where(t == 0, 0, t·∂)``,
-so that a branch masked away by ``where`` cannot turn a gradient into NaN
-(the failure of jax#1052 and pytorch#2421).
+Where a tangent or cotangent may be an exact zero produced by masking (``where``,
+``relu``, comparisons) and the partial it multiplies may be infinite (``sqrt'(0)``,
+``1/0``, an overflowing ``exp``), or the other way round, the product absorbs zeros,
+``where(mask == 0, 0, t·∂)``, so that a branch masked away cannot turn a gradient into
+NaN (the failure of jax#1052 and pytorch#2421). Smooth graphs get plain products.
 """
 
 from __future__ import annotations
@@ -48,9 +49,69 @@ def add(a: Node | None, b: Node | None) -> Node | None:
     return ops.add(a, b)
 
 
-def scale(t: Node | None, partial: Node | None, singular: bool = False) -> Node | None:
-    """t · partial where None is an exact zero. With ``singular`` and a ``t`` that is not
-    a non-zero constant, a zero ``t`` gives exactly 0 even where ``partial`` is ±inf."""
+class _Hazards:
+    """Structural over-approximations used to place zero-absorbing products.
+
+    ``zero[n]``: n can be an exact zero *by masking*: an op whose record says ``masks``
+    (comparisons, ``heaviside``, ``relu``...), a ``where`` with such a branch, a product
+    with such a factor, a sum of two such terms.
+    ``inf[n]``: n can be infinite for finite inputs: an op whose record says
+    ``unbounded`` (a quotient, ``exp``, ``pow``...), or anything computed from one.
+    A product ``t·∂`` needs zero absorption only when one factor may be a masked zero
+    and the other may be infinite; elsewhere it is a plain multiply, so smooth graphs
+    get no extra selects. Both predicates are computed iteratively and memoised.
+    """
+
+    def __init__(self):
+        self.zero: dict[int, bool] = {}
+        self.inf: dict[int, bool] = {}
+
+    def _fill(self, root: Node) -> None:
+        stack = [(root, False)]
+        while stack:
+            n, ready = stack.pop()
+            if id(n) in self.zero:
+                continue
+            if not ready:
+                stack.append((n, True))
+                stack.extend((a, False) for a in n.args if id(a) not in self.zero)
+                continue
+            z = [self.zero[id(a)] for a in n.args]
+            f = [self.inf[id(a)] for a in n.args]
+            name = n.prim.name
+            if n.is_const:
+                zero, inf = n.value == 0.0, n.value != n.value or abs(n.value) == float("inf")
+            elif n.is_input:
+                zero, inf = False, False
+            elif n.prim.masks:
+                zero, inf = True, False
+            elif name in ("mul", "minimum", "maximum"):
+                zero, inf = any(z), any(f)
+            elif name == "where":
+                zero, inf = z[1] or z[2], f[1] or f[2]
+            elif name in ("add", "sub"):
+                zero, inf = all(z), any(f)
+            elif name == "neg":
+                zero, inf = z[0], f[0]
+            elif name == "div":
+                zero = z[0]
+                den = n.args[1]
+                inf = f[0] or not (den.is_const and den.value != 0.0)
+            else:
+                zero, inf = False, n.prim.unbounded or any(f)
+            self.zero[id(n)] = zero
+            self.inf[id(n)] = inf
+
+    def needs_absorption(self, a: Node, b: Node) -> bool:
+        self._fill(a)
+        self._fill(b)
+        return (self.zero[id(a)] and self.inf[id(b)]) or (self.inf[id(a)] and self.zero[id(b)])
+
+
+def scale(t: Node | None, partial: Node | None, hazards: "_Hazards | None" = None) -> Node | None:
+    """t · partial where None is an exact zero. When ``hazards`` says one factor may be
+    a masked zero and the other infinite, the product is ``where(t·∂ is 0·∞, 0, t·∂)``
+    written as a select on the masked factor, so ``0·∞ = 0``."""
     if t is None or partial is None or _is(t, 0.0) or _is(partial, 0.0):
         return None
     if _is(t, 1.0):
@@ -64,12 +125,14 @@ def scale(t: Node | None, partial: Node | None, singular: bool = False) -> Node 
     if t.is_const and partial.is_const and t.shape == partial.shape:
         return ops.const(t.value * partial.value, t.dtype, t.shape)
     if partial.prim is ops.neg_p:
-        inner = scale(t, partial.args[0], singular)
+        inner = scale(t, partial.args[0], hazards)
         return None if inner is None else ops.neg(inner)
     product = ops.mul(t, partial)
-    if singular and not t.is_const:
+    if hazards is not None and hazards.needs_absorption(t, partial):
+        hazards._fill(t)
+        mask = t if hazards.zero[id(t)] else partial
         zero = ops.const(0.0, product.dtype)
-        return ops.where(ops.eq(t, zero), zero, product)
+        return ops.where(ops.eq(mask, zero), zero, product)
     return product
 
 
@@ -112,6 +175,7 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
     """Forward sweep: the tangent of every node given input tangents ``seeds``
     (``{input node: tangent node}``). Returns ``{id(node): tangent or None}``."""
     tan: dict[int, Node | None] = {id(x): t for x, t in seeds.items()}
+    hazards = _Hazards()
     for n in graph.operations:
         ts = [tan.get(id(a)) for a in n.args]
         if all(t is None for t in ts):
@@ -128,7 +192,7 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
         parts = prim.partials(*n.args, out=n, **params)
         total = None
         for t, p in zip(ts, parts):
-            total = add(total, scale(t, p, prim.singular))
+            total = add(total, scale(t, p, hazards))
         tan[id(n)] = total
     return tan
 
@@ -140,6 +204,7 @@ def adjoints(graph: Graph, sources: Sequence[Node],
     ``{id(node): adjoint or None}``."""
     act = _active(graph, sources)
     adj: dict[int, Node | None] = {}
+    hazards = _Hazards()
     for o, c in zip(graph.outputs, cotangents):
         if id(o) in act:
             adj[id(o)] = add(adj.get(id(o)), c)
@@ -157,7 +222,7 @@ def adjoints(graph: Graph, sources: Sequence[Node],
             raise NotDifferentiableError(f"{prim.name} has no derivative rule")
         else:
             parts = prim.partials(*n.args, out=n, **params)
-            bars = [scale(bar, p, prim.singular) if id(a) in act else None
+            bars = [scale(bar, p, hazards) if id(a) in act else None
                     for a, p in zip(n.args, parts)]
         for a, b in zip(n.args, bars):
             if b is not None and id(a) in act:
@@ -167,6 +232,12 @@ def adjoints(graph: Graph, sources: Sequence[Node],
 
 def _zero_like(x: Node) -> Node:
     return ops.const(0.0, x.dtype, x.shape)
+
+
+def _or_zero(d: Node | None, x: Node) -> Node:
+    """``d``, or a zero like ``x`` where ``d`` is a symbolic zero (None). Nodes have
+    no truth value (``Node.__bool__`` raises), so ``d or zero`` cannot be used."""
+    return d if d is not None else _zero_like(x)
 
 
 def _fresh_name(base: str, taken: set[str]) -> str:
@@ -219,7 +290,7 @@ def jvp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
             if v != 0.0:
                 seeds[x] = ops.const(v, x.dtype, x.shape)
     tan = tangents(graph, seeds)
-    dots = [tan.get(id(o)) or _zero_like(o) for o in graph.outputs]
+    dots = [_or_zero(tan.get(id(o)), o) for o in graph.outputs]
     n = len(graph.outputs)
     return Graph(inputs, list(graph.outputs) + dots,
                  list(graph.output_names) + [f"{y}_dot" for y in graph.output_names],
@@ -257,7 +328,7 @@ def vjp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
             v = float(seed.get(y, 0.0))
             cots.append(ops.const(v, o.dtype, o.shape) if v else None)
     adj = adjoints(graph, sources, cots)
-    bars = [adj.get(id(x)) or _zero_like(x) for x in sources]
+    bars = [_or_zero(adj.get(id(x)), x) for x in sources]
     n = len(graph.outputs)
     structure = (graph.structure, tuple(range(n, n + len(bars))))
     return Graph(inputs, list(graph.outputs) + bars,
@@ -280,7 +351,7 @@ def _single_output(graph: Graph, what: str) -> Node:
 def _gradient_nodes(graph: Graph, sources: list[Node]) -> list[Node]:
     o = _single_output(graph, "grad")
     adj = adjoints(graph, sources, [ops.const(1.0, o.dtype)])
-    return [adj.get(id(x)) or _zero_like(x) for x in sources]
+    return [_or_zero(adj.get(id(x)), x) for x in sources]
 
 
 def grad(graph: Graph, wrt=None) -> Graph:
@@ -342,12 +413,12 @@ def jacobian(graph: Graph, wrt=None, mode: str = "rev") -> Graph:
             cots = [ops.const(1.0, o.dtype) if k == i else None for k in range(m)]
             adj = adjoints(graph, sources, cots)
             for j, x in enumerate(sources):
-                J[i][j] = adj.get(id(x)) or _zero_like(x)
+                J[i][j] = _or_zero(adj.get(id(x)), x)
     else:
         for j, x in enumerate(sources):
             tan = tangents(graph, {x: ops.const(1.0, x.dtype, x.shape)})
             for i, o in enumerate(graph.outputs):
-                J[i][j] = tan.get(id(o)) or _zero_like(o)
+                J[i][j] = _or_zero(tan.get(id(o)), o)
     flat = [J[i][j] for i in range(m) for j in range(n)]
     names = [f"d{y}/d{x.name}" for y in graph.output_names for x in sources]
     single = _wrt_is_single(wrt)

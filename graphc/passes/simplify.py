@@ -10,6 +10,8 @@ are deliberately absent.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ir import Graph, Node, apply, ops
@@ -77,6 +79,10 @@ def _simplify_node(node: Node, args: tuple[Node, ...]) -> Node:
         a, b = args
         if _c(b, 1.0):
             return a
+        if b.is_const and b.value != 0 and math.isfinite(b.value) and \
+                math.frexp(abs(b.value))[0] == 0.5:
+            # x / 2^k = x * 2^-k exactly (both are correctly rounded, same value)
+            return ops.mul(a, ops.const(1.0 / b.value, b.dtype))
         if _c(b, -1.0):
             return ops.neg(a)
         if a.prim is ops.neg_p and b.prim is ops.neg_p:
@@ -109,7 +115,7 @@ def _simplify_node(node: Node, args: tuple[Node, ...]) -> Node:
 def simplify(graph: Graph) -> Graph:
     """Algebraic simplification to a fixed point at every node (bottom-up): ``x+0``,
     ``x·1``, ``x·(-1)``, ``x/1``, ``--x``, ``x+(-y)``, ``x^1``, ``x^0``, ``x^0.5 = sqrt x``,
-    ``x^-1 = 1/x``, ``where`` on a constant condition. See the module docstring for
+    ``x^-1 = 1/x``, ``x/2^k = x·2^-k``, ``where`` on a constant condition. See the module docstring for
     what is never rewritten."""
 
     def rule(node: Node, args: tuple[Node, ...]) -> Node:

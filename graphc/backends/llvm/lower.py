@@ -1,0 +1,537 @@
+"""Lowering: a graph to the LLVM IR of a batched elementwise kernel.
+
+The kernel has the C signature::
+
+    void kernel(int64_t start, int64_t end, void **inputs, void **outputs)
+
+and evaluates every output at the flat indices ``start <= i < end``. ``inputs[k]`` points
+to input k's data: a contiguous array of the input's dtype, or (for an input marked
+*scalar* in the lowering's ``pattern``) a single value that is loaded once, before the
+loop (loop-invariant hoisting by construction). ``outputs[j]`` points to contiguous
+output arrays. Value and every partial are computed in the same loop iteration, so
+memory is traversed once.
+
+Two loop forms:
+
+* ``width == 1`` (scalar): one element per iteration; LLVM's loop vectoriser may widen
+  the arithmetic, transcendental functions are scalar C library calls.
+* ``width > 1`` (SIMD): every value is an LLVM vector of ``width`` lanes and the
+  transcendental functions are calls to glibc's libmvec (see :mod:`.vecmath`). Full
+  blocks of ``width`` elements are read and written in place; the last, partial block
+  is copied into zero-filled stack buffers, run through *the same* loop body and copied
+  back. Each element therefore goes through exactly the same instructions wherever it
+  sits in the array, so results do not depend on the array length, on the split of a
+  batch between threads, or on alignment.
+
+Each primitive's record names its lowering (``Primitive.llvm``):
+
+* ``fadd`` ``fsub`` ``fmul`` ``fdiv`` ``fneg``: the IEEE instructions;
+* ``llvm.<f>``: the intrinsic ``llvm.<f>.f64`` (``.f32``, ``.v8f64``...), or its libmvec
+  function for ``exp log sin cos pow`` on vectors;
+* a C library symbol (``tan``, ``asinh``...): a call to it (``tanf`` for float32), or to
+  its libmvec variant on vectors;
+* otherwise a key of :data:`COMPOSITE`, the table of ops lowered as short instruction
+  sequences (``sigmoid``, ``relu``, ``select``, comparisons...).
+
+No fast-math flags are set, so arithmetic follows IEEE 754 like NumPy's; the accuracy of
+the transcendental functions is that of the C library or of libmvec (documented in
+``docs/performance.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from llvmlite import ir
+
+from ...ir import Graph, LoweringError, Node, Primitive
+from .vecmath import LOWERING_TO_C, VectorLibrary
+
+LIBM = {"tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1",
+        "asinh", "acosh", "atanh", "cbrt", "erf", "erfc", "atan2", "hypot"}
+"""C library functions a primitive may name as its lowering."""
+
+INSTRUCTIONS = {"fadd", "fsub", "fmul", "fdiv", "fneg"}
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+PTR = ir.PointerType()
+MAX_POWI = 4
+"""pow(x, n) with a constant integer |n| <= MAX_POWI lowers to multiplications (at most
+two roundings more than a correctly rounded pow: within the 4-ulp budget); other
+exponents call pow."""
+
+
+def float_type(dtype: str) -> ir.Type:
+    return ir.DoubleType() if dtype == "float64" else ir.FloatType()
+
+
+def _scalar_of(ty: ir.Type) -> ir.Type:
+    return ty.element if isinstance(ty, ir.VectorType) else ty
+
+
+def _dtype_of(ty: ir.Type) -> str:
+    return "float64" if isinstance(_scalar_of(ty), ir.DoubleType) else "float32"
+
+
+def _suffix(ty: ir.Type) -> str:
+    base = "f64" if isinstance(_scalar_of(ty), ir.DoubleType) else "f32"
+    return f"v{ty.count}{base}" if isinstance(ty, ir.VectorType) else base
+
+
+class Emitter:
+    """Helper handed to composite lowerings: the IR builder, constants of the current
+    (scalar or vector) type, intrinsics and math functions.
+
+    Args:
+        module: the module being built.
+        builder: positioned in the loop body.
+        width: lanes per value (1: scalar).
+        veclib: the vector library for ``width > 1`` (None: compute lane by lane).
+    """
+
+    def __init__(self, module: ir.Module, builder: ir.IRBuilder, width: int = 1,
+                 veclib: VectorLibrary | None = None):
+        self.module = module
+        self.b = builder
+        self.width = width
+        self.veclib = veclib
+        self._functions: dict[str, ir.Function] = {}
+        self.vector_calls: set[str] = set()
+
+    def type_for(self, dtype: str) -> ir.Type:
+        t = float_type(dtype)
+        return ir.VectorType(t, self.width) if self.width > 1 else t
+
+    def function(self, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
+        fn = self._functions.get(name)
+        if fn is None:
+            fn = self.module.globals.get(name)
+            if fn is None:
+                fn = ir.Function(self.module, ir.FunctionType(ret, list(args)), name=name)
+            self._functions[name] = fn
+        return fn
+
+    def const(self, ty: ir.Type, value: float) -> ir.Constant:
+        """``value`` as a constant of ``ty`` (splat over the lanes of a vector type)."""
+        if isinstance(ty, ir.VectorType):
+            return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
+        return ir.Constant(ty, value)
+
+    def intrinsic(self, base: str, ty: ir.Type, *args: ir.Value) -> ir.Value:
+        """Call ``<base>.<f64|f32|vNf64|vNf32>`` on same-typed arguments; transcendental
+        intrinsics on vectors become libmvec calls (see :meth:`math`)."""
+        if isinstance(ty, ir.VectorType) and base in LOWERING_TO_C:
+            return self.math(LOWERING_TO_C[base], ty, *args)
+        name = f"{base}.{_suffix(ty)}"
+        fn = self.function(name, ty, [ty] * len(args))
+        return self.b.call(fn, list(args))
+
+    def math(self, c_name: str, ty: ir.Type, *args: ir.Value) -> ir.Value:
+        """The C math function ``c_name`` (``exp``, ``tan``...) of ``args``: a scalar
+        libm call, a libmvec call on a vector, or lane-by-lane libm calls on a vector
+        when libmvec lacks the variant."""
+        if not isinstance(ty, ir.VectorType):
+            return self.libm(c_name, ty, *args)
+        dtype = _dtype_of(ty)
+        sym = self.veclib.symbol(c_name, dtype, ty.count) if self.veclib else None
+        if sym is not None:
+            self.vector_calls.add(sym)
+            fn = self.function(sym, ty, [ty] * len(args))
+            return self.b.call(fn, list(args))
+        out = ir.Constant(ty, ir.Undefined)
+        for lane in range(ty.count):
+            idx = ir.Constant(I32, lane)
+            parts = [self.b.extract_element(a, idx) for a in args]
+            out = self.b.insert_element(out, self.libm(c_name, ty.element, *parts), idx)
+        return out
+
+    def libm(self, name: str, ty: ir.Type, *args: ir.Value) -> ir.Value:
+        """Call the scalar C library's ``name`` (``namef`` for float32); vectors go
+        through :meth:`math`."""
+        if isinstance(ty, ir.VectorType):
+            return self.math(name, ty, *args)
+        sym = name if isinstance(ty, ir.DoubleType) else name + "f"
+        fn = self.function(sym, ty, [ty] * len(args))
+        return self.b.call(fn, list(args))
+
+    def select_cmp(self, pred: str, a, b, yes, no):
+        return self.b.select(self.b.fcmp_ordered(pred, a, b) if pred != "!="
+                             else self.b.fcmp_unordered(pred, a, b), yes, no)
+
+
+def _sign(e: Emitter, ty, x):
+    one, mone = e.const(ty, 1.0), e.const(ty, -1.0)
+    # -1, 0 (keeping the sign of a zero, as NumPy) or 1; NaN stays NaN.
+    neg = e.b.select(e.b.fcmp_ordered("<", x, e.const(ty, 0.0)), mone, x)
+    return e.b.select(e.b.fcmp_ordered(">", x, e.const(ty, 0.0)), one, neg)
+
+
+def _heaviside(e: Emitter, ty, x):
+    return e.b.select(e.b.fcmp_ordered(">", x, e.const(ty, 0.0)), e.const(ty, 1.0),
+                      e.const(ty, 0.0))
+
+
+def _sigmoid(e: Emitter, ty, x):
+    denom = e.b.fadd(e.const(ty, 1.0), e.math("exp", ty, e.b.fneg(x)))
+    return e.b.fdiv(e.const(ty, 1.0), denom)
+
+
+def _relu(e: Emitter, ty, x):
+    # np.maximum(x, 0): NaN propagates
+    return e.intrinsic("llvm.maximum", ty, x, e.const(ty, 0.0))
+
+
+def _leaky_relu(e: Emitter, ty, x, *, alpha):
+    return e.b.select(e.b.fcmp_ordered(">", x, e.const(ty, 0.0)), x,
+                      e.b.fmul(e.const(ty, alpha), x))
+
+
+def _elu(e: Emitter, ty, x, *, alpha):
+    neg_part = e.b.fmul(e.const(ty, alpha), e.math(
+        "expm1", ty, e.intrinsic("llvm.minimum", ty, x, e.const(ty, 0.0))))
+    return e.b.select(e.b.fcmp_ordered(">", x, e.const(ty, 0.0)), x, neg_part)
+
+
+def _softplus(e: Emitter, ty, x):
+    pos = e.intrinsic("llvm.maximum", ty, x, e.const(ty, 0.0))
+    tail = e.math("log1p", ty, e.math("exp", ty,
+                                      e.b.fneg(e.intrinsic("llvm.fabs", ty, x))))
+    return e.b.fadd(pos, tail)
+
+
+def _select(e: Emitter, ty, c, a, b):
+    return e.b.select(e.b.fcmp_unordered("!=", c, e.const(ty, 0.0)), a, b)
+
+
+def _compare(pred: str, ordered: bool = True):
+    def emit(e: Emitter, ty, a, b):
+        cmp = e.b.fcmp_ordered(pred, a, b) if ordered else e.b.fcmp_unordered(pred, a, b)
+        return e.b.select(cmp, e.const(ty, 1.0), e.const(ty, 0.0))
+    return emit
+
+
+COMPOSITE: dict[str, Callable] = {
+    "sign": _sign,
+    "heaviside": _heaviside,
+    "sigmoid": _sigmoid,
+    "relu": _relu,
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "softplus": _softplus,
+    "select": _select,
+    "fcmp_olt": _compare("<"),
+    "fcmp_ole": _compare("<="),
+    "fcmp_ogt": _compare(">"),
+    "fcmp_oge": _compare(">="),
+    "fcmp_oeq": _compare("=="),
+    "fcmp_une": _compare("!=", ordered=False),
+}
+"""Lowerings of ops that are short instruction sequences, keyed by ``Primitive.llvm``.
+Each takes ``(emitter, type, *argument values, **params)``; ``type`` may be a vector
+type, so build constants with ``emitter.const`` and call functions through
+``emitter.intrinsic`` / ``emitter.math``."""
+
+
+def supports(prim: Primitive) -> bool:
+    """True when this backend can lower ``prim`` (used by the registry-walking test)."""
+    name = prim.llvm
+    if name is None:
+        return False
+    return (name in ("input", "const") or name in INSTRUCTIONS or name in COMPOSITE
+            or name in LIBM or name.startswith("llvm."))
+
+
+def _pow(e: Emitter, ty, node: Node, a, b):
+    exponent = node.args[1]
+    if exponent.is_const:
+        v = float(exponent.value)
+        if v.is_integer() and abs(v) <= MAX_POWI:
+            n = int(v)
+            if n == 2:
+                return e.b.fmul(a, a)
+            fn = e.function(f"llvm.powi.{_suffix(ty)}.i32", ty, [ty, I32])
+            return e.b.call(fn, [a, ir.Constant(I32, n)])
+        if v == 0.5:
+            # pow(x, 0.5) = sqrt(x) except pow(-0, .5) = +0 and pow(-inf, .5) = +inf
+            # (C99 F.9.4.4): adding +0 turns -0 into +0, and -inf is selected.
+            root = e.b.fadd(e.intrinsic("llvm.sqrt", ty, a), e.const(ty, 0.0))
+            return e.b.select(e.b.fcmp_ordered("==", a, e.const(ty, float("-inf"))),
+                              e.const(ty, float("inf")), root)
+    return e.intrinsic("llvm.pow", ty, a, b)
+
+
+def emit_node(e: Emitter, node: Node, args: list[ir.Value]) -> ir.Value:
+    """Emit the instructions computing ``node`` from its arguments' values (converted
+    to the node's dtype first when a float32 argument meets a float64 one)."""
+    prim = node.prim
+    name = prim.llvm
+    ty = e.type_for(node.dtype)
+    args = [a if a.type == ty else e.b.fpext(a, ty) for a in args]
+    params = dict(node.params)
+    if prim.name == "pow":
+        return _pow(e, ty, node, *args)
+    if name in INSTRUCTIONS:
+        return getattr(e.b, name)(*args)
+    if name in COMPOSITE:
+        return COMPOSITE[name](e, ty, *args, **params)
+    if name is not None and name.startswith("llvm."):
+        return e.intrinsic(name, ty, *args)
+    if name in LIBM:
+        return e.math(name, ty, *args)
+    raise LoweringError(f"the LLVM backend cannot lower {prim.name} (llvm={name!r}); "
+                        f"add it to graphc/backends/llvm/lower.py's COMPOSITE table")
+
+
+def check_lowerable(graph: Graph) -> None:
+    """Raise LoweringError unless every node is elementwise and has a lowering."""
+    for n in graph.nodes:
+        if n.shape != ():
+            raise LoweringError(f"the LLVM backend lowers elementwise graphs; node "
+                                f"{n!r} has shape {n.shape}")
+        if not supports(n.prim):
+            raise LoweringError(f"the LLVM backend cannot lower {n.prim.name} "
+                                f"(llvm={n.prim.llvm!r})")
+
+
+def _splat(b: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
+    vty = ir.VectorType(value.type, width)
+    one = b.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                            ir.Constant(ir.VectorType(I32, width), [0] * width))
+
+
+def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
+          width: int = 1, veclib: VectorLibrary | None = None,
+          decorate: Callable[[ir.Module, ir.Function], None] | None = None) -> ir.Module:
+    """Lower ``graph`` to an LLVM module with one kernel function ``name``.
+
+    Args:
+        graph: a graph whose nodes are all elementwise (scalar shapes broadcast).
+        scalar_inputs: per input, True if it is passed as one value (hoisted).
+        name: the symbol of the kernel function.
+        width: lanes per loop iteration (1: the scalar loop; >1: the SIMD loop, see
+            the module docstring).
+        veclib: the vector math library for the SIMD loop (None: transcendental
+            functions lane by lane through the scalar C library).
+        decorate: optional hook to add attributes / metadata.
+
+    Raises:
+        LoweringError: an op without an LLVM lowering, or a non-scalar node shape.
+    """
+    check_lowerable(graph)
+    if len(scalar_inputs) != len(graph.inputs):
+        raise LoweringError("scalar_inputs needs one flag per input")
+    if width > 1:
+        module = _lower_simd(graph, scalar_inputs, name, width, veclib)
+    else:
+        module = _lower_scalar(graph, scalar_inputs, name)
+    if decorate is not None:
+        decorate(module, module.globals[name])
+    return module
+
+
+def _kernel_function(module: ir.Module, name: str):
+    fnty = ir.FunctionType(ir.VoidType(), [I64, I64, PTR, PTR])
+    fn = ir.Function(module, fnty, name=name)
+    for a, nm in zip(fn.args, ("start", "end", "inputs", "outputs")):
+        a.name = nm
+    for a in fn.args[2:]:
+        a.add_attribute("noalias")
+    set.add(fn.attributes, "nounwind")
+    return fn
+
+
+def _pointers(b: ir.IRBuilder, base: ir.Value, count: int, label: str) -> list[ir.Value]:
+    out = []
+    for k in range(count):
+        slot = b.gep(base, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR)
+        out.append(b.load(slot, typ=PTR, name=f"{label}{k}_ptr"))
+    return out
+
+
+def _emit_body(e: Emitter, graph: Graph, values: dict[int, ir.Value]) -> None:
+    for n in graph.nodes:
+        if id(n) in values:
+            continue
+        if n.is_const:
+            values[id(n)] = e.const(e.type_for(n.dtype), n.value)
+            continue
+        values[id(n)] = emit_node(e, n, [values[id(a)] for a in n.args])
+
+
+def _lower_scalar(graph: Graph, scalar_inputs: Sequence[bool], name: str) -> ir.Module:
+    module = ir.Module(name=f"graphc_{name}")
+    fn = _kernel_function(module, name)
+    start, end, in_ptrs, out_ptrs = fn.args
+    entry = fn.append_basic_block("entry")
+    loop = fn.append_basic_block("loop")
+    exit_ = fn.append_basic_block("exit")
+    b = ir.IRBuilder(entry)
+    e = Emitter(module, b)
+
+    data_ptrs = _pointers(b, in_ptrs, len(graph.inputs), "in")
+    scalars = {}
+    for k, x in enumerate(graph.inputs):
+        if scalar_inputs[k]:
+            scalars[x] = b.load(data_ptrs[k], typ=float_type(x.dtype), name=x.name)
+    outs = _pointers(b, out_ptrs, len(graph.outputs), "out")
+    b.cbranch(b.icmp_signed("<", start, end), loop, exit_)
+
+    b.position_at_end(loop)
+    i = b.phi(I64, name="i")
+    i.add_incoming(start, entry)
+    values: dict[int, ir.Value] = {}
+    for k, x in enumerate(graph.inputs):
+        if x in scalars:
+            values[id(x)] = scalars[x]
+        else:
+            ty = float_type(x.dtype)
+            addr = b.gep(data_ptrs[k], [i], inbounds=True, source_etype=ty)
+            values[id(x)] = b.load(addr, typ=ty, name=x.name)
+    _emit_body(e, graph, values)
+    for j, o in enumerate(graph.outputs):
+        ty = float_type(o.dtype)
+        addr = b.gep(outs[j], [i], inbounds=True, source_etype=ty)
+        b.store(_convert(b, values[id(o)], ty), addr)
+    nxt = b.add(i, ir.Constant(I64, 1), name="i_next", flags=("nsw",))
+    i.add_incoming(nxt, loop)
+    b.cbranch(b.icmp_signed("<", nxt, end), loop, exit_)
+    b.position_at_end(exit_)
+    b.ret_void()
+    return module
+
+
+def _convert(b: ir.IRBuilder, v: ir.Value, ty: ir.Type) -> ir.Value:
+    return v if v.type == ty else b.fpext(v, ty)
+
+
+def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: int,
+                veclib: VectorLibrary | None) -> ir.Module:
+    module = ir.Module(name=f"graphc_{name}")
+    fn = _kernel_function(module, name)
+    bits = width * max(64 if n.dtype == "float64" else 32 for n in graph.nodes)
+    # Keep the vectors whole (AVX-512 CPUs prefer 256-bit vectors by default, which
+    # would split <8 x double> and change how libmvec's arguments are passed).
+    for attr in (f'"prefer-vector-width"="{bits}"', f'"min-legal-vector-width"="{bits}"'):
+        set.add(fn.attributes, attr)
+    start, end, in_ptrs, out_ptrs = fn.args
+    entry = fn.append_basic_block("entry")
+    loop = fn.append_basic_block("loop")
+    full_in = fn.append_basic_block("full_in")
+    tail_in = fn.append_basic_block("tail_in")
+    body = fn.append_basic_block("body")
+    tail_out = fn.append_basic_block("tail_out")
+    nxt_blk = fn.append_basic_block("next")
+    exit_ = fn.append_basic_block("exit")
+    b = ir.IRBuilder(entry)
+    e = Emitter(module, b, width, veclib)
+    mask_ty = ir.VectorType(I1, width)
+
+    # entry: data pointers; scalar inputs loaded and splatted once
+    data_ptrs = _pointers(b, in_ptrs, len(graph.inputs), "in")
+    outs = _pointers(b, out_ptrs, len(graph.outputs), "out")
+    values: dict[int, ir.Value] = {}
+    arrays = [k for k, x in enumerate(graph.inputs) if not scalar_inputs[k]]
+    for k, x in enumerate(graph.inputs):
+        if scalar_inputs[k]:
+            values[id(x)] = _splat(b, b.load(data_ptrs[k], typ=float_type(x.dtype),
+                                             name=x.name), width)
+    lane_ids = ir.Constant(ir.VectorType(I64, width), list(range(width)))
+    b.cbranch(b.icmp_signed("<", start, end), loop, exit_)
+
+    # loop head: a full block is loaded whole; the partial last block with masked
+    # loads (absent lanes read as 1.0) and masked stores. Both feed the same body.
+    b.position_at_end(loop)
+    i = b.phi(I64, name="i")
+    i.add_incoming(start, entry)
+    rem = b.sub(end, i, name="rem")
+    full = b.icmp_signed(">=", rem, ir.Constant(I64, width), name="full")
+    b.cbranch(full, full_in, tail_in)
+
+    b.position_at_end(full_in)
+    full_loads = {}
+    for k in arrays:
+        x = graph.inputs[k]
+        ety = float_type(x.dtype)
+        ld = b.load(b.gep(data_ptrs[k], [i], inbounds=True, source_etype=ety),
+                    typ=ir.VectorType(ety, width), name=x.name)
+        ld.align = _size(ety)
+        full_loads[k] = ld
+    b.branch(body)
+
+    b.position_at_end(tail_in)
+    mask = b.icmp_signed("<", lane_ids, _splat(b, rem, width), name="mask")
+    tail_loads = {}
+    for k in arrays:
+        x = graph.inputs[k]
+        ety = float_type(x.dtype)
+        vty = ir.VectorType(ety, width)
+        mload = e.function(f"llvm.masked.load.{_suffix(vty)}.p0", vty,
+                           [PTR, I32, mask_ty, vty])
+        tail_loads[k] = b.call(mload, [
+            b.gep(data_ptrs[k], [i], inbounds=True, source_etype=ety),
+            ir.Constant(I32, _size(ety)), mask, e.const(vty, 1.0)])
+    b.branch(body)
+
+    b.position_at_end(body)
+    for k in arrays:
+        x = graph.inputs[k]
+        p = b.phi(full_loads[k].type, name=f"{x.name}_v")
+        p.add_incoming(full_loads[k], full_in)
+        p.add_incoming(tail_loads[k], tail_in)
+        values[id(x)] = p
+    _emit_body(e, graph, values)
+    results = [_convert(b, values[id(o)], ir.VectorType(float_type(o.dtype), width))
+               for o in graph.outputs]
+    b.cbranch(full, nxt_blk, tail_out)
+
+    b.position_at_end(nxt_blk)
+    for j, o in enumerate(graph.outputs):
+        ety = float_type(o.dtype)
+        st = b.store(results[j], b.gep(outs[j], [i], inbounds=True, source_etype=ety))
+        st.align = _size(ety)
+    nxt = b.add(i, ir.Constant(I64, width), name="i_next", flags=("nsw",))
+    i.add_incoming(nxt, nxt_blk)
+    b.cbranch(b.icmp_signed("<", nxt, end), loop, exit_)
+
+    b.position_at_end(tail_out)
+    mask = b.icmp_signed("<", lane_ids, _splat(b, rem, width), name="mask")
+    for j, o in enumerate(graph.outputs):
+        ety = float_type(o.dtype)
+        vty = ir.VectorType(ety, width)
+        mstore = e.function(f"llvm.masked.store.{_suffix(vty)}.p0", ir.VoidType(),
+                            [vty, PTR, I32, mask_ty])
+        b.call(mstore, [results[j], b.gep(outs[j], [i], inbounds=True, source_etype=ety),
+                        ir.Constant(I32, _size(ety)), mask])
+    b.branch(exit_)
+
+    b.position_at_end(exit_)
+    b.ret_void()
+    if e.vector_calls:
+        _keep_used(module, [module.globals[s] for s in sorted(e.vector_calls)])
+    return module
+
+
+def _gep_in(block: ir.Block, base: ir.Value, index: ir.Value, ety: ir.Type) -> ir.Value:
+    """A GEP placed at the end of ``block`` (before its terminator)."""
+    b = ir.IRBuilder(block)
+    b.position_before(block.terminator)
+    return b.gep(base, [index], inbounds=True, source_etype=ety)
+
+
+def _keep_used(module: ir.Module, functions: list[ir.Function]) -> None:
+    """List the vector functions in ``@llvm.compiler.used`` so that no pass drops a
+    declaration the code generator still needs."""
+    arr_ty = ir.ArrayType(PTR, len(functions))
+    gv = ir.GlobalVariable(module, arr_ty, name="llvm.compiler.used")
+    gv.linkage = "appending"
+    gv.section = "llvm.metadata"
+    gv.initializer = ir.Constant(arr_ty, functions)
+
+
+def _size(ty: ir.Type) -> int:
+    """Bytes of a float (4) or double (8)."""
+    return 8 if isinstance(ty, ir.DoubleType) else 4

@@ -1,0 +1,1 @@
+"""Subcommands of the ``graphc`` CLI; each module defines ``register(subparsers)``."""

@@ -1,0 +1,199 @@
+"""The main job: parse, differentiate, compile and check every formula of a corpus.
+
+For each row of a corpus CSV (the Feynman equations, or the optimization test
+functions; columns ``id``, ``formula``, ``variables``, ``low``, ``high``) graphc parses the
+formula, builds value and gradient by reverse mode, compiles them with the LLVM backend,
+evaluates them on N points drawn uniformly inside the row's box (fixed seed), and checks
+the compiled results against the NumPy interpreter. A row that cannot be handled is
+reported with its reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .api import compile as compile_graph
+from .api import optimize, parse, value_and_grad
+from .backends.numpy_interp import evaluate
+from .ir import GraphcError
+
+DEFAULT_CORPUS = "feynman.csv"
+TOLERANCE = 1e-9
+"""Largest accepted scale-aware relative difference between LLVM and NumPy results.
+The two differ by a few ulp per libm call or integer power, amplified where a formula
+cancels (e.g. Styblinski-Tang near its roots: 2e-10)."""
+
+
+@dataclass
+class Formula:
+    """One corpus row: an id, the formula text, its variables and their box."""
+
+    id: str
+    formula: str
+    variables: list[str]
+    low: list[float]
+    high: list[float]
+    note: str = ""
+
+
+@dataclass
+class RowResult:
+    """What the main job measured for one formula."""
+
+    id: str
+    ok: bool
+    reason: str = ""
+    ops: int = 0
+    grad_ops: int = 0
+    compile_ms: float = math.nan
+    mpoints_per_s: float = math.nan
+    max_rel_diff: float = math.nan
+    extra: dict = field(default_factory=dict)
+
+
+def packaged_corpus(name: str = DEFAULT_CORPUS) -> Path:
+    """Path of a corpus shipped inside the package (``feynman.csv``,
+    ``optim_functions.csv``)."""
+    return Path(str(resources.files("graphc") / "data" / name))
+
+
+def read_corpus(path: str | Path) -> list[Formula]:
+    """Read a corpus CSV.
+
+    Raises:
+        GraphcError: the file is missing or lacks the needed columns.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise GraphcError(f"cannot read corpus {path}: {exc.strerror}") from None
+    need = {"id", "formula", "variables", "low", "high"}
+    if rows and not need <= set(rows[0]):
+        raise GraphcError(f"{path} lacks column(s) {', '.join(sorted(need - set(rows[0])))}; "
+                          f"a corpus needs {', '.join(sorted(need))}")
+    out = []
+    for r in rows:
+        if not (r.get("formula") or "").strip():
+            continue
+
+        def floats(cell):
+            return [float(v) for v in cell.split(";")] if cell.strip() else []
+        try:
+            low, high = floats(r["low"]), floats(r["high"])
+        except ValueError:
+            low, high = [], []
+        out.append(Formula(r["id"], r["formula"], [v for v in r["variables"].split(";") if v],
+                           low, high, r.get("note", "") or ""))
+    return out
+
+
+def scale_aware_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max(|b|, 1e-8 · max|b|): a relative difference that does not blow up
+    where the reference passes through zero. NaN where the NaN/inf patterns differ."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    fin = np.isfinite(b)
+    if not np.array_equal(fin, np.isfinite(a)):
+        return math.nan
+    nonfin_equal = np.all((a[~fin] == b[~fin]) | (np.isnan(a[~fin]) & np.isnan(b[~fin])))
+    if not nonfin_equal:
+        return math.nan
+    if not fin.any():
+        return 0.0
+    a, b = a[fin], b[fin]
+    scale = max(float(np.max(np.abs(b))), 1e-300)
+    denom = np.maximum(np.abs(b), 1e-8 * scale)
+    return float(np.max(np.abs(a - b) / denom))
+
+
+def check_formula(row: Formula, n: int = 100_000, seed: int = 0) -> RowResult:
+    """Run the main job on one formula (see module docstring)."""
+    res = RowResult(row.id, ok=False)
+    if len(row.low) != len(row.variables) or len(row.high) != len(row.variables):
+        res.reason = "bounds do not match the variables"
+        return res
+    try:
+        f = parse(row.formula, inputs=row.variables)
+        vg = value_and_grad(f)
+        res.ops = len(optimize(f))
+        vg_opt = optimize(vg)
+        res.grad_ops = len(vg_opt)
+        rng = np.random.default_rng(seed)
+        points = {v: rng.uniform(lo, hi, n) for v, lo, hi in
+                  zip(row.variables, row.low, row.high)}
+        t0 = time.perf_counter()
+        kernel = compile_graph(vg_opt, optimize_graph=False)
+        kernel(**{v: p[:2] for v, p in points.items()})  # machine code is made on first call
+        res.compile_ms = (time.perf_counter() - t0) * 1e3
+        best = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            got = kernel(**points)
+            best = min(best, time.perf_counter() - t0)
+        res.mpoints_per_s = n / best / 1e6
+        want = evaluate(vg, **points)
+        flat_got = [got[0], *got[1]]
+        flat_want = [want[0], *want[1]]
+        diffs = [scale_aware_rel_diff(g, w) for g, w in zip(flat_got, flat_want)]
+        res.max_rel_diff = math.nan if any(math.isnan(d) for d in diffs) else max(diffs)
+        if math.isnan(res.max_rel_diff):
+            res.reason = "NaN/inf pattern differs from the NumPy interpreter"
+        elif res.max_rel_diff > TOLERANCE:
+            res.reason = f"max relative difference {res.max_rel_diff:.3g} > {TOLERANCE:g}"
+        else:
+            res.ok = True
+    except GraphcError as exc:
+        res.reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    except Exception as exc:  # noqa: BLE001 - a row's failure must not stop the run
+        res.reason = f"internal error {type(exc).__name__}: {exc}"
+    return res
+
+
+def run_corpus(rows: Iterable[Formula], n: int = 100_000, seed: int = 0,
+               progress: bool = True) -> Iterator[RowResult]:
+    """Check every row, yielding results as they come (with a tqdm progress bar on
+    stderr when ``progress``)."""
+    rows = list(rows)
+    if progress:
+        from tqdm import tqdm
+        rows_iter = tqdm(rows, desc="corpus", unit="formula", leave=False)
+    else:
+        rows_iter = rows
+    for row in rows_iter:
+        yield check_formula(row, n=n, seed=seed)
+
+
+def summarize(results: list[RowResult], n: int) -> dict:
+    ok = [r for r in results if r.ok]
+    compile_ms = [r.compile_ms for r in results if not math.isnan(r.compile_ms)]
+    speed = [r.mpoints_per_s for r in results if not math.isnan(r.mpoints_per_s)]
+    diffs = [r.max_rel_diff for r in ok]
+    return {
+        "formulas": len(results),
+        "passed": len(ok),
+        "failed": len(results) - len(ok),
+        "points": n,
+        "median_compile_ms": float(np.median(compile_ms)) if compile_ms else None,
+        "total_compile_ms": float(np.sum(compile_ms)) if compile_ms else None,
+        "median_mpoints_per_s": float(np.median(speed)) if speed else None,
+        "worst_rel_diff": float(max(diffs)) if diffs else None,
+    }
+
+
+def result_dict(r: RowResult) -> dict:
+    d = asdict(r)
+    d.pop("extra")
+    for k, v in list(d.items()):
+        if isinstance(v, float) and math.isnan(v):
+            d[k] = None
+    return d

@@ -1,0 +1,117 @@
+"""Shared test helpers (import as ``from helpers import ...``): finite differences, the
+corpora, random graphs from the registry, SymPy ground truth."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+import graphc as gc
+from graphc.ir import PRIMITIVES, Graph, apply, ops
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+PACKAGED_CORPUS = ROOT / "graphc" / "data"
+
+
+def corpus_path(name: str) -> Path:
+    """The shared corpus file when present (the source of truth), else the packaged copy."""
+    p = SHARED_CORPUS / name
+    return p if p.exists() else PACKAGED_CORPUS / name
+
+
+def read_rows(name: str) -> list[dict]:
+    with open(corpus_path(name), newline="", encoding="utf-8-sig") as fh:
+        return [r for r in csv.DictReader(fh) if r.get("formula")]
+
+
+def central_difference(fun, x: np.ndarray, h: float) -> np.ndarray:
+    """Central differences of a scalar function of a vector: (f(x+h e_i)-f(x-h e_i))/2h."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.empty_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (fun(x + e) - fun(x - e)) / (2 * h)
+    return g
+
+
+def richardson_gradient(fun, x: np.ndarray, h: float = 1e-3) -> tuple[np.ndarray, float]:
+    """Richardson-extrapolated central differences (error O(h^4)) and an error estimate
+    (difference between the two extrapolation levels)."""
+    d1 = central_difference(fun, x, h)
+    d2 = central_difference(fun, x, h / 2)
+    d3 = central_difference(fun, x, h / 4)
+    r1 = (4 * d2 - d1) / 3
+    r2 = (4 * d3 - d2) / 3
+    best = (16 * r2 - r1) / 15
+    return best, float(np.max(np.abs(r2 - r1)))
+
+
+SMOOTH_UNARY = [p for p in PRIMITIVES.values()
+                if p.arity == 1 and p.smooth and p.differentiable and not p.param_names]
+SMOOTH_BINARY = [p for p in PRIMITIVES.values() if p.arity == 2 and p.smooth
+                 and p.differentiable]
+ALL_OPS = [p for p in PRIMITIVES.values() if p.arity > 0]
+
+
+@st.composite
+def random_graphs(draw, n_inputs: int = 3, max_ops: int = 7, smooth: bool = True):
+    """A random graph over inputs x0..x{n-1}: each step applies a registered primitive
+    to earlier values (or small constants); returns (graph, number of ops)."""
+    names = [f"x{i}" for i in range(n_inputs)]
+    values = [ops.variable(n) for n in names]
+    unary = SMOOTH_UNARY if smooth else [p for p in ALL_OPS if p.arity == 1]
+    binary = SMOOTH_BINARY if smooth else [p for p in ALL_OPS if p.arity == 2]
+    n_ops = draw(st.integers(1, max_ops))
+    for _ in range(n_ops):
+        kind = draw(st.sampled_from(["unary", "binary", "binary", "const"]))
+        a = draw(st.sampled_from(values))
+        if kind == "unary":
+            prim = draw(st.sampled_from(unary))
+            params = {}
+            values.append(apply(prim, a, **params))
+        else:
+            prim = draw(st.sampled_from(binary))
+            if kind == "const":
+                c = ops.const(draw(st.sampled_from([0.5, 2.0, 3.0, -1.5])))
+                args = (a, c) if draw(st.booleans()) else (c, a)
+            else:
+                args = (a, draw(st.sampled_from(values)))
+            values.append(apply(prim, *args))
+    out = values[-1]
+    if not out.args:
+        out = ops.mul(out, ops.const(2.0))
+    inputs = [ops.variable(n) for n in names]
+    return Graph(inputs, [out])
+
+
+def sympy_of_row(row: dict):
+    """The row's formula as a SymPy expression (SymPy is ground truth we did not write).
+    Every listed variable maps to a Symbol; arcsin/arccos/ln map to SymPy's names."""
+    import sympy
+    names = [v for v in row["variables"].split(";") if v]
+    symbols = {n: sympy.Symbol(n, real=True) for n in names}
+    local = dict(symbols)
+    local.update({"arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
+                  "ln": sympy.log, "exp": sympy.exp, "sqrt": sympy.sqrt, "pi": sympy.pi})
+    expr = sympy.sympify(row["formula"], locals=local)
+    return expr, [symbols[n] for n in names]
+
+
+def assert_close_relative(got, want, rtol: float, what: str = ""):
+    """|got - want| <= rtol * max(|want|, 1e-6 * max|want|) elementwise, finite entries."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    fin = np.isfinite(want)
+    scale = np.max(np.abs(want[fin])) if fin.any() else 1.0
+    denom = np.maximum(np.abs(want), 1e-6 * scale + 1e-300)
+    err = np.abs(got - want) / denom
+    bad = fin & ~(err <= rtol)
+    assert not bad.any(), f"{what}: max relative error {np.max(err[fin]):.3g} > {rtol:g}; " \
+                          f"got {got[bad][:4]}, want {want[bad][:4]}"
+
