@@ -11,7 +11,8 @@ Grammar (informally)::
 Operators, loosest first: comparisons ``< <= > >= == !=``; ``+ -``; ``* / @``; unary
 ``- +``; ``^`` and ``**`` (power, right-associative, so ``-x^2 = -(x^2)`` and
 ``x^-2 = x^(-2)``). Numbers may have exponents (``1e-5``); ``pi``, ``e``, ``inf`` and
-``nan`` are constants unless declared as inputs. ``#`` starts a comment.
+``nan`` are constants unless declared as inputs or assigned by a statement (the
+textbook program ``... e = cos(c); f = d + e`` uses ``e`` as a name). ``#`` starts a comment.
 
 The parser is an operator-precedence (shunting-yard) parser with explicit stacks, so
 nesting depth is bounded only by memory, not by Python's recursion limit. It builds
@@ -399,10 +400,6 @@ class _Parser:
             if tokens[k].kind == "name" and tokens[k + 1].kind == "=":
                 target = tokens[k].text
                 tpos = tokens[k].pos
-                if target in ops.NAMED_CONSTANTS and (self.declared is None
-                                                      or target not in self.declared):
-                    self.error(f"cannot assign to the constant {target!r}", tpos,
-                               "a variable name")
                 if lookup_function(target) is not None:
                     self.error(f"cannot assign to the function name {target!r}", tpos,
                                "a variable name")
