@@ -57,84 +57,77 @@ class Token:
     value: float = 0.0
 
 
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\f\v]+|\#[^\n]*)
+  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\*\*|<=|>=|==|!=|[-+*/^@<>])
+  | (?P<sep>[;\n])
+  | (?P<punct>[(),=])
+""", re.VERBOSE)
+
+
 def tokenize(source: str) -> list[Token]:
-    """Split ``source`` into tokens (iteratively). Newlines inside parentheses are
-    whitespace; outside they separate statements like ``;``.
+    """Split ``source`` into tokens with one compiled regular expression (linear time,
+    no recursion). Newlines inside parentheses are whitespace; outside they separate
+    statements like ``;``.
 
     Raises:
         ParseError: an unexpected character, with its position.
     """
     tokens: list[Token] = []
-    i, n, depth = 0, len(source), 0
-    while i < n:
-        ch = source[i]
-        if ch in " \t\r\f\v":
-            i += 1
-            continue
-        if ch == "#":
-            j = source.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        if ch == "\n" or ch == ";":
-            if depth == 0 or ch == ";":
-                if depth > 0:
-                    raise ParseError("';' inside parentheses", source, i,
-                                     "a closing ')' first")
-                tokens.append(Token("sep", ch, i))
-            i += 1
-            continue
-        if ch.isascii() and (ch.isdigit() or (ch == "." and i + 1 < n and source[i + 1].isdigit())):
-            m = _NUMBER.match(source, i)
+    append = tokens.append
+    depth = 0
+    n = len(source)
+    pos = 0
+    match = _TOKEN.match
+    while pos < n:
+        m = match(source, pos)
+        if m is None:
+            _bad_character(source, pos)
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "num":
             end = m.end()
-            if end < n and (source[end].isalpha() or source[end] == "_") and source[end].isascii():
-                raise ParseError(f"number {source[i:end]!r} is followed by "
-                                 f"{source[end]!r}", source, end,
-                                 "an operator (write 2*x, not 2x)")
-            tokens.append(Token("num", source[i:end], i, float(source[i:end])))
-            i = end
-            continue
-        if ch.isascii() and (ch.isalpha() or ch == "_"):
-            m = _NAME.match(source, i)
-            tokens.append(Token("name", m.group(), i))
-            i = m.end()
-            continue
-        if ch == "(":
-            depth += 1
-            tokens.append(Token("(", ch, i))
-            i += 1
-            continue
-        if ch == ")":
-            depth = max(0, depth - 1)
-            tokens.append(Token(")", ch, i))
-            i += 1
-            continue
-        if ch == ",":
-            tokens.append(Token(",", ch, i))
-            i += 1
-            continue
-        for op in _OPERATORS:
-            if source.startswith(op, i):
-                tokens.append(Token("op", op, i))
-                i += len(op)
-                break
-        else:
-            if ch == "=":
-                tokens.append(Token("=", ch, i))
-                i += 1
-                continue
-            shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
-            hint = ""
-            if not ch.isascii():
-                hint = f" (U+{ord(ch):04X}; graphc reads ASCII only)"
-            elif ch in "[]{}":
-                hint = " (subscripts, lists and sets are not expressions here)"
-            elif ch in ".":
-                hint = " (attribute access is not allowed)"
-            elif ch in "'\"":
-                hint = " (strings are not allowed)"
-            raise ParseError(f"unexpected character {shown}{hint}", source, i, _ALLOWED)
+            if end < n and (source[end].isalpha() or source[end] == "_") and \
+                    source[end].isascii():
+                raise ParseError(f"number {text!r} is followed by {source[end]!r}", source,
+                                 end, "an operator (write 2*x, not 2x)")
+            append(Token("num", text, pos, float(text)))
+        elif kind == "name" or kind == "op":
+            append(Token(kind, text, pos))
+        elif kind == "punct":
+            if text == "(":
+                depth += 1
+            elif text == ")":
+                depth = max(0, depth - 1)
+            append(Token(text, text, pos))
+        elif kind == "sep":
+            if text == ";":
+                if depth > 0:
+                    raise ParseError("';' inside parentheses", source, pos,
+                                     "a closing ')' first")
+                append(Token("sep", text, pos))
+            elif depth == 0:
+                append(Token("sep", text, pos))
+        pos = m.end()
     tokens.append(Token("end", "", n))
     return tokens
+
+
+def _bad_character(source: str, i: int):
+    ch = source[i]
+    shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+    hint = ""
+    if not ch.isascii():
+        hint = f" (U+{ord(ch):04X}; graphc reads ASCII only)"
+    elif ch in "[]{}":
+        hint = " (subscripts, lists and sets are not expressions here)"
+    elif ch == ".":
+        hint = " (attribute access is not allowed)"
+    elif ch in "'\"":
+        hint = " (strings are not allowed)"
+    raise ParseError(f"unexpected character {shown}{hint}", source, i, _ALLOWED)
 
 
 @dataclass
@@ -158,6 +151,7 @@ class _Parser:
         self.input_order: list[str] = list(inputs) if inputs is not None else []
         self.env: dict[str, Node] = {}
         self.labels: dict[Node, str] = {}
+        self._variables: dict[str, Node] = {}
 
     # -- errors ------------------------------------------------------------------------
     def error(self, message: str, pos: int, expected: str | None = None):
@@ -170,6 +164,15 @@ class _Parser:
                        pos, "a variable name such as x1 or theta")
         if name in self.env:
             return self.env[name]
+        cached = self._variables.get(name)
+        if cached is not None:
+            return cached
+        node = self._lookup(name, pos)
+        if node.is_input:
+            self._variables[name] = node
+        return node
+
+    def _lookup(self, name: str, pos: int) -> Node:
         if self.declared is not None:
             if name in self.declared:
                 return ops.variable(name, self.dtype, self._shape(name))

@@ -183,6 +183,13 @@ class Graph:
         except Exception:  # noqa: BLE001
             return None
 
+    def _repr_latex_(self):  # Jupyter: the formulas (and gradient) as LaTeX
+        try:
+            from ..interop.latex import repr_latex
+        except Exception:  # noqa: BLE001 - display is optional
+            return None
+        return repr_latex(self)
+
     # -- transformations that only regroup -----------------------------------------
     def with_outputs(self, outputs: Sequence[Node], output_names=None,
                      structure=None) -> "Graph":

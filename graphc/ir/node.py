@@ -179,13 +179,24 @@ def _rebuild(prim_name, args, params, dtype, shape):
     return make_node(get_primitive(prim_name), args, params, dtype, shape)
 
 
+_prefix_keys: dict[tuple, int] = {}
+
+
 def _structural_key(prim_name: str, params_text: str, dtype: str, shape: tuple,
                     args: tuple) -> int:
-    h = hashlib.blake2b(digest_size=8)
-    h.update(f"{prim_name}|{params_text}|{dtype}|{stable_repr(tuple(shape))}|".encode())
-    for a in args:
-        h.update(a.key.to_bytes(8, "little"))
-    return int.from_bytes(h.digest(), "little")
+    """64-bit structural hash. The (op, params, dtype, shape) part is hashed once with
+    BLAKE2b; combining it with the argument keys uses CPython's tuple hash of ints, which
+    (unlike hashes of str) does not depend on PYTHONHASHSEED."""
+    pk = (prim_name, params_text, dtype, shape)
+    prefix = _prefix_keys.get(pk)
+    if prefix is None:
+        h = hashlib.blake2b(digest_size=8)
+        h.update(f"{prim_name}|{params_text}|{dtype}|{stable_repr(tuple(shape))}".encode())
+        prefix = int.from_bytes(h.digest(), "little")
+        _prefix_keys[pk] = prefix
+    if not args:
+        return prefix
+    return hash((prefix, *[a.key for a in args])) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def make_node(prim: "Primitive", args: tuple, params: tuple, dtype: str,
@@ -194,8 +205,8 @@ def make_node(prim: "Primitive", args: tuple, params: tuple, dtype: str,
     beyond dtype validity). Most code should call :func:`graphc.ir.apply`."""
     if dtype not in DTYPES:
         raise ShapeError(f"unsupported dtype {dtype!r}; graphc supports {', '.join(DTYPES)}")
-    params_text = stable_repr(params)
-    ikey = (prim.name, params_text, dtype, shape, tuple(id(a) for a in args))
+    params_text = stable_repr(params) if params else ""
+    ikey = (prim.name, params_text, dtype, shape, tuple(map(id, args)))
     node = _intern.get(ikey)
     if node is not None:
         return node

@@ -179,16 +179,22 @@ def apply(prim: Primitive, *args: Node, **params) -> Node:
     for a in args:
         if not isinstance(a, Node):
             raise TypeError(f"{prim.name}: argument {a!r} is not a graph node")
-    full = dict(prim.param_defaults)
-    full.update(params)
-    unknown = set(full) - set(prim.param_names)
-    if unknown:
-        raise ShapeError(f"{prim.name} has no parameter(s) {', '.join(sorted(unknown))}")
-    ptuple = tuple(sorted(full.items()))
-    try:
-        shape = prim.shape_rule(*args, **full)
-    except ShapeError as exc:
-        raise ShapeError(f"{prim.name}: {exc}") from None
+    if params or prim.param_names:
+        full = dict(prim.param_defaults)
+        full.update(params)
+        unknown = set(full) - set(prim.param_names)
+        if unknown:
+            raise ShapeError(f"{prim.name} has no parameter(s) {', '.join(sorted(unknown))}")
+        ptuple = tuple(sorted(full.items()))
+    else:
+        full, ptuple = {}, ()
+    if prim.shape_rule is elementwise_shape and all(not a.shape for a in args):
+        shape = ()  # the common scalar case, without the general broadcast
+    else:
+        try:
+            shape = prim.shape_rule(*args, **full)
+        except ShapeError as exc:
+            raise ShapeError(f"{prim.name}: {exc}") from None
     dtype = result_dtype(args)
     return make_node(prim, tuple(args), ptuple, dtype, shape)
 

@@ -134,14 +134,17 @@ def simplify(graph: Graph) -> Graph:
 
 def cse(graph: Graph) -> Graph:
     """Common-subexpression elimination. Nodes are hash-consed, so structurally equal
-    subexpressions are already one node; this pass also puts the arguments of
-    commutative ops (``add``, ``mul``, ``min``, ``max``) in a canonical order (by the
-    process-independent structural key) so that ``a·b`` and ``b·a`` merge."""
+    subexpressions are already one node; this pass also merges applications of a
+    commutative op (``add``, ``mul``, ``min``, ``max``) that differ only in argument
+    order, keeping the first one in evaluation order (so ``x1*x2`` stays as written)."""
+    first: dict[tuple, Node] = {}
 
     def rule(node: Node, args: tuple[Node, ...]) -> Node:
-        if node.prim.commutative and len(args) == 2 and args[0].key > args[1].key:
-            return apply(node.prim, args[1], args[0], **dict(node.params))
-        return same_node(node, args)
+        new = same_node(node, args)
+        if node.prim.commutative and len(args) == 2:
+            key = (node.prim.name, node.params, frozenset((id(args[0]), id(args[1]))))
+            return first.setdefault(key, new)
+        return new
 
     return rebuild(graph, rule)
 

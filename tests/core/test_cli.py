@@ -40,7 +40,7 @@ def test_emit_ir_and_llvm(capsys):
     status, out, _ = run(capsys, "grad", BAYDIN, "--emit", "ir")
     assert out.startswith("graph (x1, x2) -> (f, df/dx1, df/dx2)")
     status, out, _ = run(capsys, "grad", BAYDIN, "--emit", "llvm")
-    assert 'define void @"kernel"' in out and "llvm.sin" in out
+    assert "define void @" in out and "sin" in out and "fmul " in out
 
 
 @pytest.mark.parametrize("argv, fragment", [

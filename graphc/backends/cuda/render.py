@@ -1,0 +1,284 @@
+"""Render a graph to the Python source of a Numba CUDA kernel (pure text generation).
+
+This module imports nothing from Numba: it only writes text, so its output can be
+golden-tested anywhere. :mod:`graphc.backends.cuda.jit` compiles the text with
+``numba.cuda.jit``.
+
+The kernel follows the standard CUDA elementwise pattern (NVIDIA, *CUDA C++
+Programming Guide*, "grid-stride loops"; Numba documentation, "Writing CUDA
+kernels"): one thread per batch element, a grid-stride loop ``while i < n`` that is
+also the bounds check, and every output of the graph (the value and all partials of
+``value_and_grad``) stored by the same thread in the same pass, so each input element
+is read from memory once.
+
+Each operation becomes one SSA assignment ``v<k> = <expression>`` whose expression is
+the primitive's ``cuda`` template (its record in :mod:`graphc.ir.ops`) filled with
+the argument variables. Values that do not depend on the element index (scalar
+inputs, size-1 broadcast inputs, and every operation on them only) are computed once
+before the loop (loop-invariant code motion).
+
+Safety: the source contains only text this module writes (variable names built from
+trace numbers, Python float literals from ``repr``) and the templates of registered
+primitives. Input names, labels and other user strings never appear in it, so
+compiling it cannot execute user text.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from ...ir import Graph, LoweringError, Node
+
+KERNEL_NAME = "graphc_kernel"
+
+SCALAR = "scalar"
+"""Input layout: a number, passed by value (a broadcast scalar)."""
+FLAT = "flat"
+"""Input layout: a C-contiguous array of the full broadcast shape, read as 1-D ``[i]``."""
+
+NP_NAMES = {"float64": "np.float64", "float32": "np.float32"}
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    """A rendered kernel.
+
+    Attributes:
+        text: Python source defining ``def graphc_kernel(...)``.
+        name: the function name (``graphc_kernel``).
+        params: parameter names in order: ``in0..``, ``out0..``, ``n``, ``dim0..``.
+        layout: the normalised per-input layout used.
+        ndim: rank of the broadcast shape (number of ``dim`` parameters; 0 when
+            every array input is ``flat``).
+    """
+
+    text: str
+    name: str
+    params: tuple[str, ...]
+    layout: tuple
+    ndim: int
+
+
+def normalize_layout(graph: Graph, layout: Sequence | None = None,
+                     ndim: int | None = None) -> tuple[tuple, int]:
+    """Check a per-input layout and return ``(layout, ndim)``.
+
+    Args:
+        graph: the graph whose inputs the layout describes.
+        layout: one entry per input (default: all ``"flat"``): ``"scalar"``;
+            ``"flat"``; or a tuple of booleans, one per dimension of that input's
+            array, aligned with the *trailing* dimensions of the broadcast shape: True
+            where the dimension is indexed by the element's multi-index, False where it
+            has size 1 and is broadcast (read at index 0).
+        ndim: rank of the broadcast shape; required (and checked) when some input is
+            given as a tuple.
+
+    Raises:
+        LoweringError: wrong number of entries, an unknown entry, or an input of
+            higher rank than ``ndim``.
+    """
+    n_in = len(graph.inputs)
+    if layout is None:
+        layout = (FLAT,) * n_in
+    layout = tuple(layout)
+    if len(layout) != n_in:
+        raise LoweringError(f"layout has {len(layout)} entries for {n_in} input(s)")
+    out = []
+    max_rank = 0
+    for k, entry in enumerate(layout):
+        if entry in (SCALAR, FLAT):
+            out.append(entry)
+            continue
+        if isinstance(entry, tuple) and all(isinstance(b, bool) for b in entry):
+            out.append(entry)
+            max_rank = max(max_rank, len(entry))
+            continue
+        raise LoweringError(f"layout entry {k} is {entry!r}; expected 'scalar', 'flat' or "
+                            f"a tuple of booleans")
+    if any(isinstance(e, tuple) for e in out):
+        if ndim is None:
+            ndim = max_rank
+        if max_rank > ndim:
+            raise LoweringError(f"an input has rank {max_rank} > the broadcast rank {ndim}")
+    else:
+        ndim = 0
+    return tuple(out), int(ndim)
+
+
+def _var(number: int) -> str:
+    """Variable name of trace number ``number``: v-1 -> ``vm1``, v0 -> ``v0``."""
+    return f"vm{-number}" if number < 0 else f"v{number}"
+
+
+def format_float(value: float) -> str:
+    """A Python expression for ``value`` that Numba types as a float64 constant."""
+    if not isinstance(value, float):
+        raise LoweringError(f"expected a float constant, got {value!r}")
+    if math.isnan(value):
+        return "math.nan"
+    if math.isinf(value):
+        return "math.inf" if value > 0 else "(-math.inf)"
+    text = repr(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _const(node: Node) -> str:
+    text = format_float(float(node.value))
+    if node.dtype == "float64":
+        return text
+    return f"{NP_NAMES[node.dtype]}({text})"
+
+
+def _load(k: int, entry, dtype: str, ndim: int) -> str:
+    if entry == SCALAR:
+        ref = f"in{k}"
+    elif entry == FLAT:
+        ref = f"in{k}[i]"
+    elif not entry:
+        ref = f"in{k}[()]"
+    else:
+        # trailing alignment: dimension d of the input is dimension ndim-len+d overall
+        off = ndim - len(entry)
+        idx = [f"j{off + d}" if used else "0" for d, used in enumerate(entry)]
+        ref = f"in{k}[{', '.join(idx)}]"
+    return f"{NP_NAMES[dtype]}({ref})"
+
+
+def render(graph: Graph, layout: Sequence | None = None, ndim: int | None = None,
+           *, name: str = KERNEL_NAME) -> KernelSource:
+    """Render ``graph`` as the source of a Numba CUDA kernel.
+
+    The kernel's parameters are ``in0, in1, ...`` (the graph's inputs, in input
+    order, laid out as ``layout`` says), ``out0, out1, ...`` (1-D C-contiguous arrays
+    of ``n`` elements, one per output, written in C order of the broadcast shape),
+    ``n`` (the number of elements, an integer) and, when some input is an N-D array,
+    ``dim0 ... dim{ndim-1}`` (the broadcast shape). The source refers to the globals
+    ``math``, ``np`` (NumPy) and ``cuda`` (``numba.cuda``).
+
+    Every SSA value is converted to its node's dtype (``np.float64(...)`` /
+    ``np.float32(...)`` on loads, float32 results are rounded to float32), so a
+    float32 graph keeps float32 values between operations.
+
+    Args:
+        graph: a graph of scalar (shape ``()``) nodes, float64 or float32.
+        layout, ndim: see :func:`normalize_layout` (default: every input ``flat``).
+        name: the kernel function's name (a Python identifier).
+
+    Returns:
+        A :class:`KernelSource`.
+
+    Raises:
+        LoweringError: a node with a non-scalar shape (array graphs need the tensor
+            lowering), or a primitive without a ``cuda`` template.
+    """
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise LoweringError(f"kernel name {name!r} is not an identifier")
+    layout, ndim = normalize_layout(graph, layout, ndim)
+    nums = graph.numbers
+    for n in graph.nodes:
+        if n.shape != ():
+            raise LoweringError(
+                f"the CUDA backend lowers elementwise graphs of scalars; node "
+                f"{_describe(n, nums)} has shape {n.shape} (array graphs are not "
+                f"supported yet)")
+
+    # loop-invariant values: scalar inputs, fully broadcast N-D inputs, and every
+    # operation whose arguments are all invariant (constants count as invariant)
+    invariant: set[int] = set()
+    for x, entry in zip(graph.inputs, layout):
+        if entry == SCALAR or (isinstance(entry, tuple) and not any(entry)):
+            invariant.add(id(x))
+    for n in graph.nodes:
+        if n.args and all(a.is_const or id(a) in invariant for a in n.args):
+            invariant.add(id(n))
+
+    names: dict[int, str] = {}
+    for n in graph.nodes:
+        if n.is_const:
+            names[id(n)] = _const(n)
+        elif n.is_input or n.args:
+            names[id(n)] = _var(nums[n])
+
+    pre: list[str] = []
+    body: list[str] = []
+    uses_index = False
+    used = {id(a) for n in graph.operations for a in n.args}
+    used.update(id(o) for o in graph.outputs)
+    for k, (x, entry) in enumerate(zip(graph.inputs, layout)):
+        if id(x) not in used:
+            continue  # an input the outputs do not depend on is never read
+        if isinstance(entry, tuple) and any(entry):
+            uses_index = True
+        line = f"{names[id(x)]} = {_load(k, entry, x.dtype, ndim)}"
+        (pre if id(x) in invariant else body).append(line)
+    for n in graph.operations:
+        template = n.prim.cuda
+        if not template or n.prim.cuda in ("input", "const"):
+            raise LoweringError(f"primitive {n.prim.name!r} has no CUDA lowering "
+                                f"(its record's cuda template is empty)")
+        params = {}
+        for pname, pval in n.params:
+            if not isinstance(pval, float):
+                raise LoweringError(f"{n.prim.name}: parameter {pname}={pval!r} is not "
+                                    f"a float")
+            params[pname] = format_float(pval)
+        try:
+            expr = template.format(*(names[id(a)] for a in n.args), **params)
+        except (IndexError, KeyError) as exc:
+            raise LoweringError(f"the CUDA template of {n.prim.name!r} ({template!r}) "
+                                f"does not fit its arguments: {exc}") from None
+        if n.dtype != "float64":
+            expr = f"{NP_NAMES[n.dtype]}({expr})"
+        (pre if id(n) in invariant else body).append(f"{names[id(n)]} = {expr}")
+    for m, o in enumerate(graph.outputs):
+        body.append(f"out{m}[i] = {names[id(o)]}")
+
+    n_in, n_out = len(graph.inputs), len(graph.outputs)
+    params = ([f"in{k}" for k in range(n_in)] + [f"out{m}" for m in range(n_out)]
+              + ["n"] + [f"dim{d}" for d in range(ndim)])
+    lines = [f"def {name}({', '.join(params)}):",
+             f"    # graphc CUDA kernel: {n_in} input(s), {n_out} output(s), "
+             f"{len(graph.operations)} operation(s)",
+             "    # one thread per element, grid-stride loop (the loop test is the "
+             "bounds check)"]
+    lines += [f"    {s}" for s in pre]
+    lines += ["    i = cuda.grid(1)", "    stride = cuda.gridsize(1)", "    while i < n:"]
+    if uses_index:
+        # C-order multi-index of element i in the broadcast shape
+        lines.append("        r = i")
+        for d in range(ndim - 1, 0, -1):
+            lines.append(f"        j{d} = r % dim{d}")
+            lines.append(f"        r = r // dim{d}")
+        lines.append("        j0 = r")
+    lines += [f"        {s}" for s in body]
+    lines.append("        i += stride")
+    text = "\n".join(lines) + "\n"
+    return KernelSource(text, name, tuple(params), layout, ndim)
+
+
+def _describe(n: Node, nums: dict) -> str:
+    if n in nums:
+        return f"v{nums[n]} ({n.prim.name})"
+    return repr(n)
+
+
+def missing_lowerings() -> list[str]:
+    """Names of registered primitives (other than the leaves ``input``/``const``)
+    whose record has no usable CUDA template."""
+    from ...ir import PRIMITIVES
+    out = []
+    for name, prim in PRIMITIVES.items():
+        if name in ("input", "const"):
+            continue
+        if not prim.cuda:
+            out.append(name)
+            continue
+        try:
+            prim.cuda.format(*(f"a{k}" for k in range(prim.arity)),
+                             **{p: "1.0" for p in prim.param_names})
+        except (IndexError, KeyError):
+            out.append(name)
+    return out

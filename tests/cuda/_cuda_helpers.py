@@ -1,0 +1,105 @@
+"""Shared by the CUDA backend tests: the corpus, one-op graphs per primitive, sample
+points, and where the CUDA toolchain (numba-cuda, NVRTC, ptxas) lives.
+
+Nothing here imports Numba: the simulator tests must import it only after
+``NUMBA_ENABLE_CUDASIM=1`` is set, in their own process.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import graphc as gc
+from graphc.ir import PRIMITIVES, Graph, apply, ops
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "corpus" / "feynman.csv"
+PACKAGED = ROOT / "graphc" / "data" / "feynman.csv"
+
+LEAVES = ("input", "const")
+OPS = [p for name, p in PRIMITIVES.items() if name not in LEAVES]
+"""Every registered primitive except the leaves, in registration order."""
+
+REQUIRE_TOOLS = os.environ.get("GRAPHC_CUDA_TOOLCHAIN", "") == "required"
+"""In CI, ``GRAPHC_CUDA_TOOLCHAIN=required`` turns "toolchain missing" skips into
+failures, so a broken install cannot pass as skipped tests."""
+
+
+def feynman_rows() -> list[dict]:
+    """Rows of the Feynman corpus (csv module; the packaged copy is what CI has; the
+    shared one is the source of truth when present)."""
+    path = SHARED if SHARED.exists() else PACKAGED
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return [r for r in csv.DictReader(fh) if r.get("formula")]
+
+
+def row_variables(row: dict) -> tuple[list[str], list[float], list[float]]:
+    names = [v for v in row["variables"].split(";") if v]
+    low = [float(v) for v in row["low"].split(";")]
+    high = [float(v) for v in row["high"].split(";")]
+    return names, low, high
+
+
+def feynman_graph(row: dict) -> Graph:
+    """value_and_grad of the row's formula, optimized (as graphc.compile would)."""
+    names, _, _ = row_variables(row)
+    return gc.optimize(gc.value_and_grad(gc.parse(row["formula"], inputs=names)))
+
+
+def feynman_points(row: dict, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    names, low, high = row_variables(row)
+    rng = np.random.default_rng(seed)
+    return {v: rng.uniform(lo, hi, n) for v, lo, hi in zip(names, low, high)}
+
+
+def primitive_graph(prim, dtype: str = "float64") -> Graph:
+    """``prim`` applied to fresh inputs a0, a1, ... (default parameters)."""
+    xs = [ops.variable(f"a{k}", dtype) for k in range(prim.arity)]
+    return Graph(xs, [apply(prim, *xs)])
+
+
+def primitive_points(prim, n: int, dtype: str = "float64", seed: int = 0):
+    """``n`` points inside the primitive's test domain, with its kinks and ties: 0 for
+    unary ops whose domain contains it, equal arguments for binary ops (comparisons,
+    min/max)."""
+    rng = np.random.default_rng(seed)
+    cols = [rng.uniform(lo, hi, n) for lo, hi in prim.domain]
+    if prim.arity == 1 and prim.domain[0][0] < 0 < prim.domain[0][1]:
+        cols[0][0] = 0.0
+    if prim.arity >= 2:
+        (lo0, hi0), (lo1, hi1) = prim.domain[0], prim.domain[1]
+        lo, hi = max(lo0, lo1), min(hi0, hi1)
+        if lo < hi:
+            cols[1][:2] = cols[0][:2] = np.clip(cols[0][:2], lo, hi)
+    if prim.name == "where":
+        cols[0][: n // 2] = 0.0  # half the selectors false
+    return {f"a{k}": c.astype(np.float32 if dtype == "float32" else np.float64)
+            for k, c in enumerate(cols)}
+
+
+def has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def ptxas_path() -> str | None:
+    """``ptxas`` from PATH, else from the nvidia-cuda-nvcc wheel
+    (``site-packages/nvidia/cu13/bin``)."""
+    found = shutil.which("ptxas")
+    if found:
+        return found
+    for base in sys.path:
+        for sub in ("nvidia/cu13/bin/ptxas", "nvidia/cuda_nvcc/bin/ptxas"):
+            p = Path(base) / sub
+            if p.is_file() and os.access(p, os.X_OK):
+                return str(p)
+    return None

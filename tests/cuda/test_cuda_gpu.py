@@ -1,0 +1,167 @@
+"""Layer (c): real execution on an NVIDIA GPU, marked ``gpu`` (deselected by default,
+skipped when no GPU is usable). Run with::
+
+    python3 -m pytest tests/cuda/test_cuda_gpu.py -m gpu -q -p no:cacheprovider
+
+Unlike the simulator, the GPU evaluates IEEE 754 special values (NaN, ±inf, ±0,
+overflow) the way NumPy does, so these tests include them. Tolerances: libdevice
+documents at most 2 ulp for the float64 functions used here (NVIDIA, *libdevice User's
+Guide*) and NumPy/glibc about 1 ulp, hence relative 1e-13 for float64.
+
+For checking this file's own logic without a GPU, ``GRAPHC_GPU_TESTS_ON_SIMULATOR=1``
+together with ``NUMBA_ENABLE_CUDASIM=1`` runs it on the simulator with tiny sizes
+(the special-value test is then skipped: the simulator uses Python's ``math``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import graphc as gc  # noqa: E402
+from _cuda_helpers import (OPS, feynman_graph, feynman_points, feynman_rows,  # noqa: E402
+                           has_module, primitive_graph, primitive_points)
+
+pytestmark = pytest.mark.gpu
+
+ON_SIM = (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+          and os.environ.get("GRAPHC_GPU_TESTS_ON_SIMULATOR") == "1")
+N = 64 if ON_SIM else 100_000
+RTOL = {"float64": 1e-13, "float32": 2e-6}
+
+
+@pytest.fixture(scope="module")
+def cuda():
+    if not has_module("numba.cuda"):
+        pytest.skip("numba-cuda is not installed")
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" and not ON_SIM:
+        pytest.skip("the simulator is on; these tests need a GPU")
+    from numba import cuda as nb_cuda
+    if not nb_cuda.is_available():
+        pytest.skip("no CUDA GPU available")
+    return nb_cuda
+
+
+def _flat(tree):
+    if isinstance(tree, tuple):
+        return [x for t in tree for x in _flat(t)]
+    return [tree]
+
+
+def _host(a):
+    if hasattr(a, "copy_to_host"):
+        return a.copy_to_host()
+    if hasattr(a, "get"):          # CuPy
+        return a.get()
+    if hasattr(a, "cpu"):          # torch
+        return a.cpu().numpy()
+    return np.asarray(a)
+
+
+def assert_matches(got, want, dtype="float64", what=""):
+    for g, w in zip(_flat(got), _flat(want)):
+        g = _host(g)
+        assert g.shape == w.shape and g.dtype == w.dtype, what
+        np.testing.assert_allclose(g, w, rtol=RTOL[dtype], atol=0, equal_nan=True,
+                                   err_msg=what)
+
+
+@pytest.mark.parametrize("prim", OPS, ids=[p.name for p in OPS])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_primitive_on_gpu_matches_numpy(cuda, prim, dtype):
+    g = primitive_graph(prim, dtype)
+    x = primitive_points(prim, N, dtype)
+    assert_matches(gc.compile(g, target="cuda")(**x), gc.evaluate(g, **x), dtype, prim.name)
+
+
+SPECIAL = np.array([0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.0, 1e-300, -1e-300, 1e300, -1e300,
+                    np.inf, -np.inf, np.nan])
+
+
+@pytest.mark.parametrize("prim", OPS, ids=[p.name for p in OPS])
+def test_primitive_special_values_match_numpy(cuda, prim):
+    if ON_SIM:
+        pytest.skip("the simulator raises on math-domain errors instead of returning NaN")
+    grid = np.array(list(itertools.product(SPECIAL, repeat=prim.arity))).T
+    g = primitive_graph(prim)
+    x = {f"a{k}": grid[k] for k in range(prim.arity)}
+    got = _host(gc.compile(g, target="cuda")(**x))
+    want = gc.evaluate(g, **x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=prim.name)
+    fin = np.isfinite(want)
+    np.testing.assert_array_equal(got[~fin & ~np.isnan(want)], want[~fin & ~np.isnan(want)])
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-13, atol=1e-300,
+                               err_msg=prim.name)
+
+
+ROWS = feynman_rows()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
+def test_feynman_value_and_grad_on_gpu(cuda, row):
+    g = feynman_graph(row)
+    x = feynman_points(row, N)
+    got, want = gc.compile(g, target="cuda")(**x), gc.evaluate(g, **x)
+    for a, b in zip(_flat(got), _flat(want)):
+        a = _host(a)
+        scale = np.max(np.abs(b)) + 1e-300
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13 * scale, err_msg=row["id"])
+
+
+def test_baydin_on_gpu(cuda):
+    k = gc.compile(gc.value_and_grad(gc.parse("ln(x1) + x1*x2 - sin(x2)")), target="cuda")
+    y, (d1, d2) = k(2.0, 5.0)
+    assert abs(float(y) - 11.652071) < 1e-6
+    assert float(d1) == 5.5 and abs(float(d2) - 1.716338) < 1e-6
+
+
+def test_numba_device_arrays_strided_and_broadcast(cuda):
+    f = gc.value_and_grad(gc.parse("exp(-x*y) + sqrt(x) * y"))
+    k = gc.compile(f, target="cuda")
+    xs = np.linspace(0.1, 2.0, 4 * 1000).reshape(4, 1000)
+    ys = np.linspace(-1.0, 1.0, 1000)
+    dx = cuda.to_device(xs)
+    got = k(dx[:, ::2], cuda.to_device(np.ascontiguousarray(ys[::2])))
+    assert hasattr(got[0], "copy_to_host")
+    assert_matches(got, gc.evaluate(f, xs[:, ::2], ys[::2]))
+    got = k(cuda.to_device(np.ascontiguousarray(xs[:, :1])), cuda.to_device(ys))  # (4,1)x(1000,)
+    assert_matches(got, gc.evaluate(f, xs[:, :1], ys))
+
+
+def test_cupy_arrays_without_copy(cuda):
+    cp = pytest.importorskip("cupy")
+    f = gc.value_and_grad(gc.parse("ln(x1) + x1*x2 - sin(x2)"))
+    x1 = cp.linspace(1.0, 3.0, N)
+    x2 = cp.linspace(-2.0, 2.0, N)
+    got = gc.compile(f, target="cuda")(x1, x2)
+    y = cp.asarray(got[0])                           # zero-copy back through the interface
+    assert y.__cuda_array_interface__["data"][0] == got[0].__cuda_array_interface__["data"][0]
+    assert_matches(got, gc.evaluate(f, x1.get(), x2.get()))
+
+
+def test_torch_cuda_tensors_without_copy(cuda):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    f = gc.value_and_grad(gc.parse("tanh(x) * y + y^2"))
+    x = torch.linspace(-2.0, 2.0, N, dtype=torch.float64, device="cuda")
+    y = torch.linspace(0.5, 1.5, N, dtype=torch.float64, device="cuda")
+    got = gc.compile(f, target="cuda")(x=x, y=y)
+    t = torch.as_tensor(got[0], device="cuda")
+    assert t.data_ptr() == got[0].__cuda_array_interface__["data"][0]
+    assert_matches(got, gc.evaluate(f, x.cpu().numpy(), y.cpu().numpy()))
+
+
+def test_large_grid_stride(cuda):
+    g = gc.parse("x * 2 + 1")
+    n = 10_000 if ON_SIM else 10_000_000
+    k = gc.compile(g, target="cuda", max_blocks=4 if ON_SIM else 80)
+    x = np.arange(n, dtype=np.float64)
+    np.testing.assert_array_equal(k(x), 2 * x + 1)
