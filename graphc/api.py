@@ -36,8 +36,8 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
         ``graph.structure``, e.g. ``f, (df/dx1, df/dx2)`` for ``value_and_grad``.
 
     Raises:
-        GraphcError: unknown target; BackendUnavailableError when the target's
-        dependencies are missing.
+        GraphcError: unknown target.
+        BackendUnavailableError: the target's dependencies are missing.
     """
     if not isinstance(graph, Graph):
         raise GraphcError(f"compile() takes a graphc.Graph, got {type(graph).__name__}; "

@@ -23,6 +23,7 @@ column and a caret under the offending character.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ _UNARY_PRECEDENCE = 4
 _ALLOWED = ("numbers, names of inputs and functions, operators + - * / ^ ** "
             "< <= > >= == !=, parentheses, ',' between arguments, '=' in statements "
             "and keyword arguments, ';' or newlines between statements")
+PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) | {
+    "__import__", "__builtins__", "__class__", "__dict__"}
+"""Names of Python builtins (``eval``, ``open``, ``print``...): never variable names, so a
+pasted Python snippet fails loudly instead of becoming an input called ``open``."""
 MAX_SOURCE_LENGTH = 50_000_000
 """Longest source text accepted (characters); longer input raises ParseError."""
 
@@ -181,6 +186,7 @@ class _Parser:
         if lookup_function(name) is not None:
             self.error(f"{name!r} is a function; call it as {name}(...)", pos,
                        "a variable name")
+        _reject_builtin(name, self.source, pos)
         if self.declared is not None:
             close = difflib.get_close_matches(name, self.declared + list(self.env), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -408,6 +414,7 @@ class _Parser:
                                "a variable name")
                 if target.startswith("__"):
                     self.error(f"name {target!r} is not allowed", tpos, "a variable name")
+                _reject_builtin(target, self.source, tpos)
                 k += 2
             start = tokens[k].pos
             node, k = self.expression(tokens, k)
@@ -431,6 +438,12 @@ class _Parser:
             return Graph(inputs, [last], [last_name], labels=self.labels)
         except GraphcError as exc:  # pragma: no cover - parser keeps inputs consistent
             raise ParseError(str(exc)) from None
+
+
+def _reject_builtin(name: str, source: str | None = None, pos: int | None = None):
+    if name in PYTHON_BUILTINS:
+        raise ParseError(f"{name!r} is a Python builtin, not a graphc name", source, pos,
+                         "a variable name that is not a Python builtin (rename it)")
 
 
 def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "float64",
@@ -465,6 +478,7 @@ def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "flo
                 raise ParseError(f"invalid input name {nm!r}", expected="a name such as x1")
             if lookup_function(nm) is not None:
                 raise ParseError(f"input name {nm!r} is a function name")
+            _reject_builtin(nm)
         if len(set(inputs)) != len(inputs):
             raise ParseError("input names must be distinct")
     return _Parser(source, inputs, dtype, shapes).program()

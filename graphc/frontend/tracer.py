@@ -209,9 +209,10 @@ def signature_inputs(fn: Callable, inputs: Iterable[str] | None,
     params = []
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
             raise GraphcError(
-                f"{getattr(fn, '__name__', fn)!r} takes *{p.name}/**{p.name}: a traced "
-                f"function needs named parameters (one per graph input)")
+                f"{getattr(fn, '__name__', fn)!r} takes {star}{p.name}: a traced function "
+                f"needs named parameters, one per graph input (no *args or **kwargs)")
         params.append(p)
     names = [p.name for p in params]
     unknown = [n for n in list(static) + list(inputs or []) if n not in names]

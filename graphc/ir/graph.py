@@ -122,8 +122,8 @@ class Graph:
         raise AttributeError("graphs are immutable; passes return new graphs")
 
     def __reduce__(self):
-        return (_rebuild_graph, (self.inputs, self.outputs, self.output_names,
-                                 self.structure, tuple(self.labels.items())))
+        # flat encoding: pickling nested nodes would recurse once per level of depth
+        return (graph_from_state, (graph_state(self),))
 
     # -- derived views -----------------------------------------------------------
     @property
@@ -277,5 +277,49 @@ def unflatten(structure, values: Sequence[Any]) -> Any:
     return result_stack[0][0]
 
 
-def _rebuild_graph(inputs, outputs, output_names, structure, labels):
-    return Graph(inputs, outputs, output_names, structure, dict(labels))
+def _node_table(nodes: Sequence[Node]) -> tuple[tuple, dict[int, int]]:
+    index = {id(n): i for i, n in enumerate(nodes)}
+    table = tuple((n.prim.name, tuple(index[id(a)] for a in n.args), n.params, n.dtype,
+                   n.shape) for n in nodes)
+    return table, index
+
+
+def _nodes_from_table(table: tuple) -> list[Node]:
+    from .node import make_node
+    from .primitive import get_primitive
+    nodes: list[Node] = []
+    for prim_name, args, params, dtype, shape in table:
+        nodes.append(make_node(get_primitive(prim_name), tuple(nodes[i] for i in args),
+                               params, dtype, shape))
+    return nodes
+
+
+def graph_state(graph: Graph) -> tuple:
+    """``graph`` as flat tuples of plain values, one entry per node in evaluation order
+    (``(prim name, argument indices, params, dtype, shape)``), decoded by
+    :func:`graph_from_state` without recursion, whatever the graph's depth. Used for
+    pickling (to worker processes, caches)."""
+    nodes = postorder(graph.inputs + graph.outputs)
+    table, index = _node_table(nodes)
+    return (table, tuple(index[id(x)] for x in graph.inputs),
+            tuple(index[id(o)] for o in graph.outputs), graph.output_names,
+            graph.structure,
+            tuple((index[id(n)], lab) for n, lab in graph.labels.items() if id(n) in index))
+
+
+def graph_from_state(state: tuple) -> Graph:
+    """Rebuild the graph of :func:`graph_state` (interned: the very same nodes when the
+    original still lives in this process)."""
+    table, inputs, outputs, names, structure, labels = state
+    nodes = _nodes_from_table(table)
+    return Graph([nodes[i] for i in inputs], [nodes[i] for i in outputs], names,
+                 structure, {nodes[i]: lab for i, lab in labels})
+
+
+def node_state(node: Node) -> tuple:
+    """One node (with everything it depends on) as a flat table; see graph_state."""
+    return _node_table(postorder([node]))[0]
+
+
+def node_from_state(table: tuple) -> Node:
+    return _nodes_from_table(table)[-1]

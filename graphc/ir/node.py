@@ -83,7 +83,8 @@ class Node:
         raise AttributeError("graphc nodes are immutable")
 
     def __reduce__(self):
-        return (_rebuild, (self.prim.name, self.args, self.params, self.dtype, self.shape))
+        from .graph import node_from_state, node_state
+        return (node_from_state, (node_state(self),))
 
     @property
     def op(self) -> str:
@@ -172,11 +173,6 @@ def _control_flow_error(frame, what: str) -> GraphcError:
 def _ops():
     from . import ops
     return ops
-
-
-def _rebuild(prim_name, args, params, dtype, shape):
-    from .primitive import get_primitive
-    return make_node(get_primitive(prim_name), args, params, dtype, shape)
 
 
 _prefix_keys: dict[tuple, int] = {}

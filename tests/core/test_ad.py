@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import graphc as gc
 from graphc.ir import ops
+from graphc.corpus import scale_aware_rel_diff
 from graphc.passes import ad
 
 from helpers import random_graphs, richardson_gradient
@@ -53,7 +54,9 @@ def test_llvm_equals_interpreter_on_random_graphs(g):
         want = flat(gc.evaluate(vg, *xs))
     got = flat(gc.compile(vg)(*xs))
     for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-300, equal_nan=True)
+        # a few ulp per libm/libmvec call, amplified where the graph cancels
+        diff = scale_aware_rel_diff(a, b)
+        assert diff <= 1e-9, (diff, a, b)
 
 
 def test_derivatives_compose_to_higher_orders():
