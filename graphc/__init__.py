@@ -15,6 +15,8 @@ from .ir import (BackendUnavailableError, DomainError, Graph, GraphcError, Input
                  LoweringError, Node, NotDifferentiableError, ParseError, ShapeError,
                  to_source, to_text)
 from .interop import dask_map, from_sympy, scipy_objective, to_latex, to_sympy
+from .tracing import trace
+from .viz import Trace
 from .numpy_api import (Function, abs, absolute, acos, add, arccos, arcsin, arctan, asin, atan,
                         cos, cosh, divide, elu, equal, exp, expit, expm1, function, greater,
                         greater_equal, heaviside, leaky_relu, less, less_equal, log, log1p,
@@ -39,3 +41,4 @@ __all__ += [  # NumPy-style functions and the @gc.function tracer (graphc.numpy_
     "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt", "subtract", "tan", "tanh",
     "true_divide", "variable", "where",
 ]
+__all__ += ["Trace", "trace"]  # evaluation traces: tables and diagrams (graphc.viz)

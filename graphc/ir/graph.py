@@ -208,9 +208,9 @@ class Graph:
             GraphcError: names the first offending node and its trace number.
         """
         from .primitive import PRIMITIVES, result_dtype
-        nums = self.numbers
+        from .text import describe_node
         for n in self.nodes:
-            where = f"v{nums[n]}" if n in nums else repr(n)
+            where = describe_node(self, n)
             if PRIMITIVES.get(n.prim.name) is not n.prim:
                 raise GraphcError(f"{where}: primitive {n.prim.name!r} is not registered")
             if n.args:

@@ -336,11 +336,12 @@ softplus_p = register(Primitive(
     doc="log(1 + e^x), computed without overflow"))
 
 
-def _minmax_partials(sign_for_x):
+def _minmax_partials(x_wins):
+    # 1 where x wins, 0 where y wins, 1/2 each at a tie. Built from where/comparisons so
+    # AD sees the exact zeros as masks (sqrt(max(x, 0)) has gradient 0 at x < 0).
     def rule(x, y, *, out):
-        s = sign(sub(x, y))
-        return (mul(0.5, add(1.0, mul(sign_for_x, s))),
-                mul(0.5, sub(1.0, mul(sign_for_x, s))))
+        tie = where(eq(x, y), 0.5, 0.0)
+        return (where(x_wins(x, y), 1.0, tie), where(x_wins(y, x), 1.0, tie))
     return rule
 
 
@@ -348,14 +349,14 @@ minimum_p = register(Primitive(
     "minimum", 2, np.minimum, "min({0}, {1})", latex=r"\min\left({0}, {1}\right)",
     llvm="llvm.minimum", cuda="({0} if {0} < {1} or {0} != {0} else {1})",
     smooth=False, commutative=True,
-    aliases=("min",), partials=_minmax_partials(-1.0),
+    aliases=("min",), partials=_minmax_partials(lt),
     domain=((-B, B), (-B, B)), doc="smaller of x and y (NaN propagates); ties split ½-½"))
 
 maximum_p = register(Primitive(
     "maximum", 2, np.maximum, "max({0}, {1})", latex=r"\max\left({0}, {1}\right)",
     llvm="llvm.maximum", cuda="({0} if {0} > {1} or {0} != {0} else {1})",
     smooth=False, commutative=True,
-    aliases=("max",), partials=_minmax_partials(1.0),
+    aliases=("max",), partials=_minmax_partials(gt),
     domain=((-B, B), (-B, B)), doc="larger of x and y (NaN propagates); ties split ½-½"))
 
 # ---------------------------------------------------------------------------------

@@ -136,3 +136,20 @@ def to_source(graph) -> str:
     final = names.get(out) or _leaf_text(out)[0]
     lines.append(f"{graph.output_names[0]} = {final}")
     return "\n".join(lines)
+
+
+def describe_node(graph, node: Node, limit: int = 80) -> str:
+    """How error messages name a node: its trace number, its line of the trace and the
+    expression it computes, e.g. ``v3 = sin(v0), i.e. sin(x2)``."""
+    names = node_names(graph)
+    if node not in names:
+        return to_expr(node)[:limit]
+    if not node.args:
+        return f"{names[node]} (input {node.name})"
+    args = [(names[a], INFIX_ATOM) if a in names else _leaf_text(a) for a in node.args]
+    line, _ = format_op(node, [t for t, _ in args], [p for _, p in args])
+    expr = to_expr(node)
+    if len(expr) > limit:
+        expr = expr[:limit - 3] + "..."
+    label = graph.labels.get(node)
+    return f"{names[node]} = {line}" + (f" ({label})" if label else "") + f", i.e. {expr}"

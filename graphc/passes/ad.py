@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 from ..ir import Graph, GraphcError, Node, NotDifferentiableError, ops
+from ..ir.text import describe_node
 
 
 # -- symbolic-zero arithmetic ---------------------------------------------------------
@@ -49,7 +50,7 @@ def add(a: Node | None, b: Node | None) -> Node | None:
     return ops.add(a, b)
 
 
-class _Hazards:
+class Hazards:
     """Structural over-approximations used to place zero-absorbing products.
 
     ``zero[n]``: n can be an exact zero *by masking*: an op whose record says ``masks``
@@ -108,7 +109,7 @@ class _Hazards:
         return (self.zero[id(a)] and self.inf[id(b)]) or (self.inf[id(a)] and self.zero[id(b)])
 
 
-def scale(t: Node | None, partial: Node | None, hazards: "_Hazards | None" = None) -> Node | None:
+def scale(t: Node | None, partial: Node | None, hazards: "Hazards | None" = None) -> Node | None:
     """t · partial where None is an exact zero. When ``hazards`` says one factor may be
     a masked zero and the other infinite, the product is ``where(t·∂ is 0·∞, 0, t·∂)``
     written as a select on the masked factor, so ``0·∞ = 0``."""
@@ -175,7 +176,7 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
     """Forward sweep: the tangent of every node given input tangents ``seeds``
     (``{input node: tangent node}``). Returns ``{id(node): tangent or None}``."""
     tan: dict[int, Node | None] = {id(x): t for x, t in seeds.items()}
-    hazards = _Hazards()
+    hazards = Hazards()
     for n in graph.operations:
         ts = [tan.get(id(a)) for a in n.args]
         if all(t is None for t in ts):
@@ -188,7 +189,9 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
         if not prim.differentiable:
             continue
         if prim.partials is None:
-            raise NotDifferentiableError(f"{prim.name} has no derivative rule")
+            raise NotDifferentiableError(
+                f"{describe_node(graph, n)}: {prim.name} has no derivative rule; "
+                f"give its record partials= or jvp=/vjp= in graphc/ir/ops.py")
         parts = prim.partials(*n.args, out=n, **params)
         total = None
         for t, p in zip(ts, parts):
@@ -204,7 +207,7 @@ def adjoints(graph: Graph, sources: Sequence[Node],
     ``{id(node): adjoint or None}``."""
     act = _active(graph, sources)
     adj: dict[int, Node | None] = {}
-    hazards = _Hazards()
+    hazards = Hazards()
     for o, c in zip(graph.outputs, cotangents):
         if id(o) in act:
             adj[id(o)] = add(adj.get(id(o)), c)
@@ -219,7 +222,9 @@ def adjoints(graph: Graph, sources: Sequence[Node],
         elif not prim.differentiable:
             continue
         elif prim.partials is None:
-            raise NotDifferentiableError(f"{prim.name} has no derivative rule")
+            raise NotDifferentiableError(
+                f"{describe_node(graph, n)}: {prim.name} has no derivative rule; "
+                f"give its record partials= or jvp=/vjp= in graphc/ir/ops.py")
         else:
             parts = prim.partials(*n.args, out=n, **params)
             bars = [scale(bar, p, hazards) if id(a) in act else None

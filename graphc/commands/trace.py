@@ -1,0 +1,210 @@
+"""``graphc trace`` (evaluation-trace tables and diagrams) and ``graphc graph``
+(computational-graph diagrams, of derived programs too, before and after passes).
+
+Examples::
+
+    graphc trace "ln(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 --mode rev -o baydin.svg
+    graphc trace "ln(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 --mode fwd --seed x1=1 --format md
+    graphc trace "ln(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 --format tex -o trace.tex
+    graphc graph "x*1 + 0 + sin(x)*sin(x)" --pass simplify --pass cse -o before_after.svg
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .. import api
+from ..ir import GraphcError, to_text
+from ._common import add_common_arguments, parse_assignments
+
+TABLE_FORMATS = ("text", "md", "tex", "html")
+DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
+_BINARY = ("png", "pdf")
+_EXT = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
+        ".md": "md", ".markdown": "md", ".tex": "tex", ".html": "html", ".htm": "html",
+        ".txt": "text"}
+
+
+def register(sub) -> None:
+    """Add the ``trace`` and ``graph`` subcommands to ``sub`` (argparse subparsers)."""
+    p = sub.add_parser(
+        "trace", help="evaluation trace tables and diagrams (primal, tangent, adjoint)",
+        description="Evaluate an expression at a point and print or draw its forward "
+                    "primal trace and its tangent (--mode fwd) or adjoint (--mode rev) "
+                    "trace, numbered as in Griewank & Walther and Baydin et al. (2018). "
+                    "The output format comes from --format or the -o file's extension: "
+                    "tables text, md, tex, html; diagrams svg, png, pdf, dot.")
+    add_common_arguments(p)
+    p.add_argument("--mode", choices=("primal", "fwd", "rev"), default="rev",
+                   help="which derivative trace (default rev: the adjoint trace)")
+    p.add_argument("--seed", nargs="+", metavar="NAME=VALUE", default=None,
+                   help="fwd: the input tangents ẋ (e.g. x1=1; others 0; default 1 for a "
+                        "single input); rev: the output adjoint ȳ (default 1)")
+    p.add_argument("--view", choices=("graph", "primal", "tangent", "adjoint", "combined"),
+                   help="diagram view (default: primal, tangent or adjoint by mode)")
+    _output_arguments(p, TABLE_FORMATS + DIAGRAM_FORMATS)
+    p.set_defaults(func=run_trace)
+
+    g = sub.add_parser(
+        "graph", help="draw the computational graph, a derived graph, or a graph before "
+                      "and after passes",
+        description="Draw the computational graph of an expression (Graphviz). With "
+                    "--ad, draw the derivative program instead (grad: the gradient graph; "
+                    "rev: the adjoint/VJP graph; fwd: the tangent/JVP graph). With --pass "
+                    "(repeatable), draw the graph before and after each named pass side "
+                    "by side. --at prints values in the nodes.")
+    add_common_arguments(g)
+    g.add_argument("--ad", choices=("grad", "rev", "fwd"),
+                   help="draw the derived graph: grad, rev (VJP) or fwd (JVP)")
+    g.add_argument("--pass", dest="passes", action="append", metavar="NAME", default=[],
+                   help="a pass to run and show (repeatable, in order): "
+                        "fold, simplify, cse, dce, optimize")
+    _output_arguments(g, ("text",) + DIAGRAM_FORMATS)
+    g.set_defaults(func=run_graph)
+
+
+def _output_arguments(p, formats) -> None:
+    p.add_argument("--format", choices=formats,
+                   help="output format (default: from -o's extension, else "
+                        f"{formats[0]} to stdout)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE (.svg .png .pdf .dot" +
+                        (" .md .tex .html .txt" if "md" in formats else " .txt") + ")")
+    p.add_argument("--digits", type=int, default=6,
+                   help="significant digits of printed values (default 6)")
+    p.add_argument("--hide-constants", action="store_true",
+                   help="do not draw constants as nodes (they stay in the operation text)")
+    p.add_argument("--collapse", action="store_true",
+                   help="draw one node per statement of a program instead of one per "
+                        "operation (for large graphs)")
+    p.add_argument("--max-nodes", type=int, default=None,
+                   help="largest diagram to draw (default "
+                        "graphc.viz.DEFAULT_MAX_NODES)")
+    p.add_argument("--rankdir", choices=("LR", "TB"), default=None,
+                   help="layout direction: left to right or top to bottom")
+
+
+def _resolve_format(args, allowed) -> str:
+    if args.format:
+        return args.format
+    if args.output:
+        ext = Path(args.output).suffix.lower()
+        fmt = _EXT.get(ext)
+        if fmt is None or fmt not in allowed:
+            raise GraphcError(f"cannot tell the output format from {args.output!r}; use "
+                              f"one of {', '.join(sorted(e for e, f in _EXT.items() if f in allowed))}"
+                              f" or --format")
+        return fmt
+    return allowed[0]
+
+
+def _emit(data, fmt: str, args, what: str) -> None:
+    if isinstance(data, str):
+        data_bytes = data.encode("utf-8")
+    else:
+        data_bytes = data
+    if args.output:
+        Path(args.output).write_bytes(data_bytes)
+        print(f"graphc {args.command}: wrote {os.fspath(args.output)} ({what})",
+              file=sys.stderr)
+        return
+    if fmt in _BINARY:
+        raise GraphcError(f"{fmt} output is binary: give a file with -o")
+    text = data if isinstance(data, str) else data.decode("utf-8")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _diagram_options(args) -> dict:
+    from ..viz import DEFAULT_MAX_NODES
+    opts = {"hide_constants": args.hide_constants, "collapse": args.collapse,
+            "max_nodes": args.max_nodes if args.max_nodes is not None else DEFAULT_MAX_NODES,
+            "digits": args.digits}
+    if args.rankdir:
+        opts["rankdir"] = args.rankdir
+    return opts
+
+
+def _parse(args):
+    return api.parse(args.expression, inputs=args.inputs)
+
+
+def run_trace(args) -> int:
+    """``graphc trace``: print or write the trace table or diagram; exit status 0."""
+    from ..tracing import trace
+    from ..viz import render_dot
+    if args.digits < 1:
+        raise GraphcError("--digits must be at least 1")
+    fmt = _resolve_format(args, TABLE_FORMATS + DIAGRAM_FORMATS)
+    graph = _parse(args)
+    point = parse_assignments(args.at)
+    missing = [n for n in graph.input_names if n not in point]
+    if missing:
+        raise GraphcError(f"no value for input(s) {', '.join(missing)}; give them with "
+                          f"--at, e.g. --at {' '.join(n + '=1' for n in graph.input_names)}")
+    unknown = [n for n in point if n not in graph.input_names]
+    if unknown:
+        raise GraphcError(f"--at names {', '.join(unknown)} that the expression does not "
+                          f"use; its inputs are {', '.join(graph.input_names)}")
+    seed = parse_assignments(args.seed, "--seed") if args.seed else None
+    source = args.expression if "\n" not in args.expression else None
+    title = None
+    if source is not None and len(source) < 80:
+        pt = ", ".join(f"{n} = {format(point[n], '.6g')}" for n in graph.input_names)
+        title = f"{source}  at  {pt}"
+    t = trace(graph, at=point, mode=args.mode, seed=seed, digits=args.digits, title=title)
+    if fmt in TABLE_FORMATS:
+        _emit(t.table(fmt), fmt, args, f"{t.mode} trace table")
+    else:
+        view = args.view or t.default_view()
+        dot = t.to_dot(view, **_diagram_options(args))
+        _emit(render_dot(dot, fmt), fmt, args, f"{view} diagram")
+    if t.problems and (args.output or fmt not in TABLE_FORMATS):
+        print(f"graphc trace: warning: {t.problems[0].message}", file=sys.stderr)
+    return 0
+
+
+def run_graph(args) -> int:
+    """``graphc graph``: draw (or list) the graph, a derived graph, or snapshots
+    before and after passes; exit status 0."""
+    from ..backends.numpy_interp import evaluate_all
+    from ..viz import graph_to_dot, passes_to_dot, render_dot
+    fmt = _resolve_format(args, ("dot", "svg", "png", "pdf", "text"))
+    graph = _parse(args)
+    title = args.expression if "\n" not in args.expression and len(args.expression) < 80 \
+        else None
+    if args.ad == "grad":
+        graph = api.grad(graph)
+        title = f"gradient graph of {title}" if title else "gradient graph"
+    elif args.ad == "rev":
+        graph = api.vjp(graph)
+        title = f"adjoint (VJP) graph of {title}" if title else "adjoint (VJP) graph"
+    elif args.ad == "fwd":
+        graph = api.jvp(graph)
+        title = f"tangent (JVP) graph of {title}" if title else "tangent (JVP) graph"
+    history = None
+    if args.passes:
+        _, history = api.run_passes(graph, args.passes, snapshots=True)
+    if fmt == "text":
+        if history is None:
+            text = to_text(graph)
+        else:
+            text = "\n\n".join(f"# {'input' if k == 0 else 'after ' + name}\n{to_text(g)}"
+                               for k, (name, g) in enumerate(history))
+        _emit(text, fmt, args, "graph listing")
+        return 0
+    opts = _diagram_options(args)
+    opts.pop("digits", None)
+    if history is not None:
+        dot = passes_to_dot(history, digits=args.digits, title=title, **opts)
+        what = f"{len(history)} graphs: input and after {', '.join(args.passes)}"
+    else:
+        values = None
+        if args.at:
+            point = parse_assignments(args.at)
+            values = {n: v[()] for n, v in evaluate_all(graph, point).items()}
+        dot = graph_to_dot(graph, values, digits=args.digits, title=title, **opts)
+        what = "graph diagram"
+    _emit(render_dot(dot, fmt), fmt, args, what)
+    return 0

@@ -1,0 +1,267 @@
+"""Textbook notation for traces: variable names, numbers and expressions.
+
+Every printed piece of a trace exists in two styles, plain Unicode text (used by the
+text, Markdown and HTML tables and by the diagrams) and LaTeX (used by the booktabs
+table). :class:`Math` carries both. The conventions follow Griewank & Walther,
+*Evaluating Derivatives* (2nd ed., SIAM 2008, §2.2) and Baydin et al., "Automatic
+differentiation in machine learning: a survey" (JMLR 18(153), 2018, Tables 2 and 3):
+``v₋₁ … v₀`` for inputs, ``v₁ … v_l`` for operations, ``v̇ᵢ`` for tangents and ``v̄ᵢ``
+for adjoints; products are written ``×``, logarithms ``ln``, and a function applied to
+a single variable needs no parentheses (``sin v₀``).
+
+This module imports only :mod:`graphc.ir` and the standard library.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ..ir import Node
+
+MINUS = "\u2212"          # − (typographic minus)
+TIMES = "\u00d7"          # ×
+BAR = "\u0304"            # combining macron: v̄
+DOT = "\u0307"            # combining dot above: v̇
+PARTIAL = "\u2202"        # ∂
+_SUB = str.maketrans("0123456789-+", "₀₁₂₃₄₅₆₇₈₉₋₊")
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_NAME_DIGITS = re.compile(r"^([A-Za-z]+)(\d+)$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+ATOM = 100
+
+
+@dataclass(frozen=True)
+class Math:
+    """One piece of notation in both styles.
+
+    Attributes:
+        text: plain Unicode (``v̄₋₁``).
+        latex: LaTeX math-mode source without dollars (``\\bar{v}_{-1}``).
+    """
+
+    text: str
+    latex: str
+
+    def __add__(self, other: Math) -> Math:
+        return Math(self.text + other.text, self.latex + other.latex)
+
+
+def subscript(text: str) -> str:
+    """``"-1"`` as Unicode subscript characters (``"₋₁"``)."""
+    return text.translate(_SUB)
+
+
+def _latex_escape(name: str) -> str:
+    return name.replace("\\", r"\backslash ").replace("_", r"\_")
+
+
+def var(number: int, accent: str = "") -> Math:
+    """The trace variable ``v_number``; ``accent`` is ``""``, ``"bar"`` (adjoint) or
+    ``"dot"`` (tangent)."""
+    mark = {"": "", "bar": BAR, "dot": DOT}[accent]
+    base_tex = {"": "v", "bar": r"\bar{v}", "dot": r"\dot{v}"}[accent]
+    return Math(unicodedata.normalize("NFC", f"v{mark}{subscript(str(number))}"),
+                f"{base_tex}_{{{number}}}")
+
+
+def name(user_name: str, accent: str = "") -> Math:
+    """A user's name (input, output or statement label) in textbook form: a trailing
+    number becomes a subscript (``x1`` → ``x₁``); ``accent`` as in :func:`var`. Text is
+    NFC-normalised (``ẋ`` and ``ȳ`` are single characters where Unicode has them). The AD
+    passes' names ``<x>_bar`` and ``<x>_dot`` print as x̄ and ẋ."""
+    for suffix, acc in (("_bar", "bar"), ("_dot", "dot")):
+        # the AD passes' names for cotangent and tangent inputs: y_bar, x1_dot
+        if not accent and user_name.endswith(suffix) and len(user_name) > len(suffix):
+            return name(user_name[:-len(suffix)], acc)
+    if accent and not _IDENT.match(user_name):
+        # not a plain name (an AD output such as "df/dx1"): overline every character,
+        # or a dot after the parenthesised name
+        if accent == "bar":
+            return Math("".join(ch + "\u0305" for ch in user_name),
+                        r"\overline{\mathrm{" + _latex_escape(user_name) + "}}")
+        return Math(f"({user_name})\u02d9",
+                    r"\dot{\left(\mathrm{" + _latex_escape(user_name) + r"}\right)}")
+    mark = {"": "", "bar": BAR, "dot": DOT}[accent]
+    m = _NAME_DIGITS.match(user_name)
+    base, digits = (m.group(1), m.group(2)) if m else (user_name, "")
+    text = unicodedata.normalize("NFC", base + mark + subscript(digits))
+    if len(base) == 1:
+        tex_base = base
+    else:
+        tex_base = r"\mathrm{" + _latex_escape(base) + "}"
+    if accent:
+        tex_base = (r"\bar{" if accent == "bar" else r"\dot{") + tex_base + "}"
+    tex = tex_base + (f"_{{{digits}}}" if digits else "")
+    return Math(text, tex)
+
+
+def number(value: float, digits: int = 6) -> Math:
+    """``value`` rounded to ``digits`` significant digits (``%g``), with a typographic
+    minus; ``inf``, ``-inf`` and ``nan`` print as such (``\\infty`` in LaTeX)."""
+    v = float(value)
+    if math.isnan(v):
+        return Math("nan", r"\mathrm{NaN}")
+    if math.isinf(v):
+        return Math("inf" if v > 0 else f"{MINUS}inf", r"\infty" if v > 0 else r"-\infty")
+    if v == 0:
+        v = 0.0  # no "-0"
+    text = format(v, f".{max(1, int(digits))}g")
+    tex = text
+    if "e" in text:
+        mant, exp = text.split("e")
+        tex = rf"{mant} \times 10^{{{int(exp)}}}"
+    return Math(text.replace("-", MINUS), tex)
+
+
+def is_negative_text(m: Math) -> bool:
+    return m.text.startswith(MINUS)
+
+
+# ---------------------------------------------------------------------------------
+# expressions
+
+# text styles of the common primitives: (template, precedence). Function names here
+# are written before an atomic argument without parentheses, as textbooks do.
+_PREFIX_FUNCS = {"log": "ln", "sin": "sin", "cos": "cos", "tan": "tan", "exp": "exp",
+                 "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asin": "arcsin",
+                 "acos": "arccos", "atan": "arctan"}
+_LATEX_FUNCS = {"log": r"\ln", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
+                "exp": r"\exp", "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh",
+                "asin": r"\arcsin", "acos": r"\arccos", "atan": r"\arctan"}
+_BINARY = {  # op: (text symbol, latex symbol, precedence, right operand needs parens at equal prec)
+    "add": (" + ", " + ", 10, False),
+    "sub": (f" {MINUS} ", " - ", 10, True),
+    "mul": (f" {TIMES} ", r" \times ", 20, False),
+    "div": ("/", None, 20, True),
+}
+_NEG_PREC = 30
+_POW_PREC = 40
+_APPLY_PREC = 50   # "sin v₀": binds tighter than × but looser than ^
+
+
+def _paren(m: Math) -> Math:
+    return Math(f"({m.text})", rf"\left({m.latex}\right)")
+
+
+def _wrap(m: Math, prec: int, needed: int, strict: bool = False) -> Math:
+    if prec < needed or (strict and prec == needed):
+        return _paren(m)
+    return m
+
+
+def format_expr(root: Node, names: dict[Node, Math], digits: int = 6) -> Math:
+    """``root`` as one infix expression in both styles.
+
+    Args:
+        root: a node (any expression over registered primitives).
+        names: nodes to print by name (trace variables, placeholders); walking stops
+            at them.
+        digits: significant digits for constants.
+
+    Returns:
+        The expression; constants print with ``digits`` significant digits, negative
+        ones in parentheses when they are an operand.
+    """
+    done: dict[int, tuple[Math, int]] = {}
+    # iterative post-order that does not descend into named nodes
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in done:
+            continue
+        if node in names:
+            m = names[node]
+            done[id(node)] = (m, _NEG_PREC if is_negative_text(m) else ATOM)
+            continue
+        if not node.args:
+            if node.is_const:
+                m = number(node.value, digits)
+                done[id(node)] = (m, _NEG_PREC if is_negative_text(m) else ATOM)
+            else:
+                done[id(node)] = (name(node.name), ATOM)
+            continue
+        if not expanded:
+            stack.append((node, True))
+            for a in reversed(node.args):
+                if id(a) not in done:
+                    stack.append((a, False))
+            continue
+        args = [done[id(a)] for a in node.args]
+        done[id(node)] = _format_op(node, args)
+    return done[id(root)][0]
+
+
+def _format_op(node: Node, args: list[tuple[Math, int]]) -> tuple[Math, int]:
+    op = node.prim.name
+    if op in _BINARY and len(args) == 2:
+        sym_t, sym_l, prec, strict = _BINARY[op]
+        (a, pa), (b, pb) = args
+        # negative literals (prec _NEG_PREC) are parenthesised as operands
+        a = _paren(a) if pa == _NEG_PREC and op in ("mul", "div") else _wrap(a, pa, prec)
+        b = _paren(b) if pb == _NEG_PREC else _wrap(b, pb, prec, strict)
+        if op == "div":
+            if pa < ATOM or pb < ATOM:
+                tex = rf"\frac{{{args[0][0].latex}}}{{{args[1][0].latex}}}"
+            else:
+                tex = rf"{a.latex}/{b.latex}"
+            return Math(f"{a.text}/{b.text}", tex), prec
+        return Math(a.text + sym_t + b.text, a.latex + sym_l + b.latex), prec
+    if op == "neg":
+        (a, pa), = args
+        # −(a/b) = −a/b and −(a·b) = −a·b: only sums (and negations) need parentheses
+        a = _paren(a) if pa < _BINARY["mul"][2] or pa == _NEG_PREC else a
+        return Math(MINUS + a.text, "-" + a.latex), _NEG_PREC
+    if op == "pow":
+        (a, pa), (b, pb) = args
+        a = _wrap(a, pa, _POW_PREC + 1)
+        e = node.args[1]
+        if e.is_const and float(e.value).is_integer() and 0 <= e.value < 100:
+            sup = str(int(e.value)).translate(_SUP)
+            return Math(a.text + sup, f"{a.latex}^{{{int(e.value)}}}"), _POW_PREC
+        bt = _wrap(b, pb, _POW_PREC)
+        return Math(f"{a.text}^{bt.text}", f"{{{a.latex}}}^{{{b.latex}}}"), _POW_PREC
+    if op == "sqrt":
+        (a, pa), = args
+        t = f"√{a.text}" if pa >= ATOM else f"√({a.text})"
+        return Math(t, rf"\sqrt{{{a.latex}}}"), _APPLY_PREC
+    if op in _PREFIX_FUNCS:
+        (a, pa), = args
+        fn = _PREFIX_FUNCS[op]
+        if pa >= ATOM:
+            return Math(f"{fn} {a.text}", rf"{_LATEX_FUNCS[op]} {a.latex}"), _APPLY_PREC
+        return (Math(f"{fn}({a.text})", rf"{_LATEX_FUNCS[op]}\left({a.latex}\right)"),
+                ATOM)
+    # everything else: the primitive's own text template, function-call style
+    prim = node.prim
+    params = dict(node.params)
+    shown = {k: (number(v).text if isinstance(v, float) else str(v)) for k, v in params.items()}
+    shown_l = {k: (number(v).latex if isinstance(v, float) else str(v))
+               for k, v in params.items()}
+    texts = [m.text for m, _ in args]
+    if prim.precedence < ATOM:   # other infix templates (comparisons)
+        texts = [_wrap(m, p, prim.precedence + 1).text for m, p in args]
+    try:
+        text = prim.fmt.format(*texts, **shown)
+    except (IndexError, KeyError):  # pragma: no cover - malformed template
+        text = f"{op}({', '.join(texts)})"
+    if prim.latex:
+        try:
+            tex = prim.latex.format(*[m.latex for m, _ in args], **shown_l)
+        except (IndexError, KeyError):  # pragma: no cover
+            tex = rf"\operatorname{{{op}}}\left({', '.join(m.latex for m, _ in args)}\right)"
+    else:
+        tex = rf"\operatorname{{{_latex_escape(op)}}}\left({', '.join(m.latex for m, _ in args)}\right)"
+    return Math(text, tex), prim.precedence
+
+
+def html_escape(text: str) -> str:
+    """Escape ``& < > "`` for HTML (and Graphviz HTML-like labels)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+__all__ = ["Math", "format_expr", "html_escape", "name", "number", "subscript", "var"]

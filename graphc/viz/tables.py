@@ -1,0 +1,174 @@
+"""Trace tables as plain text, Markdown, LaTeX (booktabs) and HTML.
+
+The layout follows Baydin et al. (2018), Tables 2 and 3: one section per trace, one
+row per assignment, ``lhs = operation = operation with values = value``. Statement
+labels and NaN/inf diagnoses go in a last column (text: a trailing comment).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+from ..ir import GraphcError
+from . import notation as nt
+from .notation import html_escape
+from .trace import SECTION_TITLES, Row, Trace
+
+FORMATS = ("text", "md", "tex", "html")
+_ALIASES = {"txt": "text", "markdown": "md", "latex": "tex", "htm": "html"}
+
+
+def _width(s: str) -> int:
+    """Display width: combining marks take no column."""
+    return sum(0 if unicodedata.combining(ch) else 1 for ch in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * (width - _width(s))
+
+
+def _parts(r: Row, digits: int, style: str) -> tuple[str, str, str]:
+    lhs = getattr(r.lhs, style)
+    chain = [getattr(c, style) for c in r.chain]
+    val = getattr(nt.number(r.value, digits), style)
+    if chain and chain[-1] == val:
+        chain = chain[:-1]
+    return lhs, " = ".join(chain), val
+
+
+def _note(r: Row, with_labels: bool) -> str:
+    notes = []
+    if with_labels and r.kind == "op" and r.label:
+        notes.append(r.label)
+    if r.flag:
+        notes.append(r.flag)
+    return "; ".join(notes)
+
+
+def render_table(trace: Trace, fmt: str, digits: int,
+                 sections: Sequence[str] | None = None) -> str:
+    """Render ``trace`` as a table in ``fmt`` (see :meth:`Trace.table`).
+
+    Raises:
+        GraphcError: unknown format or section.
+    """
+    fmt = _ALIASES.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise GraphcError(f"unknown table format {fmt!r}; formats are {', '.join(FORMATS)}")
+    have = trace.sections
+    if sections is None:
+        sections = have
+    for s in sections:
+        if s not in have:
+            raise GraphcError(f"this {trace.mode} trace has no {s!r} section; it has "
+                              f"{', '.join(have)}")
+    rows = trace.row_objects(digits)
+    groups = [(s, [r for r in rows if r.section == s]) for s in sections]
+    with_labels = bool(trace.graph.labels)
+    return {"text": _text, "md": _markdown, "tex": _latex, "html": _html}[fmt](
+        groups, digits, with_labels)
+
+
+def _text(groups, digits, with_labels) -> str:
+    out = []
+    all_rows = [r for _, rs in groups for r in rs]
+    parts = {id(r): _parts(r, digits, "text") for r in all_rows}
+    w_lhs = max((_width(parts[id(r)][0]) for r in all_rows), default=0)
+    w_mid = max((_width(parts[id(r)][1]) for r in all_rows), default=0)
+    for section, rows in groups:
+        if out:
+            out.append("")
+        out.append(SECTION_TITLES[section])
+        for r in rows:
+            lhs, mid, val = parts[id(r)]
+            if mid:
+                line = f"  {_pad(lhs, w_lhs)} = {_pad(mid, w_mid)} = {val}"
+            else:
+                line = f"  {_pad(lhs, w_lhs)} = " + (" " * (w_mid + 3) if w_mid else "") + val
+            note = _note(r, with_labels)
+            if note:
+                line += f"    # {note}"
+            out.append(line.rstrip())
+    return "\n".join(out) + "\n"
+
+
+def _md_escape(s: str) -> str:
+    for ch in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def _markdown(groups, digits, with_labels) -> str:
+    has_note = any(_note(r, with_labels) for _, rs in groups for r in rs)
+    out = []
+    for section, rows in groups:
+        if out:
+            out.append("")
+        out.append(f"**{SECTION_TITLES[section]}**")
+        out.append("")
+        head = "| Variable | Operation | Value |" + (" Note |" if has_note else "")
+        out.append(head)
+        out.append("|---|---|---:|" + ("---|" if has_note else ""))
+        for r in rows:
+            lhs, mid, val = _parts(r, digits, "text")
+            cells = [_md_escape(lhs), _md_escape(mid), _md_escape(val)]
+            if has_note:
+                cells.append(_md_escape(_note(r, with_labels)))
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _tex_text(s: str) -> str:
+    """Plain text for LaTeX text mode (ASCII only; other characters dropped safely)."""
+    rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+           "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+           "^": r"\textasciicircum{}"}
+    return "".join(rep.get(ch, ch) for ch in s if ord(ch) < 128)
+
+
+def _latex(groups, digits, with_labels) -> str:
+    has_note = any(_note(r, with_labels) for _, rs in groups for r in rs)
+    ncol = 4 if has_note else 3
+    out = ["% graphc evaluation trace; needs \\usepackage{booktabs}",
+           "\\begin{tabular}{" + "l" * ncol + "}", "\\toprule"]
+    for k, (section, rows) in enumerate(groups):
+        if k:
+            out.append("\\midrule")
+        out.append(f"\\multicolumn{{{ncol}}}{{l}}{{\\textbf{{{SECTION_TITLES[section]}}}}}"
+                   " \\\\")
+        out.append("\\midrule")
+        for r in rows:
+            lhs, mid, val = _parts(r, digits, "latex")
+            cells = [f"${lhs}$", f"${{}}= {mid}$" if mid else "", f"${{}}= {val}$"]
+            if has_note:
+                note = []
+                if with_labels and r.kind == "op" and r.label:
+                    note.append(f"\\texttt{{{_tex_text(r.label)}}}")
+                if r.flag:
+                    kind = "NaN" if "NaN" in r.flag else "inf"
+                    note.append(f"\\textbf{{first {kind} here}}")
+                cells.append("; ".join(note))
+            out.append(" & ".join(cells) + " \\\\")
+    out += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+def _html(groups, digits, with_labels) -> str:
+    has_note = any(_note(r, with_labels) for _, rs in groups for r in rs)
+    ncol = 4 if has_note else 3
+    out = ['<table class="graphc-trace">']
+    for section, rows in groups:
+        out.append(f'<tr><th colspan="{ncol}" style="text-align:left">'
+                   f"{html_escape(SECTION_TITLES[section])}</th></tr>")
+        for r in rows:
+            lhs, mid, val = _parts(r, digits, "text")
+            style = ' style="background:#fdd"' if r.flag else ""
+            cells = [f"<td>{html_escape(lhs)}</td>",
+                     f"<td>= {html_escape(mid)}</td>" if mid else "<td></td>",
+                     f'<td style="text-align:right">= {html_escape(val)}</td>']
+            if has_note:
+                cells.append(f"<td>{html_escape(_note(r, with_labels))}</td>")
+            out.append(f"<tr{style}>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out) + "\n"
