@@ -14,15 +14,16 @@ from .api import (TARGETS, compile, evaluate, grad, hessian, jacobian, jvp, opti
 from .ir import (BackendUnavailableError, DomainError, Graph, GraphcError, InputError,
                  LoweringError, Node, NotDifferentiableError, ParseError, ShapeError,
                  to_source, to_text)
+from .backends.llvm import clear_cache, get_num_threads, set_num_threads
 from .interop import dask_map, from_sympy, scipy_objective, to_latex, to_sympy
-from .tracing import trace
-from .viz import Trace
 from .numpy_api import (Function, abs, absolute, acos, add, arccos, arcsin, arctan, asin, atan,
                         cos, cosh, divide, elu, equal, exp, expit, expm1, function, greater,
                         greater_equal, heaviside, leaky_relu, less, less_equal, log, log1p,
                         maximum, minimum, multiply, negative, not_equal, pow, power, relu,
                         sigmoid, sign, sin, sinh, softplus, sqrt, subtract, tan, tanh,
                         true_divide, variable, where)
+from .tracing import trace
+from .viz import Trace
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "__version__", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
     "parse", "run_passes", "to_source", "to_text", "value_and_grad", "vjp",
 ]
+__all__ += ["clear_cache", "get_num_threads", "set_num_threads"]  # LLVM kernels
 __all__ += ["dask_map", "from_sympy", "scipy_objective", "to_latex", "to_sympy"]
 __all__ += [  # NumPy-style functions and the @gc.function tracer (graphc.numpy_api)
     "Function", "abs", "absolute", "acos", "add", "arccos", "arcsin", "arctan", "asin", "atan",

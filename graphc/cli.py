@@ -13,7 +13,7 @@ import sys
 
 from .ir import GraphcError
 
-COMMAND_MODULES = ("core", "corpus", "trace", "compile")
+COMMAND_MODULES = ("core", "corpus", "trace", "compile", "cache")
 """Modules of graphc.commands that add subcommands (missing ones are skipped)."""
 
 

@@ -52,11 +52,13 @@ def richardson_gradient(fun, x: np.ndarray, h: float = 1e-3) -> tuple[np.ndarray
     return best, float(np.max(np.abs(r2 - r1)))
 
 
-SMOOTH_UNARY = [p for p in PRIMITIVES.values()
-                if p.arity == 1 and p.smooth and p.differentiable and not p.param_names]
-SMOOTH_BINARY = [p for p in PRIMITIVES.values() if p.arity == 2 and p.smooth
+SMOOTH_UNARY = [p for p in PRIMITIVES.values() if p.elementwise
+                and p.arity == 1 and p.smooth and p.differentiable and not p.param_names]
+SMOOTH_BINARY = [p for p in PRIMITIVES.values() if p.elementwise and p.arity == 2 and p.smooth
                  and p.differentiable]
-ALL_OPS = [p for p in PRIMITIVES.values() if p.arity > 0]
+ALL_OPS = [p for p in PRIMITIVES.values() if p.arity > 0 and p.elementwise]
+"""Elementwise ops (random scalar graphs draw from these; array ops are walked by
+tests/tensors/test_array_primitives.py with the example shapes of their records)."""
 
 
 @st.composite

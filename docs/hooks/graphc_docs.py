@@ -100,6 +100,13 @@ def _primitive_table() -> str:
             continue
         names = ["x", "y"] if prim.arity == 2 else (["c", "x", "y"] if prim.arity == 3
                                                     else ["x"])
+        if not prim.elementwise:  # array ops: shown on their first example shapes
+            shapes, params = prim.examples[0]
+            args = [ops.variable(n, shape=tuple(s)) for n, s in zip(names, shapes)]
+            doc = prim.doc.replace("|", "\\|")
+            rows.append(f"| `{name}` | {cell(to_expr(apply(prim, *args, **params)))} | {doc} "
+                        f"| JVP and VJP rules (array op) |")
+            continue
         args = [ops.variable(n) for n in names]
         node = apply(prim, *args)
         g = gc.Graph(args, [node])

@@ -7,6 +7,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..ir import Graph, InputError
+from ..ir.shapes import bind as bind_shapes
+from ..ir.shapes import is_array_graph
 
 NP_DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -58,3 +60,21 @@ def as_input_array(value: Any, name: str, dtype: str) -> np.ndarray:
         raise InputError(f"input {name!r} has dtype {arr.dtype}, expected real numbers "
                          f"({dtype})")
     return arr.astype(NP_DTYPES[dtype], copy=False)
+
+
+def bind_array_inputs(graph: Graph, args: Sequence[Any], kwargs: Mapping[str, Any],
+                      what: str = "kernel") -> tuple[list[np.ndarray], dict[str, int]]:
+    """Inputs of an array graph (see :func:`graphc.ir.shapes.is_array_graph`) as arrays
+    of the graph's dtypes, and the sizes of the symbolic dimensions they bind.
+
+    Raises:
+        InputError: missing or unknown inputs, non-numeric values, or shapes that do
+            not match the declared ones (names the input and both shapes).
+    """
+    bound = bind_arguments(graph, args, kwargs, what)
+    arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(graph.inputs, bound)]
+    return arrays, bind_shapes(graph, arrays)
+
+
+__all__ = ["NP_DTYPES", "as_input_array", "bind_arguments", "bind_array_inputs",
+           "is_array_graph"]

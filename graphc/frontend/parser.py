@@ -5,12 +5,18 @@ Grammar (informally)::
     program    := statement ((';' | newline) statement)*
     statement  := NAME '=' expr | expr
     expr       := comparison of sums of products of unary of powers of atoms
-    atom       := NUMBER | NAME | NAME '(' args ')' | '(' expr ')'
-    args       := arg (',' arg)*      arg := expr | NAME '=' expr
+    atom       := NUMBER | NAME | NAME '(' args ')' | '(' expr ')' | atom '[' index ']'
+    args       := arg (',' arg)*      arg := [NAME '='] (expr | literal)
+    literal    := '(' [item (',' item)* [',']] ')' | True | False | None
+    index      := entry (',' entry)*  entry := INT | [INT] ':' [INT] [':' [INT]]
 
-Operators, loosest first: comparisons ``< <= > >= == !=``; ``+ -``; ``* / @``; unary
-``- +``; ``^`` and ``**`` (power, right-associative, so ``-x^2 = -(x^2)`` and
-``x^-2 = x^(-2)``). Numbers may have exponents (``1e-5``); ``pi``, ``e``, ``inf`` and
+Operators, loosest first: comparisons ``< <= > >= == !=``; ``+ -``; ``* / @``
+(``@`` is the matrix product); unary ``- +``; ``^`` and ``**`` (power,
+right-associative, so ``-x^2 = -(x^2)`` and ``x^-2 = x^(-2)``); subscripts ``x[1:]``,
+``x[:-1]``, ``x[0, 1:]`` bind tightest (integer literals only). Keyword arguments
+``axis=``, ``keepdims=`` and shapes take literals: integers, tuples of integers and
+dimension names (``(B, 64)``), ``True``/``False``/``None``. ``max(x)``/``min(x)``
+with one argument (or ``axis=``) are reductions; with two or more, elementwise. Numbers may have exponents (``1e-5``); ``pi``, ``e``, ``inf`` and
 ``nan`` are constants unless declared as inputs or assigned by a statement (the
 textbook program ``... e = cos(c); f = d + e`` uses ``e`` as a name). ``#`` starts a comment.
 
@@ -29,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from ..ir import Graph, GraphcError, Node, ParseError, ShapeError, apply, ops
+from ..ir import Graph, GraphcError, Node, ParseError, ShapeError, apply, array_ops, ops
 from ..ir.primitive import function_names, lookup_function
 
 _NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -39,17 +45,19 @@ _BINARY = {  # symbol: (precedence, right-associative, builder)
     "<": (1, False, ops.lt), "<=": (1, False, ops.le), ">": (1, False, ops.gt),
     ">=": (1, False, ops.ge), "==": (1, False, ops.eq), "!=": (1, False, ops.ne),
     "+": (2, False, ops.add), "-": (2, False, ops.sub),
-    "*": (3, False, ops.mul), "/": (3, False, ops.div),
+    "*": (3, False, ops.mul), "/": (3, False, ops.div), "@": (3, False, array_ops.matmul),
     "^": (5, True, ops.pow), "**": (5, True, ops.pow),
 }
 _UNARY_PRECEDENCE = 4
-_ALLOWED = ("numbers, names of inputs and functions, operators + - * / ^ ** "
-            "< <= > >= == !=, parentheses, ',' between arguments, '=' in statements "
-            "and keyword arguments, ';' or newlines between statements")
+_ALLOWED = ("numbers, names of inputs and functions, operators + - * / @ ^ ** "
+            "< <= > >= == !=, parentheses, subscripts x[1:], ',' between arguments, "
+            "'=' in statements and keyword arguments, ';' or newlines between statements")
 PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) | {
     "__import__", "__builtins__", "__class__", "__dict__"}
 """Names of Python builtins (``eval``, ``open``, ``print``...): never variable names, so a
 pasted Python snippet fails loudly instead of becoming an input called ``open``."""
+_SHAPE_HINT = ("arguments whose shapes combine (inputs are scalars unless their shapes "
+               "are declared, as in parse(src, x=(3, 4), W=('H', 'D')))")
 MAX_SOURCE_LENGTH = 50_000_000
 """Longest source text accepted (characters); longer input raises ParseError."""
 
@@ -68,7 +76,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*|<=|>=|==|!=|[-+*/^@<>])
   | (?P<sep>[;\n])
-  | (?P<punct>[(),=])
+  | (?P<punct>[(),=\[\]:])
 """, re.VERBOSE)
 
 
@@ -102,9 +110,9 @@ def tokenize(source: str) -> list[Token]:
         elif kind == "name" or kind == "op":
             append(Token(kind, text, pos))
         elif kind == "punct":
-            if text == "(":
+            if text == "(" or text == "[":
                 depth += 1
-            elif text == ")":
+            elif text == ")" or text == "]":
                 depth = max(0, depth - 1)
             append(Token(text, text, pos))
         elif kind == "sep":
@@ -126,13 +134,26 @@ def _bad_character(source: str, i: int):
     hint = ""
     if not ch.isascii():
         hint = f" (U+{ord(ch):04X}; graphc reads ASCII only)"
-    elif ch in "[]{}":
-        hint = " (subscripts, lists and sets are not expressions here)"
+    elif ch in "{}":
+        hint = " (dicts and sets are not expressions here)"
     elif ch == ".":
         hint = " (attribute access is not allowed)"
     elif ch in "'\"":
         hint = " (strings are not allowed)"
     raise ParseError(f"unexpected character {shown}{hint}", source, i, _ALLOWED)
+
+
+class _Static:
+    """A literal argument (tuple, True, False, None) on the operand stack: a static
+    parameter such as ``axis=(0, 1)``, never a graph value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+_STATIC_NAMES = {"True": True, "False": False, "None": None}
 
 
 @dataclass
@@ -213,13 +234,19 @@ class _Parser:
             if top[0] == "bin":
                 _, sym, pos = top
                 (b, _), (a, apos) = operands.pop(), operands.pop()
+                if isinstance(a, _Static) or isinstance(b, _Static):
+                    self.error(f"a literal {a.value if isinstance(a, _Static) else b.value!r} "
+                               f"cannot be an operand of {sym!r}", pos, "an expression")
                 try:
                     operands.append((_BINARY[sym][2](a, b), apos))
                 except ShapeError as exc:
-                    self.error(str(exc), pos)
+                    self.error(str(exc), pos, _SHAPE_HINT)
             else:
                 _, sym, pos = top
                 a, _ = operands.pop()
+                if isinstance(a, _Static):
+                    self.error(f"a literal {a.value!r} cannot be an operand of {sym!r}", pos,
+                               "an expression")
                 if sym == "-":
                     if a.is_const:
                         node = ops.const(-a.value, a.dtype, a.shape)
@@ -264,6 +291,7 @@ class _Parser:
                             self.error(f"{tok.text}() needs arguments", tokens[k].pos,
                                        "an expression")
                         k = self._maybe_keyword(tokens, k, operators[-1])
+                        k, expect_operand = self._maybe_literal(tokens, k, operands)
                         continue
                     operands.append((self.variable(tok.text, tok.pos), tok.pos))
                     expect_operand = False
@@ -271,6 +299,10 @@ class _Parser:
                 elif tok.kind == "(":
                     operators.append(("(", tok.pos))
                     k += 1
+                elif tok.kind in ("[", "]", ":"):
+                    self.error(f"unexpected {tok.text!r}", tok.pos,
+                               "a number, a name, '(' or a unary '-' (subscripts follow a "
+                               "value: x[1:])")
                 elif tok.kind == "op" and tok.text in "+-":
                     operators.append(("un", tok.text, tok.pos))
                     k += 1
@@ -293,9 +325,15 @@ class _Parser:
                     operators.append(("bin", tok.text, tok.pos))
                     expect_operand = True
                     k += 1
-                elif tok.kind == "op" and tok.text == "@":
-                    self.error("matrix product '@' needs array inputs, which this graph "
-                               "does not have", tok.pos, "'*' for scalars")
+                elif tok.kind == "[":
+                    node, npos = operands[-1]
+                    if isinstance(node, _Static):
+                        self.error("a literal cannot be subscripted", tok.pos)
+                    text, k = self._subscript(tokens, k)
+                    try:
+                        operands[-1] = (array_ops.getitem(node, text), npos)
+                    except ShapeError as exc:
+                        self.error(str(exc), tok.pos, _SHAPE_HINT)
                 elif tok.kind in (")", ","):
                     while operators and operators[-1].__class__ is tuple and \
                             operators[-1][0] in ("bin", "un"):
@@ -320,7 +358,7 @@ class _Parser:
                         finish_argument(top, tok.pos)
                         top.height = len(operands)
                         k = self._maybe_keyword(tokens, k + 1, top)
-                        expect_operand = True
+                        k, expect_operand = self._maybe_literal(tokens, k, operands)
                 elif tok.kind in ("sep", "end"):
                     while operators:
                         top = operators[-1]
@@ -341,6 +379,95 @@ class _Parser:
                                "an operator such as + - * / ^ (write 2*x, not 2 x), "
                                "')' or the end of the statement")
 
+    def _maybe_literal(self, tokens: list[Token], k: int, operands: list) -> tuple[int, bool]:
+        """At the start of an argument: push a literal (tuple, True, False, None) that
+        forms the whole argument as a :class:`_Static`; returns (next index, whether an
+        operand is still expected)."""
+        tok = tokens[k]
+        if tok.kind == "name" and tok.text in _STATIC_NAMES and tokens[k + 1].kind in (",", ")"):
+            operands.append((_Static(_STATIC_NAMES[tok.text]), tok.pos))
+            return k + 1, False
+        if tok.kind != "(":
+            return k, True
+        items: list = []
+        j = k + 1
+        commas = 0
+        while True:
+            t = tokens[j]
+            if t.kind == ")" and (commas or not items):
+                break
+            sign = 1
+            if t.kind == "op" and t.text == "-" and tokens[j + 1].kind == "num":
+                sign, j, t = -1, j + 1, tokens[j + 1]
+            if t.kind == "num" and t.text.isdigit():
+                items.append(sign * int(t.text))
+            elif t.kind == "name" and sign == 1 and t.text not in _STATIC_NAMES:
+                items.append(t.text)
+            else:
+                return k, True
+            j += 1
+            if tokens[j].kind == ",":
+                commas += 1
+                j += 1
+            elif tokens[j].kind != ")":
+                return k, True
+        if tokens[j + 1].kind not in (",", ")"):
+            return k, True
+        operands.append((_Static(tuple(items)), tok.pos))
+        return j + 1, False
+
+    def _subscript(self, tokens: list[Token], k: int) -> tuple[str, int]:
+        """Read ``[ index ]`` starting at the ``[`` token ``k``; returns the index text
+        and the index after ``]``. Bounds are integer literals (optionally negative)."""
+        open_pos = tokens[k].pos
+        k += 1
+        entries: list[list[str]] = []
+        entry = [""]
+        while True:
+            tok = tokens[k]
+            if tok.kind == "]":
+                entries.append(entry)
+                k += 1
+                break
+            if tok.kind == ":":
+                if len(entry) == 3:
+                    self.error("a slice has at most two ':'", tok.pos, "',' or ']'")
+                entry.append("")
+            elif tok.kind == ",":
+                entries.append(entry)
+                entry = [""]
+            elif tok.kind == "num" or (tok.kind == "op" and tok.text in "+-"):
+                sign = ""
+                if tok.kind == "op":
+                    sign = "-" if tok.text == "-" else ""
+                    k += 1
+                    tok = tokens[k]
+                    if tok.kind != "num":
+                        self.error("expected an integer after the sign", tok.pos,
+                                   "an integer literal")
+                if entry[-1]:
+                    self.error("two numbers in one slice bound", tok.pos, "':', ',' or ']'")
+                if not tok.text.isdigit():
+                    self.error(f"index {tok.text!r} is not an integer", tok.pos,
+                               "an integer literal such as 1 or -1")
+                entry[-1] = sign + tok.text
+            elif tok.kind in ("end", "sep"):
+                self.error("'[' is never closed", open_pos, "']'")
+            else:
+                what = repr(tok.text)
+                self.error(f"unexpected {what} in a subscript", tok.pos,
+                           "integer literals, ':' and ',' (x[1:], x[:-1], x[0, 2:])")
+            k += 1
+        parts = []
+        for e in entries:
+            if len(e) == 1:
+                if not e[0]:
+                    self.error("empty index", open_pos, "an integer or a slice such as 1:")
+                parts.append(e[0])
+            else:
+                parts.append(":".join(e))
+        return ", ".join(parts), k
+
     def _maybe_keyword(self, tokens: list[Token], k: int, call: _Call) -> int:
         if tokens[k].kind == "name" and tokens[k + 1].kind == "=":
             call.keyword = tokens[k].text
@@ -352,17 +479,38 @@ class _Parser:
         prim = lookup_function(call.name)
         if call.name.startswith("__"):
             prim = None
+        if call.name in array_ops.FUNCTIONS:
+            return self._composite(call)
         if prim is None or prim.arity == 0:
-            close = difflib.get_close_matches(call.name, function_names(), n=4, cutoff=0.6)
+            names = sorted(function_names() + list(array_ops.FUNCTIONS))
+            close = difflib.get_close_matches(call.name, names, n=4, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             self.error(f"unknown function {call.name!r}{hint}", call.pos,
-                       "one of: " + ", ".join(function_names()))
+                       "one of: " + ", ".join(names))
         args = call.args
+        if prim.name in ("minimum", "maximum") and (len(args) == 1 or call.kwargs):
+            # max(x) / max(x, axis=0): the reduction; max(x, y): elementwise
+            prim = array_ops.reduce_max_p if prim.name == "maximum" else array_ops.reduce_min_p
         if prim.name in ("minimum", "maximum") and len(args) > 2 and not call.kwargs:
             node = args[0]
             for a in args[1:]:
                 node = apply(prim, node, a)
             return node
+        if prim is array_ops.concatenate_p and len(args) > 2:
+            arrays = [a for a in args if isinstance(a, Node) and not a.is_const]
+            if len(arrays) > 2 and all(isinstance(a, Node) and not a.is_const
+                                       for a in args[:len(arrays)]):
+                kw = {k: self._constant_param(call, k, v, p) for k, (v, p) in call.kwargs.items()}
+                for extra, pname in zip(args[len(arrays):], prim.param_names):
+                    kw[pname] = self._constant_param(call, pname, extra, call.pos)
+                try:
+                    return array_ops.concatenate(*arrays, **kw)
+                except (ShapeError, TypeError) as exc:
+                    self.error(f"{call.name}(): {exc}", call.pos)
+        for a in args[:prim.arity]:
+            if isinstance(a, _Static):
+                self.error(f"{call.name}(): the literal {a.value!r} is not an array value",
+                           call.pos, "an expression")
         n_params = len(prim.param_names)
         if not (prim.arity <= len(args) <= prim.arity + n_params):
             want = str(prim.arity) if not n_params else \
@@ -382,13 +530,29 @@ class _Parser:
         try:
             return apply(prim, *args[:prim.arity], **params)
         except ShapeError as exc:
-            self.error(str(exc), call.pos)
+            self.error(str(exc), call.pos, _SHAPE_HINT)
 
     def _constant_param(self, call, pname, node, pos):
+        if isinstance(node, _Static):
+            return node.value
         if not node.is_const:
             self.error(f"{call.name}(): parameter {pname!r} must be a number", pos,
-                       "a numeric literal")
+                       "a numeric literal, a tuple such as (0, 1), True, False or None")
         return node.value
+
+    def _composite(self, call: _Call) -> Node:
+        """A function of :data:`graphc.ir.array_ops.FUNCTIONS` (``stack``): positional
+        arguments are arrays, keyword arguments literals."""
+        fn = array_ops.FUNCTIONS[call.name]
+        for a in call.args:
+            if isinstance(a, _Static):
+                self.error(f"{call.name}(): the literal {a.value!r} is not an array value",
+                           call.pos, "an expression")
+        kw = {k: self._constant_param(call, k, v, p) for k, (v, p) in call.kwargs.items()}
+        try:
+            return fn(*call.args, **kw)
+        except (ShapeError, TypeError) as exc:
+            self.error(f"{call.name}(): {exc}", call.pos)
 
     # -- statements ------------------------------------------------------------------------
     def program(self) -> Graph:

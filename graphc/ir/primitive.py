@@ -94,6 +94,19 @@ class Primitive:
         commutative: argument order does not matter (CSE canonicalises it).
         shape_rule: ``shape_rule(*args, **params) -> shape``; NumPy broadcasting default.
         doc: one-line description.
+        elementwise: True for ops applied entry by entry (with NumPy broadcasting);
+            False for array ops (reductions, ``matmul``, reshapes, slices...), which
+            only the array backends lower. Their ``cuda`` is None: not lowered on CUDA
+            yet (the CUDA backend raises LoweringError naming the op).
+        canonical: ``canonical(*args, **params) -> params``: validates and normalises
+            the static parameters (``axis=-1`` to ``axis=(1,)``...) so that equal
+            nodes intern to one; it may add ``_text``, the parameters as printed.
+            Parameters whose names start with ``_`` are derived, never given.
+        decompose: ``decompose(*args, out=..., **params) -> Node``: the same value
+            built from simpler primitives (``softmax`` from ``exp``, ``sum``...), for
+            backends without a direct lowering (tinygrad's decompositions).
+        examples: test cases for array ops: ``((arg shapes...), {params})`` pairs
+            that the registry-driven tests evaluate and differentiate.
     """
 
     name: str
@@ -118,6 +131,10 @@ class Primitive:
     commutative: bool = False
     shape_rule: Callable[..., tuple] = elementwise_shape
     doc: str = ""
+    elementwise: bool = True
+    canonical: Callable[..., dict] | None = None
+    decompose: Callable[..., Any] | None = None
+    examples: tuple = ()
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -182,9 +199,15 @@ def apply(prim: Primitive, *args: Node, **params) -> Node:
     if params or prim.param_names:
         full = dict(prim.param_defaults)
         full.update(params)
+        full.pop("_text", None)  # derived by ``canonical``, never given
         unknown = set(full) - set(prim.param_names)
         if unknown:
             raise ShapeError(f"{prim.name} has no parameter(s) {', '.join(sorted(unknown))}")
+        if prim.canonical is not None:
+            try:
+                full = prim.canonical(*args, **full)
+            except ShapeError as exc:
+                raise ShapeError(f"{prim.name}: {exc}") from None
         ptuple = tuple(sorted(full.items()))
     else:
         full, ptuple = {}, ()

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-from ..ir import Graph, GraphcError, Node, NotDifferentiableError, ops
+from ..ir import Graph, GraphcError, Node, NotDifferentiableError, ShapeError, ops
+from ..ir.array_ops import fit_shape
 from ..ir.text import describe_node
 
 
@@ -86,6 +87,8 @@ class Hazards:
                 zero, inf = False, False
             elif n.prim.masks:
                 zero, inf = True, False
+            elif not n.prim.elementwise:  # array ops rearrange, sum or multiply entries
+                zero, inf = any(z), n.prim.unbounded or any(f)
             elif name in ("mul", "minimum", "maximum"):
                 zero, inf = any(z), any(f)
             elif name == "where":
@@ -137,12 +140,17 @@ def scale(t: Node | None, partial: Node | None, hazards: "Hazards | None" = None
     return product
 
 
-def _check_same_shape(bar: Node, arg: Node, prim_name: str) -> Node:
-    if bar.shape != arg.shape:
-        raise NotDifferentiableError(
-            f"reverse mode through a broadcast in {prim_name} (shape {arg.shape} to "
-            f"{bar.shape}) needs the array support of graphc's tensor primitives")
-    return bar
+def _fit(d: Node, like: Node, prim_name: str) -> Node:
+    """A tangent or cotangent ``d`` brought to ``like``'s shape: summed over the axes
+    along which ``like`` was broadcast (the transpose of broadcasting), or broadcast up
+    where a symbolic zero or constant left it smaller."""
+    if d.shape == like.shape:
+        return d
+    try:
+        return fit_shape(d, like.shape)
+    except ShapeError as exc:  # pragma: no cover - a derivative rule bug
+        raise NotDifferentiableError(f"internal error in the derivative of {prim_name}: "
+                                     f"{exc}") from None
 
 
 # -- the two transformations ----------------------------------------------------------
@@ -184,7 +192,8 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
         prim = n.prim
         params = dict(n.params)
         if prim.jvp is not None:
-            tan[id(n)] = prim.jvp(*n.args, out=n, tangents=ts, **params)
+            t = prim.jvp(*n.args, out=n, tangents=ts, **params)
+            tan[id(n)] = None if t is None else _fit(t, n, prim.name)
             continue
         if not prim.differentiable:
             continue
@@ -196,7 +205,7 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
         total = None
         for t, p in zip(ts, parts):
             total = add(total, scale(t, p, hazards))
-        tan[id(n)] = total
+        tan[id(n)] = None if total is None else _fit(total, n, prim.name)
     return tan
 
 
@@ -231,7 +240,7 @@ def adjoints(graph: Graph, sources: Sequence[Node],
                     for a, p in zip(n.args, parts)]
         for a, b in zip(n.args, bars):
             if b is not None and id(a) in act:
-                adj[id(a)] = add(adj.get(id(a)), _check_same_shape(b, a, prim.name))
+                adj[id(a)] = add(adj.get(id(a)), _fit(b, a, prim.name))
     return adj
 
 
@@ -411,6 +420,7 @@ def jacobian(graph: Graph, wrt=None, mode: str = "rev") -> Graph:
     if mode not in ("fwd", "rev"):
         raise GraphcError(f"mode must be 'fwd' or 'rev', got {mode!r}")
     sources = _resolve_wrt(graph, wrt)
+    _scalars_only(graph, sources, "jacobian")
     m, n = len(graph.outputs), len(sources)
     J: list[list[Node]] = [[None] * n for _ in range(m)]  # type: ignore[list-item]
     if mode == "rev":
@@ -432,6 +442,17 @@ def jacobian(graph: Graph, wrt=None, mode: str = "rev") -> Graph:
     return Graph(graph.inputs, flat, names, structure, graph.labels)
 
 
+def _scalars_only(graph: Graph, sources: list[Node], what: str) -> None:
+    """Jacobians and Hessians here are tables of scalar derivatives."""
+    for name, n in list(zip(graph.output_names, graph.outputs)) + [(x.name, x) for x in
+                                                                   sources]:
+        if n.shape != ():
+            raise GraphcError(
+                f"{what} works on scalar inputs and outputs; {name} has shape {n.shape}. "
+                f"For arrays use jvp (J·v), vjp (vᵀ·J), grad, or jvp of grad for "
+                f"Hessian-vector products")
+
+
 def hessian(graph: Graph, wrt=None) -> Graph:
     """The Hessian of a scalar single-output graph, forward over reverse: the forward
     Jacobian of the reverse-mode gradient (Griewank & Walther 2008, §5.4).
@@ -439,6 +460,7 @@ def hessian(graph: Graph, wrt=None) -> Graph:
     Returns:
         A graph of the n×n second derivatives ``d2f/dxidxj``, structured as rows.
     """
+    _scalars_only(graph, _resolve_wrt(graph, wrt), "hessian")
     g = grad(graph, wrt if wrt is None or isinstance(wrt, str) else list(wrt))
     H = jacobian(g, wrt, mode="fwd")
     f = graph.output_names[0]

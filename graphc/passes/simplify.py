@@ -27,12 +27,15 @@ def fold_constants(graph: Graph) -> Graph:
     implementation, so the folded value is exactly what the interpreter computes)."""
 
     def rule(node: Node, args: tuple[Node, ...]) -> Node:
-        if args and all(a.is_const for a in args) and not node.shape:
+        # constants of any shape are uniform fills: an elementwise op of them is one
+        # too; array ops (sums, products...) fold only on scalars
+        if args and all(a.is_const for a in args) and (
+                node.prim.elementwise or (not node.shape and not any(a.shape for a in args))):
             dt = _np_dtype(node.dtype)
             vals = [np.asarray(a.value, dtype=_np_dtype(a.dtype)) for a in args]
             with np.errstate(all="ignore"):
                 v = node.prim.impl(*vals, **dict(node.params))
-            return ops.const(float(np.asarray(v, dtype=dt)), node.dtype)
+            return ops.const(float(np.asarray(v, dtype=dt)), node.dtype, node.shape)
         return same_node(node, args)
 
     return rebuild(graph, rule)
@@ -127,6 +130,8 @@ def simplify(graph: Graph) -> Graph:
             if nxt is current:
                 break
             current = nxt
+        if current.shape != node.shape:  # x*1 -> x is wrong where 1 broadcasts x
+            return same_node(node, args)
         return current
 
     return rebuild(graph, rule)

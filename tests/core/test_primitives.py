@@ -1,22 +1,39 @@
 """Driven by the registry: every primitive has every piece, and its derivative rules
-agree with central finite differences over its test domain, to second order."""
+agree with central finite differences over its test domain, to second order.
+
+The scalar-argument tests here walk the elementwise primitives; the array primitives
+(``elementwise=False``: reductions, matmul, slices...) are walked with the example
+shapes of their records by tests/tensors/test_array_primitives.py (finite differences
+of JVP and VJP, the inner-product identity, LLVM vs NumPy)."""
 
 import numpy as np
 import pytest
 
 import graphc as gc
 from graphc.backends import llvm as llvm_backend
+from graphc.backends.llvm import arrays as llvm_arrays
 from graphc.ir import PRIMITIVES, Graph, apply, ops
 
 from helpers import richardson_gradient
 
-OPS = [p for p in PRIMITIVES.values() if p.arity > 0]
+OPS = [p for p in PRIMITIVES.values() if p.arity > 0 and p.elementwise]
+ARRAY_OPS = [p for p in PRIMITIVES.values() if not p.elementwise]
 
 
 @pytest.mark.parametrize("prim", list(PRIMITIVES.values()), ids=lambda p: p.name)
 def test_record_is_complete(prim):
     assert callable(prim.impl)
     assert prim.fmt and prim.latex and prim.doc
+    if not prim.elementwise:
+        # array ops: lowered by the LLVM array backend, explicitly not on CUDA yet
+        assert prim.llvm and llvm_arrays.supports(prim), \
+            f"the LLVM array backend cannot lower {prim.name}"
+        assert prim.cuda is None, f"{prim.name}: cuda must be None (not lowered yet)"
+        assert prim.examples and len(prim.domain) == prim.arity, \
+            f"{prim.name} needs example shapes and a domain per argument"
+        if prim.differentiable:
+            assert prim.jvp and prim.vjp, f"{prim.name} needs JVP and VJP rules"
+        return
     assert prim.llvm and prim.cuda, f"{prim.name} lacks a backend lowering name"
     assert llvm_backend.supports(prim), f"the LLVM backend cannot lower {prim.name}"
     if prim.arity:
@@ -131,3 +148,14 @@ def test_conventions_at_kinks():
     assert d("min(x, y)", x=1.0, y=1.0) == 0.5
     assert d("sqrt(x)", x=0.0) == np.inf
     assert d("log(x)", x=0.0) == np.inf
+
+
+@pytest.mark.parametrize("prim", ARRAY_OPS, ids=lambda p: p.name)
+def test_array_ops_are_refused_by_cuda_with_a_clear_error(prim):
+    """Not lowered on CUDA yet means a LoweringError naming the op, never bad code."""
+    from graphc.backends.cuda.render import render
+    shapes, params = prim.examples[0]
+    xs = [ops.variable(f"a{k}", shape=tuple(s)) for k, s in enumerate(shapes)]
+    g = Graph(xs, [apply(prim, *xs, **params)])
+    with pytest.raises(gc.LoweringError, match="array|" + prim.name):
+        render(g)

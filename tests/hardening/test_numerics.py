@@ -13,8 +13,8 @@ SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e308, -1e30
                      5e-324, 0.5, 2.0])
 
 
-@pytest.mark.parametrize("prim", [p for p in PRIMITIVES.values() if p.arity],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("prim", [p for p in PRIMITIVES.values() if p.arity and p.elementwise],
+                         ids=lambda p: p.name)  # array ops: tests/tensors
 @pytest.mark.parametrize("target", ["llvm", "numpy"])
 def test_special_values_follow_numpy(prim, target):
     xs = [ops.variable(f"a{i}") for i in range(prim.arity)]

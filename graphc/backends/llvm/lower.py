@@ -2,14 +2,16 @@
 
 The kernel has the C signature::
 
-    void kernel(int64_t start, int64_t end, void **inputs, void **outputs)
+    void kernel(int64_t start, int64_t end, void **inputs, void **outputs,
+                int64_t flags)
 
 and evaluates every output at the flat indices ``start <= i < end``. ``inputs[k]`` points
 to input k's data: a contiguous array of the input's dtype, or (for an input marked
 *scalar* in the lowering's ``pattern``) a single value that is loaded once, before the
 loop (loop-invariant hoisting by construction). ``outputs[j]`` points to contiguous
 output arrays. Value and every partial are computed in the same loop iteration, so
-memory is traversed once.
+memory is traversed once. ``flags`` bit 0 asks a kernel lowered with ``streaming`` for
+non-temporal stores (see :func:`lower`); other bits are zero.
 
 Two loop forms:
 
@@ -40,11 +42,13 @@ the transcendental functions is that of the C library or of libmvec (documented 
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import Callable, Sequence
 
 from llvmlite import ir
 
-from ...ir import Graph, LoweringError, Node, Primitive
+from ...ir import Graph, LoweringError, Node, Primitive, postorder
 from .vecmath import LOWERING_TO_C, VectorLibrary
 
 LIBM = {"tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1",
@@ -90,14 +94,18 @@ class Emitter:
         builder: positioned in the loop body.
         width: lanes per value (1: scalar).
         veclib: the vector library for ``width > 1`` (None: compute lane by lane).
+        const_div: divide by constants with the FMA sequence of :func:`divide_by_constant`
+            (needs a hardware FMA; only in the SIMD loop, whose body may branch).
     """
 
     def __init__(self, module: ir.Module, builder: ir.IRBuilder, width: int = 1,
-                 veclib: VectorLibrary | None = None):
+                 veclib: VectorLibrary | None = None, const_div: bool = False):
         self.module = module
         self.b = builder
         self.width = width
         self.veclib = veclib
+        self.const_div = const_div
+        self.const_table: dict | None = None
         self._functions: dict[str, ir.Function] = {}
         self.vector_calls: set[str] = set()
 
@@ -114,11 +122,46 @@ class Emitter:
             self._functions[name] = fn
         return fn
 
-    def const(self, ty: ir.Type, value: float) -> ir.Constant:
-        """``value`` as a constant of ``ty`` (splat over the lanes of a vector type)."""
+    def const(self, ty: ir.Type, value: float) -> ir.Value:
+        """``value`` as a value of ``ty`` (splat over the lanes of a vector type).
+
+        In the SIMD loop, vector constants are loaded from a table of splatted vectors
+        (see :meth:`finish_constants`) rather than written as immediates: with the JIT's
+        large code model an immediate vector constant costs three instructions at each
+        use (address, load, broadcast), whereas a load from the table folds into the
+        arithmetic instruction as a memory operand.
+        """
         if isinstance(ty, ir.VectorType):
-            return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
+            splat = ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
+            if self.const_table is None:
+                return splat
+            key = (str(ty), struct.pack("<d", value))
+            slots = self.const_table.setdefault(str(ty), (ty, {}))[1]
+            k = slots.setdefault(key, (len(slots), splat))[0]
+            gv = self._const_global(ty)
+            addr = self.b.gep(gv, [ir.Constant(I64, k)], inbounds=True, source_etype=ty)
+            ld = self.b.load(addr, typ=ty)
+            ld.align = ty.count * _size(ty.element)
+            return ld
         return ir.Constant(ty, value)
+
+    def _const_global(self, ty: ir.Type) -> ir.GlobalVariable:
+        name = f"graphc_consts_{_suffix(ty)}"
+        gv = self.module.globals.get(name)
+        if gv is None:
+            gv = ir.GlobalVariable(self.module, ir.ArrayType(ty, 1), name=name)
+            gv.align = 64
+        return gv
+
+    def finish_constants(self) -> None:
+        """Give the constant tables their final contents. They stay writable globals
+        of external linkage, so no pass folds the loads back into immediates."""
+        for tname, (ty, slots) in (self.const_table or {}).items():
+            gv = self._const_global(ty)
+            ordered = sorted(slots.values(), key=lambda slot: slot[0])
+            values = [splat for _, splat in ordered]
+            gv.value_type = ir.ArrayType(ty, len(values))
+            gv.initializer = ir.Constant(gv.value_type, values)
 
     def intrinsic(self, base: str, ty: ir.Type, *args: ir.Value) -> ir.Value:
         """Call ``<base>.<f64|f32|vNf64|vNf32>`` on same-typed arguments; transcendental
@@ -263,6 +306,89 @@ def _pow(e: Emitter, ty, node: Node, a, b):
     return e.intrinsic("llvm.pow", ty, a, b)
 
 
+def _is_power_of_two(c: float) -> bool:
+    m, _ = math.frexp(abs(c))
+    return m == 0.5
+
+
+# Where the FMA division sequence is proven exact (see divide_by_constant): bounds on
+# |c|, and on |a| and |a/c|, keeping every intermediate normal and far from overflow.
+_DIV_BOUNDS = {"float64": (2.0 ** -100, 2.0 ** 100, 2.0 ** -850, 2.0 ** 850),
+               "float32": (2.0 ** -20, 2.0 ** 20, 2.0 ** -80, 2.0 ** 80)}
+
+
+def divide_by_constant(e: Emitter, ty, a, c: float):
+    """``a / c`` for a constant ``c``, bit-identical to the IEEE division ``fdiv``.
+
+    Division has a fraction of the throughput of multiplication (one 8-lane ``vdivpd``
+    per 16 cycles on recent Intel cores), and ``(x - mu) / sigma`` is everywhere in
+    statistics, so dividing by a constant gets a cheaper, still correctly rounded, path:
+
+    * ``c`` a power of two: ``a * (1/c)`` (both are the exact ``a·2^-k`` rounded once);
+    * otherwise, with ``y = RN(1/c)`` (a constant): ``q0 = RN(a·y)``, one Newton
+      correction ``q1 = RN(q0 + RN(a - c·q0)·y)`` brings ``q1`` within one ulp of
+      ``a/c``; then ``r = a - c·q1`` is exact with an FMA and ``q2 = RN(q1 + r·y)`` is
+      the correctly rounded quotient by Markstein's theorem (P. Markstein, "Computation
+      of elementary functions on the IBM RISC System/6000 processor", IBM J. Res. Dev.
+      34(1), 1990; J.-M. Muller et al., *Handbook of Floating-Point Arithmetic*, 2nd ed.,
+      §4.9 and §11.3), which needs ``y`` within half an ulp of ``1/c`` and no underflow
+      or overflow.
+
+    When any lane has ``a/c`` outside the range where the theorem's assumptions hold
+    (and for zeros, infinities and NaN), the whole vector is divided with ``fdiv``
+    instead (a branch, almost never taken on real data).
+    Without ``e.const_div`` (scalar loops, CPUs without FMA) this is plain ``fdiv``.
+    """
+    dtype = _dtype_of(ty)
+    if not math.isfinite(c) or c == 0.0:
+        return e.b.fdiv(a, e.const(ty, c))
+    cmin, cmax, lo, hi = _DIV_BOUNDS[dtype]
+    if _is_power_of_two(c) and cmin <= abs(c) <= cmax:
+        return e.b.fmul(a, e.const(ty, 1.0 / c))
+    if not e.const_div or not (cmin <= abs(c) <= cmax) or not isinstance(ty, ir.VectorType):
+        return e.b.fdiv(a, e.const(ty, c))
+    b = e.b
+    if dtype == "float64":
+        recip = 1.0 / c
+    else:
+        import numpy as np
+        recip = float(np.float32(1.0) / np.float32(c))
+    Y, C = e.const(ty, recip), e.const(ty, c)
+    fma = e.function(f"llvm.fma.{_suffix(ty)}", ty, [ty, ty, ty])
+    q0 = b.fmul(a, Y)
+    r0 = b.call(fma, [b.fneg(q0), C, a])
+    q1 = b.call(fma, [r0, Y, q0])
+    r1 = b.call(fma, [b.fneg(q1), C, a])
+    fast = b.call(fma, [r1, Y, q1])
+    # lo <= |q0| <= hi, as one unsigned compare on the bits (zero, inf and NaN fail it
+    # and take the exact division)
+    bits = 64 if dtype == "float64" else 32
+    ity = ir.VectorType(ir.IntType(bits), ty.count)
+    to_bits = (lambda v: struct.unpack("<Q", struct.pack("<d", v))[0]) if bits == 64 \
+        else (lambda v: struct.unpack("<I", struct.pack("<f", v))[0])
+    mag = b.and_(b.bitcast(q0, ity), ir.Constant(ity, [(1 << (bits - 1)) - 1] * ty.count))
+    span = b.sub(mag, ir.Constant(ity, [to_bits(lo)] * ty.count))
+    inside = b.icmp_unsigned("<=", span,
+                             ir.Constant(ity, [to_bits(hi) - to_bits(lo)] * ty.count))
+    mty = ir.VectorType(I1, ty.count)
+    reduce_and = e.function(f"llvm.vector.reduce.and.v{ty.count}i1", I1, [mty])
+    all_ok = b.call(reduce_and, [inside])
+    fn = b.block.function
+    here = b.block
+    slow = fn.append_basic_block(name="div_slow")
+    join = fn.append_basic_block(name="div_join")
+    br = b.cbranch(all_ok, join, slow)
+    br.set_weights([1 << 20, 1])  # the slow path is cold: keep it out of line
+    b.position_at_end(slow)
+    exact = b.fdiv(a, C)
+    b.branch(join)
+    b.position_at_end(join)
+    phi = b.phi(ty)
+    phi.add_incoming(fast, here)
+    phi.add_incoming(exact, slow)
+    return phi
+
+
 def emit_node(e: Emitter, node: Node, args: list[ir.Value]) -> ir.Value:
     """Emit the instructions computing ``node`` from its arguments' values (converted
     to the node's dtype first when a float32 argument meets a float64 one)."""
@@ -273,6 +399,8 @@ def emit_node(e: Emitter, node: Node, args: list[ir.Value]) -> ir.Value:
     params = dict(node.params)
     if prim.name == "pow":
         return _pow(e, ty, node, *args)
+    if name == "fdiv" and node.args[1].is_const:
+        return divide_by_constant(e, ty, args[0], float(node.args[1].value))
     if name in INSTRUCTIONS:
         return getattr(e.b, name)(*args)
     if name in COMPOSITE:
@@ -304,7 +432,8 @@ def _splat(b: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
 
 
 def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
-          width: int = 1, veclib: VectorLibrary | None = None,
+          width: int = 1, veclib: VectorLibrary | None = None, const_div: bool = False,
+          streaming: bool = False,
           decorate: Callable[[ir.Module, ir.Function], None] | None = None) -> ir.Module:
     """Lower ``graph`` to an LLVM module with one kernel function ``name``.
 
@@ -316,6 +445,11 @@ def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
             the module docstring).
         veclib: the vector math library for the SIMD loop (None: transcendental
             functions lane by lane through the scalar C library).
+        const_div: in the SIMD loop, divide by constants without ``fdiv`` (see
+            :func:`divide_by_constant`; the target must have FMA instructions).
+        streaming: in the SIMD loop, also emit non-temporal stores of full blocks, used
+            when bit 0 of the kernel's ``flags`` argument is set (x86 only; the caller
+            guarantees 64-byte aligned blocks).
         decorate: optional hook to add attributes / metadata.
 
     Raises:
@@ -325,7 +459,8 @@ def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
     if len(scalar_inputs) != len(graph.inputs):
         raise LoweringError("scalar_inputs needs one flag per input")
     if width > 1:
-        module = _lower_simd(graph, scalar_inputs, name, width, veclib)
+        module = _lower_simd(graph, scalar_inputs, name, width, veclib, const_div,
+                             streaming)
     else:
         module = _lower_scalar(graph, scalar_inputs, name)
     if decorate is not None:
@@ -334,11 +469,11 @@ def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
 
 
 def _kernel_function(module: ir.Module, name: str):
-    fnty = ir.FunctionType(ir.VoidType(), [I64, I64, PTR, PTR])
+    fnty = ir.FunctionType(ir.VoidType(), [I64, I64, PTR, PTR, I64])
     fn = ir.Function(module, fnty, name=name)
-    for a, nm in zip(fn.args, ("start", "end", "inputs", "outputs")):
+    for a, nm in zip(fn.args, ("start", "end", "inputs", "outputs", "flags")):
         a.name = nm
-    for a in fn.args[2:]:
+    for a in fn.args[2:4]:
         a.add_attribute("noalias")
     set.add(fn.attributes, "nounwind")
     return fn
@@ -353,19 +488,52 @@ def _pointers(b: ir.IRBuilder, base: ir.Value, count: int, label: str) -> list[i
 
 
 def _emit_body(e: Emitter, graph: Graph, values: dict[int, ir.Value]) -> None:
-    for n in graph.nodes:
-        if id(n) in values:
+    """Emit every operation, in depth-first post-order from the outputs (each
+    subexpression finished before the next starts, which keeps fewer values alive
+    across the vector-library calls than the level order of ``graph.nodes``), with each
+    constant materialised at its use (in the SIMD loop a load that folds into the
+    instruction using it)."""
+
+    _emit_nodes(e, postorder(graph.outputs), values)
+    for o in graph.outputs:
+        if o.is_const:
+            values[id(o)] = e.const(e.type_for(o.dtype), o.value)
+
+
+def _emit_nodes(e: Emitter, nodes: Sequence[Node], values: dict[int, ir.Value]) -> None:
+    """Emit the operations among ``nodes`` (in order) not yet in ``values``."""
+
+    def value(a: Node) -> ir.Value:
+        if a.is_const:
+            return e.const(e.type_for(a.dtype), a.value)
+        return values[id(a)]
+
+    for n in nodes:
+        if id(n) in values or n.is_const or n.is_input:
             continue
+        values[id(n)] = emit_node(e, n, [value(a) for a in n.args])
+
+
+def _emit_invariants(e: Emitter, graph: Graph, values: dict[int, ir.Value],
+                     scalar_inputs: Sequence[bool]) -> None:
+    """Emit, before the loop, every operation that depends only on scalar inputs and
+    constants (loop-invariant code motion done by the lowering, which also covers the
+    vector-library calls that LLVM's LICM may not move)."""
+    invariant = {id(x) for x, s in zip(graph.inputs, scalar_inputs) if s}
+    todo = []
+    for n in postorder(graph.outputs):
         if n.is_const:
-            values[id(n)] = e.const(e.type_for(n.dtype), n.value)
-            continue
-        values[id(n)] = emit_node(e, n, [values[id(a)] for a in n.args])
+            invariant.add(id(n))
+        elif n.args and all(id(a) in invariant for a in n.args):
+            invariant.add(id(n))
+            todo.append(n)
+    _emit_nodes(e, todo, values)
 
 
 def _lower_scalar(graph: Graph, scalar_inputs: Sequence[bool], name: str) -> ir.Module:
     module = ir.Module(name=f"graphc_{name}")
     fn = _kernel_function(module, name)
-    start, end, in_ptrs, out_ptrs = fn.args
+    start, end, in_ptrs, out_ptrs, _flags = fn.args
     entry = fn.append_basic_block("entry")
     loop = fn.append_basic_block("loop")
     exit_ = fn.append_basic_block("exit")
@@ -409,7 +577,8 @@ def _convert(b: ir.IRBuilder, v: ir.Value, ty: ir.Type) -> ir.Value:
 
 
 def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: int,
-                veclib: VectorLibrary | None) -> ir.Module:
+                veclib: VectorLibrary | None, const_div: bool = False,
+                streaming: bool = False) -> ir.Module:
     module = ir.Module(name=f"graphc_{name}")
     fn = _kernel_function(module, name)
     bits = width * max(64 if n.dtype == "float64" else 32 for n in graph.nodes)
@@ -417,7 +586,7 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
     # would split <8 x double> and change how libmvec's arguments are passed).
     for attr in (f'"prefer-vector-width"="{bits}"', f'"min-legal-vector-width"="{bits}"'):
         set.add(fn.attributes, attr)
-    start, end, in_ptrs, out_ptrs = fn.args
+    start, end, in_ptrs, out_ptrs, flags = fn.args
     entry = fn.append_basic_block("entry")
     loop = fn.append_basic_block("loop")
     full_in = fn.append_basic_block("full_in")
@@ -427,7 +596,7 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
     nxt_blk = fn.append_basic_block("next")
     exit_ = fn.append_basic_block("exit")
     b = ir.IRBuilder(entry)
-    e = Emitter(module, b, width, veclib)
+    e = Emitter(module, b, width, veclib, const_div)
     mask_ty = ir.VectorType(I1, width)
 
     # entry: data pointers; scalar inputs loaded and splatted once
@@ -440,13 +609,15 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
             values[id(x)] = _splat(b, b.load(data_ptrs[k], typ=float_type(x.dtype),
                                              name=x.name), width)
     lane_ids = ir.Constant(ir.VectorType(I64, width), list(range(width)))
+    _emit_invariants(e, graph, values, scalar_inputs)
+    preheader = b.block
     b.cbranch(b.icmp_signed("<", start, end), loop, exit_)
 
     # loop head: a full block is loaded whole; the partial last block with masked
     # loads (absent lanes read as 1.0) and masked stores. Both feed the same body.
     b.position_at_end(loop)
     i = b.phi(I64, name="i")
-    i.add_incoming(start, entry)
+    i.add_incoming(start, preheader)
     rem = b.sub(end, i, name="rem")
     full = b.icmp_signed(">=", rem, ir.Constant(I64, width), name="full")
     b.cbranch(full, full_in, tail_in)
@@ -483,18 +654,44 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
         p.add_incoming(full_loads[k], full_in)
         p.add_incoming(tail_loads[k], tail_in)
         values[id(x)] = p
+    e.const_table = {}
     _emit_body(e, graph, values)
+    e.const_table, table = None, e.const_table
     results = [_convert(b, values[id(o)], ir.VectorType(float_type(o.dtype), width))
                for o in graph.outputs]
     b.cbranch(full, nxt_blk, tail_out)
 
     b.position_at_end(nxt_blk)
-    for j, o in enumerate(graph.outputs):
-        ety = float_type(o.dtype)
-        st = b.store(results[j], b.gep(outs[j], [i], inbounds=True, source_etype=ety))
-        st.align = _size(ety)
+    if streaming:
+        # bit 0 of flags: the caller checked that every output block is 64-byte aligned
+        # and the batch large: write with non-temporal stores (no read-for-ownership)
+        reg_blk = fn.append_basic_block("store")
+        nt_blk = fn.append_basic_block("store_streaming")
+        adv_blk = fn.append_basic_block("advance")
+        stream = b.icmp_unsigned("!=", b.and_(flags, ir.Constant(I64, 1)),
+                                 ir.Constant(I64, 0), name="stream")
+        b.cbranch(stream, nt_blk, reg_blk)
+        for blk, nt in ((reg_blk, False), (nt_blk, True)):
+            b.position_at_end(blk)
+            for j, o in enumerate(graph.outputs):
+                ety = float_type(o.dtype)
+                st = b.store(results[j], b.gep(outs[j], [i], inbounds=True,
+                                                 source_etype=ety))
+                if nt:
+                    st.align = width * _size(ety)
+                    st.set_metadata("nontemporal",
+                                    module.add_metadata([ir.Constant(I32, 1)]))
+                else:
+                    st.align = _size(ety)
+            b.branch(adv_blk)
+        b.position_at_end(adv_blk)
+    else:
+        for j, o in enumerate(graph.outputs):
+            ety = float_type(o.dtype)
+            st = b.store(results[j], b.gep(outs[j], [i], inbounds=True, source_etype=ety))
+            st.align = _size(ety)
     nxt = b.add(i, ir.Constant(I64, width), name="i_next", flags=("nsw",))
-    i.add_incoming(nxt, nxt_blk)
+    i.add_incoming(nxt, b.block)
     b.cbranch(b.icmp_signed("<", nxt, end), loop, exit_)
 
     b.position_at_end(tail_out)
@@ -509,7 +706,13 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
     b.branch(exit_)
 
     b.position_at_end(exit_)
+    if streaming:  # order the non-temporal stores before the caller reads the results
+        sfence = e.function("llvm.x86.sse.sfence", ir.VoidType(), [])
+        b.call(sfence, [])
     b.ret_void()
+    e.const_table = table
+    e.finish_constants()
+    e.const_table = None
     if e.vector_calls:
         _keep_used(module, [module.globals[s] for s in sorted(e.vector_calls)])
     return module

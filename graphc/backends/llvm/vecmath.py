@@ -76,14 +76,15 @@ def _open_libmvec() -> ctypes.CDLL | None:
     with _lock:
         if _libmvec is None:
             lib = None
-            for name in ("libmvec.so.1", ctypes.util.find_library("mvec")):
-                if not name:
-                    continue
-                try:
-                    lib = ctypes.CDLL(name)
-                    break
-                except OSError:
-                    continue
+            try:
+                lib = ctypes.CDLL("libmvec.so.1")
+            except OSError:
+                name = ctypes.util.find_library("mvec")  # runs ldconfig: only if needed
+                if name:
+                    try:
+                        lib = ctypes.CDLL(name)
+                    except OSError:
+                        lib = None
             _libmvec = lib if lib is not None else False
         return _libmvec or None
 

@@ -1,0 +1,129 @@
+"""Splitting large batches across CPU cores.
+
+Compiled kernels release the GIL while they run (see :mod:`.jit`), so a batch split into
+contiguous chunks runs on several threads at once: the chunks go to a module-level pool
+of ``num_threads - 1`` worker threads and the calling thread runs one itself. Chunk
+boundaries are multiples of :data:`ALIGN` elements, so every SIMD block but the last is
+full and every element goes through the same instructions whatever the thread count:
+results are bit-identical with 1 or n threads.
+
+The thread count is ``graphc.set_num_threads(n)``, else the environment variable
+``GRAPHC_NUM_THREADS``, else the number of CPUs this process may run on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from ...ir import GraphcError
+
+ENV_THREADS = "GRAPHC_NUM_THREADS"
+ALIGN = 64
+"""Chunk boundaries are multiples of this many elements (a multiple of every SIMD
+width: 16 float32 lanes of AVX-512)."""
+
+_lock = threading.Lock()
+_num_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _default_threads() -> int:
+    env = os.environ.get(ENV_THREADS, "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise GraphcError(f"{ENV_THREADS}={env!r} is not a whole number") from None
+        if n < 1:
+            raise GraphcError(f"{ENV_THREADS}={env!r} must be at least 1")
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def get_num_threads() -> int:
+    """The number of threads a large batch is split across (at least 1)."""
+    global _num_threads
+    if _num_threads is None:
+        with _lock:
+            if _num_threads is None:
+                _num_threads = _default_threads()
+    return _num_threads
+
+
+def set_num_threads(n: int | None) -> int:
+    """Set how many threads compiled kernels may use for one large batch.
+
+    Args:
+        n: a whole number >= 1, or None to go back to the default
+            (``$GRAPHC_NUM_THREADS``, else the CPUs available to this process).
+
+    Returns:
+        The previous setting.
+
+    Raises:
+        GraphcError: ``n`` is not a whole number >= 1.
+    """
+    global _num_threads
+    previous = get_num_threads()
+    if n is None:
+        value = _default_threads()
+    else:
+        if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+            raise GraphcError(f"set_num_threads takes a whole number, got {n!r}")
+        value = int(n.__index__())
+        if value < 1:
+            raise GraphcError(f"set_num_threads needs at least 1 thread, got {value}")
+    with _lock:
+        _num_threads = value
+    return previous
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size < workers:
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=workers,
+                                       thread_name_prefix="graphc-kernel")
+            _pool_size = workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def chunks(n: int, parts: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into at most ``parts`` contiguous ``(start, end)`` chunks of
+    near-equal size whose inner boundaries are multiples of :data:`ALIGN`."""
+    blocks = -(-n // ALIGN)
+    parts = max(1, min(parts, blocks))
+    out, start = [], 0
+    for p in range(parts):
+        stop = min(n, ((p + 1) * blocks // parts) * ALIGN)
+        if stop > start:
+            out.append((start, stop))
+        start = stop
+    return out
+
+
+def run_chunks(run: Callable[[int, int], object], n: int, threads: int) -> None:
+    """Call ``run(start, end)`` over chunks of ``range(n)``: the first chunk on the
+    calling thread, the others on the pool; returns when all are done (re-raising the
+    first error)."""
+    parts = chunks(n, threads)
+    if len(parts) == 1:
+        run(0, n)
+        return
+    pool = _executor(len(parts) - 1)
+    futures = [pool.submit(run, s, e) for s, e in parts[1:]]
+    try:
+        run(*parts[0])
+    finally:
+        for f in futures:
+            f.result()

@@ -1,0 +1,323 @@
+"""Static shapes with named dimensions, bound to sizes when a graph is called.
+
+A node's shape is a tuple of *dimensions*. A dimension is an ``int`` or a ``str``:
+
+* a *symbol* such as ``"B"`` or ``"n"``: a size fixed only when the graph is called
+  (``parse(..., X=("D", "B"))``);
+* a *derived* dimension, an integer linear combination of symbols written in canonical
+  form (``"n-1"`` for ``x[1:]`` when ``x`` has shape ``("n",)``, ``"m+n"`` for a
+  concatenation). Shape rules build these with :func:`dim_add` and :func:`dim_sub`, so
+  two derived dimensions are equal exactly when their canonical strings are.
+
+At call time :func:`bind` matches the input arrays' shapes to the declared ones and
+returns the *environment* ``{symbol: size}``; :func:`concrete_shapes` then re-runs every
+node's shape rule on the concrete sizes (the rule, not just the symbolic shape, so a
+slice that NumPy would clip, or an index out of range, is caught) and checks that they
+agree with the symbolic shapes. Errors name the node (trace number and text), its
+argument shapes and the sizes bound. Backends specialise compiled code per concrete
+binding (see :func:`shape_key`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from .errors import InputError, ShapeError
+
+_TERM = re.compile(r"([+-]?)(?:(\d+)\*)?([A-Za-z_][A-Za-z0-9_]*)|([+-]?)(\d+)")
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_symbol(d: Any) -> bool:
+    """True for a plain symbolic dimension name (``"B"``), not a derived one."""
+    return isinstance(d, str) and _SYMBOL.fullmatch(d) is not None
+
+
+def check_dim(d: Any, what: str = "dimension") -> int | str:
+    """``d`` as a valid dimension: a non-negative int or a symbol name.
+
+    Raises:
+        ShapeError: anything else (negative sizes, floats that are not whole...).
+    """
+    if isinstance(d, bool):
+        raise ShapeError(f"{what} {d!r} is not a size")
+    if isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, str)):
+        d = int(d)
+        if d < 0:
+            raise ShapeError(f"{what} {d} is negative")
+        return d
+    if isinstance(d, float) and d.is_integer() and d >= 0:
+        return int(d)
+    if isinstance(d, str):
+        _parse(d)
+        return d
+    raise ShapeError(f"{what} {d!r} must be a non-negative integer or a name such as 'B'")
+
+
+@lru_cache(maxsize=4096)
+def _parse(d: str) -> tuple[tuple[tuple[str, int], ...], int]:
+    """A derived dimension string as ``(((symbol, coefficient), ...), constant)``."""
+    text = d.replace(" ", "")
+    pos = 0
+    coeffs: dict[str, int] = {}
+    const = 0
+    while pos < len(text):
+        m = _TERM.match(text, pos)
+        if m is None or m.end() == pos or (pos > 0 and text[pos] not in "+-"):
+            raise ShapeError(f"dimension {d!r} is not a name or a sum of names and integers")
+        if m.group(3):
+            sign = -1 if m.group(1) == "-" else 1
+            coeffs[m.group(3)] = coeffs.get(m.group(3), 0) + sign * int(m.group(2) or 1)
+        else:
+            sign = -1 if m.group(4) == "-" else 1
+            const += sign * int(m.group(5))
+        pos = m.end()
+    return tuple(sorted((k, v) for k, v in coeffs.items() if v)), const
+
+
+def _format(coeffs: Mapping[str, int], const: int) -> int | str:
+    terms = []
+    for name in sorted(coeffs):
+        c = coeffs[name]
+        if c == 0:
+            continue
+        mag = "" if abs(c) == 1 else f"{abs(c)}*"
+        terms.append(("-" if c < 0 else "+") + mag + name)
+    if not terms:
+        return const
+    if const:
+        terms.append(("-" if const < 0 else "+") + str(abs(const)))
+    text = "".join(terms)
+    return text[1:] if text.startswith("+") else text
+
+
+def _linear(d: int | str) -> tuple[dict[str, int], int]:
+    if isinstance(d, int):
+        return {}, d
+    coeffs, const = _parse(d)
+    return dict(coeffs), const
+
+
+def dim_add(a: int | str, b: int | str, sign: int = 1) -> int | str:
+    """``a + sign*b`` for dimensions (canonical form; an int when no symbol remains)."""
+    ca, ka = _linear(a)
+    cb, kb = _linear(b)
+    for name, c in cb.items():
+        ca[name] = ca.get(name, 0) + sign * c
+    return _format(ca, ka + sign * kb)
+
+
+def dim_sub(a: int | str, b: int | str) -> int | str:
+    """``a - b`` for dimensions."""
+    return dim_add(a, b, -1)
+
+
+def dim_symbols(d: int | str) -> tuple[str, ...]:
+    """The symbol names a dimension depends on."""
+    return () if isinstance(d, int) else tuple(k for k, _ in _parse(d)[0])
+
+
+def eval_dim(d: int | str, env: Mapping[str, int]) -> int:
+    """The size of dimension ``d`` given ``env`` (``{symbol: size}``).
+
+    Raises:
+        ShapeError: a symbol that ``env`` does not bind.
+    """
+    if isinstance(d, int):
+        return d
+    coeffs, const = _parse(d)
+    total = const
+    for name, c in coeffs:
+        try:
+            total += c * env[name]
+        except KeyError:
+            raise ShapeError(f"dimension {d!r} uses {name!r}, which no input binds") from None
+    return total
+
+
+def eval_shape(shape: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
+    """Every dimension of ``shape`` evaluated in ``env``."""
+    return tuple(eval_dim(d, env) for d in shape)
+
+
+def is_concrete(shape: Sequence) -> bool:
+    """True when every dimension is an int."""
+    return all(isinstance(d, int) for d in shape)
+
+
+def format_shape(shape: Sequence) -> str:
+    """``(B, 64)``: a shape as text, symbols without quotes (as the parser reads it)."""
+    inner = ", ".join(str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def size_of(shape: Sequence) -> int | str:
+    """The number of elements of a concrete shape (int), or ``"?"`` if symbolic."""
+    n = 1
+    for d in shape:
+        if not isinstance(d, int):
+            return "?"
+        n *= d
+    return n
+
+
+# ---------------------------------------------------------------------------------
+# graphs with arrays
+
+_array_graphs: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
+
+def is_array_graph(graph) -> bool:
+    """True when ``graph`` has a node of non-scalar static shape or an array primitive
+    (a reduction, matmul, reshape...). Such graphs are called with arrays of the
+    declared shapes; graphs of scalars instead map elementwise over any batch of
+    inputs, broadcast like a ufunc."""
+    known = _array_graphs.get(graph)
+    if known is None:
+        known = any(n.shape != () or not n.prim.elementwise for n in graph.nodes)
+        _array_graphs[graph] = known
+    return known
+
+
+def bind(graph, arrays: Sequence[Any]) -> dict[str, int]:
+    """Match the shapes of ``arrays`` (one per ``graph.inputs``) to the declared shapes
+    and return the environment ``{symbol: size}``.
+
+    Raises:
+        InputError: a rank or a fixed size differs, or a symbol gets two sizes (the
+            message names the inputs, the declared and the given shapes).
+    """
+    env: dict[str, int] = {}
+    source: dict[str, tuple[str, tuple]] = {}
+    derived = []
+    for x, a in zip(graph.inputs, arrays):
+        shape = tuple(a.shape)
+        decl = x.shape
+        if len(shape) != len(decl):
+            raise InputError(f"input {x.name!r} has shape {shape}, but the graph declares "
+                             f"{format_shape(decl)} ({len(decl)} dimension(s))")
+        for i, (d, s) in enumerate(zip(decl, shape)):
+            if isinstance(d, int):
+                if d != s:
+                    raise InputError(f"input {x.name!r} has shape {shape}, but the graph "
+                                     f"declares {format_shape(decl)} (dimension {i}: "
+                                     f"{s} vs {d})")
+            elif is_symbol(d):
+                if d in env and env[d] != s:
+                    other, oshape = source[d]
+                    raise InputError(
+                        f"dimension {d} is {env[d]} in input {other!r} (shape {oshape}) but "
+                        f"{s} in input {x.name!r} (shape {shape})")
+                env.setdefault(d, s)
+                source.setdefault(d, (x.name, shape))
+            else:
+                derived.append((x, i, d, s, shape))
+    for x, i, d, s, shape in derived:
+        try:
+            want = eval_dim(d, env)
+        except ShapeError as exc:
+            raise InputError(f"input {x.name!r}: {exc}") from None
+        if want != s:
+            raise InputError(f"input {x.name!r} has shape {shape}, but the graph declares "
+                             f"{format_shape(x.shape)} (dimension {i}: {s} vs {d} = {want})")
+    return env
+
+
+def env_key(env: Mapping[str, int]) -> tuple:
+    """A hashable, ordered form of an environment."""
+    return tuple(sorted(env.items()))
+
+
+def subst_params(params: Mapping[str, Any], env: Mapping[str, int]) -> dict:
+    """A node's parameters with symbolic dimensions of shape-valued parameters
+    (named ``shape``) replaced by their sizes in ``env``."""
+    out = dict(params)
+    shp = out.get("shape")
+    if isinstance(shp, tuple) and not is_concrete(shp):
+        out["shape"] = eval_shape(shp, env)
+    out.pop("_text", None)
+    return out
+
+
+class _Stub:
+    """Stands in for a node when a shape rule is re-run on concrete sizes."""
+
+    __slots__ = ("shape", "dtype", "is_const", "value")
+
+    def __init__(self, shape, dtype, is_const=False, value=None):
+        self.shape = shape
+        self.dtype = dtype
+        self.is_const = is_const
+        self.value = value
+
+
+_shape_cache: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_shape_lock = threading.Lock()
+
+
+def describe_node(graph, node) -> str:
+    """``v3 = sum(v2, axis=0)``: a node as its trace line, for error messages."""
+    from .text import format_op, INFIX_ATOM, _leaf_text
+    nums = graph.numbers
+    names = {n: f"v{k}" for n, k in nums.items()}
+    if not node.args:
+        return node.name or repr(node)
+    args = [(names[a], INFIX_ATOM) if a in names else _leaf_text(a) for a in node.args]
+    text, _ = format_op(node, [t for t, _ in args], [p for _, p in args])
+    return f"{names.get(node, '?')} = {text}"
+
+
+def concrete_shapes(graph, env: Mapping[str, int]) -> dict[int, tuple[int, ...]]:
+    """The concrete shape of every node of ``graph`` under ``env``, keyed by ``id(node)``
+    (cached per graph and environment).
+
+    Each operation's shape rule is re-run on its arguments' concrete shapes; the result
+    must equal the node's symbolic shape evaluated in ``env``.
+
+    Raises:
+        ShapeError: a rule fails on the concrete sizes, or disagrees with the symbolic
+            shape (names the node, its argument shapes and the bound sizes).
+    """
+    key = env_key(env)
+    with _shape_lock:
+        per_graph = _shape_cache.get(graph)
+        if per_graph is None:
+            per_graph = _shape_cache.setdefault(graph, {})
+        found = per_graph.get(key)
+    if found is not None:
+        return found
+    shapes: dict[int, tuple[int, ...]] = {}
+    stubs: dict[int, _Stub] = {}
+    bound = ", ".join(f"{k}={v}" for k, v in key) or "no symbols"
+    for n in graph.nodes:
+        if not n.args:
+            try:
+                s = eval_shape(n.shape, env)
+            except ShapeError as exc:
+                raise ShapeError(f"{n!r}: {exc}") from None
+            shapes[id(n)] = s
+            stubs[id(n)] = _Stub(s, n.dtype, n.is_const, n.value)
+            continue
+        args = [stubs[id(a)] for a in n.args]
+        params = subst_params(dict(n.params), env)
+        try:
+            s = tuple(n.prim.shape_rule(*args, **params))
+            want = eval_shape(n.shape, env)
+        except ShapeError as exc:
+            raise ShapeError(
+                f"{describe_node(graph, n)}: {exc} (argument shapes "
+                f"{', '.join(str(a.shape) for a in args)}; {bound})") from None
+        if s != want:
+            raise ShapeError(
+                f"{describe_node(graph, n)}: the arguments have shapes "
+                f"{', '.join(str(a.shape) for a in args)} ({bound}), which give shape {s}, "
+                f"but the graph was built for {format_shape(n.shape)} = {want}")
+        shapes[id(n)] = s
+        stubs[id(n)] = _Stub(s, n.dtype)
+    with _shape_lock:
+        per_graph[key] = shapes
+    return shapes
