@@ -66,7 +66,8 @@ class Graph:
             tuple of them (``(0, (1, 2))`` for value-and-gradient). Defaults to the
             single output, or a flat tuple of all outputs.
         labels: optional ``{node: name}`` for nodes the user named (statements of a
-            program); used by printers and diagrams.
+            program); used by printers and diagrams. Labels of nodes the outputs do not
+            use are dropped.
 
     Raises:
         GraphcError: duplicate or non-input entries in ``inputs``, or an output that
@@ -74,7 +75,7 @@ class Graph:
     """
 
     __slots__ = ("inputs", "outputs", "output_names", "structure", "labels",
-                 "_nodes", "_numbers", "__weakref__")
+                 "_nodes", "_numbers", "_post", "__weakref__")
 
     def __init__(self, inputs: Sequence[Node], outputs: Sequence[Node],
                  output_names: Sequence[str] | None = None, structure: Any = None,
@@ -108,11 +109,15 @@ class Graph:
         object.__setattr__(self, "outputs", outputs)
         object.__setattr__(self, "output_names", output_names)
         object.__setattr__(self, "structure", structure)
-        object.__setattr__(self, "labels", dict(labels or {}))
         object.__setattr__(self, "_nodes", None)
         object.__setattr__(self, "_numbers", None)
+        post = postorder(outputs)
+        object.__setattr__(self, "_post", post)  # reused by .nodes, then dropped
+        live = set(map(id, post))
+        object.__setattr__(self, "labels", {n: lab for n, lab in (labels or {}).items()
+                                            if id(n) in live})
         declared = set(map(id, inputs))
-        missing = {n.name for n in postorder(outputs) if n.is_input and id(n) not in declared}
+        missing = {n.name for n in post if n.is_input and id(n) not in declared}
         if missing:
             raise GraphcError(f"the outputs use input(s) {', '.join(sorted(missing))} "
                               f"that are not among the graph's inputs "
@@ -135,7 +140,8 @@ class Graph:
         """All nodes in evaluation order: the inputs (in input order), then every
         reachable constant and operation, operations in trace-numbering order."""
         if self._nodes is None:
-            post = postorder(self.outputs)
+            post = self._post if self._post is not None else postorder(self.outputs)
+            object.__setattr__(self, "_post", None)
             rank = {id(n): i for i, n in enumerate(post)}
             level: dict[int, int] = {}
             for n in post:

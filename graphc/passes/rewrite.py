@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..ir import Graph, Node, apply, postorder
+from ..ir import Graph, Node, apply
 
 
 def same_node(node: Node, args: tuple[Node, ...]) -> Node:
@@ -38,6 +38,4 @@ def rebuild(graph: Graph, rule: Callable[[Node, tuple[Node, ...]], Node]) -> Gra
         m = new.get(id(node))
         if m is not None and m.args and m not in labels:
             labels[m] = name
-    live = set(postorder(outputs))
-    return Graph(graph.inputs, outputs, graph.output_names, graph.structure,
-                 {k: v for k, v in labels.items() if k in live})
+    return Graph(graph.inputs, outputs, graph.output_names, graph.structure, labels)

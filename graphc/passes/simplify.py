@@ -22,23 +22,23 @@ def _np_dtype(dtype: str):
     return np.float64 if dtype == "float64" else np.float32
 
 
+def _fold_rule(node: Node, args: tuple[Node, ...]) -> Node:
+    # constants of any shape are uniform fills: an elementwise op of them is one
+    # too; array ops (sums, products...) fold only on scalars
+    if args and all(a.is_const for a in args) and (
+            node.prim.elementwise or (not node.shape and not any(a.shape for a in args))):
+        dt = _np_dtype(node.dtype)
+        vals = [np.asarray(a.value, dtype=_np_dtype(a.dtype)) for a in args]
+        with np.errstate(all="ignore"):
+            v = node.prim.impl(*vals, **dict(node.params))
+        return ops.const(float(np.asarray(v, dtype=dt)), node.dtype, node.shape)
+    return same_node(node, args)
+
+
 def fold_constants(graph: Graph) -> Graph:
     """Evaluate every operation whose arguments are all constants (with the op's NumPy
     implementation, so the folded value is exactly what the interpreter computes)."""
-
-    def rule(node: Node, args: tuple[Node, ...]) -> Node:
-        # constants of any shape are uniform fills: an elementwise op of them is one
-        # too; array ops (sums, products...) fold only on scalars
-        if args and all(a.is_const for a in args) and (
-                node.prim.elementwise or (not node.shape and not any(a.shape for a in args))):
-            dt = _np_dtype(node.dtype)
-            vals = [np.asarray(a.value, dtype=_np_dtype(a.dtype)) for a in args]
-            with np.errstate(all="ignore"):
-                v = node.prim.impl(*vals, **dict(node.params))
-            return ops.const(float(np.asarray(v, dtype=dt)), node.dtype, node.shape)
-        return same_node(node, args)
-
-    return rebuild(graph, rule)
+    return rebuild(graph, _fold_rule)
 
 
 def _c(n: Node, v: float) -> bool:
@@ -115,26 +115,41 @@ def _simplify_node(node: Node, args: tuple[Node, ...]) -> Node:
     return same_node(node, args)
 
 
+def _simplify_rule(node: Node, args: tuple[Node, ...]) -> Node:
+    current = _simplify_node(node, args)
+    for _ in range(8):  # each step removes an op, so this converges quickly
+        if current.is_const or current.is_input or not current.args:
+            break
+        nxt = _simplify_node(current, current.args)
+        if nxt is current:
+            break
+        current = nxt
+    if current.shape != node.shape:  # x*1 -> x is wrong where 1 broadcasts x
+        return same_node(node, args)
+    return current
+
+
+
 def simplify(graph: Graph) -> Graph:
     """Algebraic simplification to a fixed point at every node (bottom-up): ``x+0``,
     ``x·1``, ``x·(-1)``, ``x/1``, ``--x``, ``x+(-y)``, ``x^1``, ``x^0``, ``x^0.5 = sqrt x``,
     ``x^-1 = 1/x``, ``x/2^k = x·2^-k``, ``where`` on a constant condition. See the module docstring for
     what is never rewritten."""
 
-    def rule(node: Node, args: tuple[Node, ...]) -> Node:
-        current = _simplify_node(node, args)
-        for _ in range(8):  # each step removes an op, so this converges quickly
-            if current.is_const or current.is_input or not current.args:
-                break
-            nxt = _simplify_node(current, current.args)
-            if nxt is current:
-                break
-            current = nxt
-        if current.shape != node.shape:  # x*1 -> x is wrong where 1 broadcasts x
-            return same_node(node, args)
-        return current
+    return rebuild(graph, _simplify_rule)
 
-    return rebuild(graph, rule)
+
+def _cse_rule():
+    first: dict[tuple, Node] = {}
+
+    def rule(node: Node, args: tuple[Node, ...]) -> Node:
+        new = same_node(node, args)
+        if new.prim.commutative and len(new.args) == 2:
+            a, b = new.args
+            key = (new.prim.name, new.params, frozenset((id(a), id(b))))
+            return first.setdefault(key, new)
+        return new
+    return rule
 
 
 def cse(graph: Graph) -> Graph:
@@ -142,16 +157,7 @@ def cse(graph: Graph) -> Graph:
     subexpressions are already one node; this pass also merges applications of a
     commutative op (``add``, ``mul``, ``min``, ``max``) that differ only in argument
     order, keeping the first one in evaluation order (so ``x1*x2`` stays as written)."""
-    first: dict[tuple, Node] = {}
-
-    def rule(node: Node, args: tuple[Node, ...]) -> Node:
-        new = same_node(node, args)
-        if node.prim.commutative and len(args) == 2:
-            key = (node.prim.name, node.params, frozenset((id(args[0]), id(args[1]))))
-            return first.setdefault(key, new)
-        return new
-
-    return rebuild(graph, rule)
+    return rebuild(graph, _cse_rule())
 
 
 def dce(graph: Graph) -> Graph:
@@ -161,5 +167,22 @@ def dce(graph: Graph) -> Graph:
 
 
 def optimize(graph: Graph) -> Graph:
-    """The default clean-up pipeline: fold, simplify, fold again, CSE, DCE."""
-    return dce(cse(fold_constants(simplify(fold_constants(graph)))))
+    """The default clean-up pipeline: constant folding, algebraic simplification and
+    CSE at every node (repeated at a node until nothing changes), with dead code
+    dropped; one bottom-up walk, equivalent to ``dce(cse(fold(simplify(fold(g)))))``."""
+    cse_rule = _cse_rule()
+
+    def rule(node: Node, args: tuple[Node, ...]) -> Node:
+        current = _fold_rule(node, args)
+        for _ in range(8):
+            if not current.args:
+                break
+            nxt = _fold_rule(current, current.args)
+            if nxt is current:
+                nxt = _simplify_rule(current, current.args)
+            if nxt is current:
+                break
+            current = nxt
+        return cse_rule(current, current.args) if current.args else current
+
+    return rebuild(graph, rule)
