@@ -101,6 +101,9 @@ def emit(graph: Graph, target: str, what: str, cc: tuple[int, int] = (9, 0)) -> 
     if target == "cuda":
         from ..backends import cuda
         if what == "source":
+            from ..ir.shapes import is_array_graph
+            if is_array_graph(graph):
+                return cuda.render_arrays(graph).text
             return cuda.render(graph).text
         return cuda.ptx(graph, cc)
     try:

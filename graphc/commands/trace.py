@@ -7,13 +7,21 @@ Examples::
     graphc trace "ln(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 --mode fwd --seed x1=1 --format md
     graphc trace "ln(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 --format tex -o trace.tex
     graphc graph "x*1 + 0 + sin(x)*sin(x)" --pass simplify --pass cse -o before_after.svg
+    graphc trace "l = sum(tanh(W @ x))" --at W=@w.npy x="[[1], [2]]" -o layer.svg
+
+Array inputs: ``--at NAME=@FILE.npy`` (a NumPy ``.npy`` file, read without pickles) or
+``--at NAME=JSON`` (a nested list such as ``"[[1, 2], [3, 4]]"``); in an expression
+with array operations their shapes declare the inputs (:func:`graphc.tracing.parse_at`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from .. import api
 from ..ir import GraphcError, to_text
@@ -84,6 +92,47 @@ def _output_arguments(p, formats) -> None:
                         "graphc.viz.DEFAULT_MAX_NODES)")
     p.add_argument("--rankdir", choices=("LR", "TB"), default=None,
                    help="layout direction: left to right or top to bottom")
+    p.add_argument("--matrix-max", type=int, default=None, metavar="N",
+                   help="arrays up to N×N print in full, larger ones as shape and "
+                        "min/mean/max (default 4)")
+
+
+def _array(name: str, text: str, what: str) -> np.ndarray:
+    """``@FILE.npy`` or a JSON nested list as a float array (data only: no pickles,
+    no eval)."""
+    try:
+        if text.startswith("@"):
+            a = np.load(text[1:], allow_pickle=False)
+        else:
+            a = json.loads(text)
+        arr = np.asarray(a, dtype=np.float64)
+    except (OSError, ValueError, TypeError) as exc:
+        raise GraphcError(f"{what} {name}: cannot read an array from {text!r} ({exc}); "
+                          f"give NAME=@file.npy or NAME='[[1, 2], [3, 4]]'") from None
+    return arr
+
+
+def point_arguments(items, what: str = "--at") -> dict:
+    """``--at``/``--seed`` items: ``NAME=NUMBER`` (``x1=2``, ``x1=2,x2=5``),
+    ``NAME=@FILE.npy`` or ``NAME=[[1, 2], [3, 4]]`` (arrays, one per item).
+
+    Raises:
+        GraphcError: malformed items, unreadable arrays.
+    """
+    plain, out = [], {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        v = value.strip()
+        if sep and name.strip() and v[:1] in ("@", "["):
+            out[name.strip()] = _array(name.strip(), v, what)
+        else:
+            plain.append(item)
+    out.update(parse_assignments(plain, what))
+    return out
+
+
+def _show(v) -> str:
+    return f"array{tuple(np.shape(v))}" if np.ndim(v) else format(float(v), ".6g")
 
 
 def _resolve_format(args, allowed) -> str:
@@ -121,12 +170,17 @@ def _diagram_options(args) -> dict:
     opts = {"hide_constants": args.hide_constants, "collapse": args.collapse,
             "max_nodes": args.max_nodes if args.max_nodes is not None else DEFAULT_MAX_NODES,
             "digits": args.digits}
+    if args.matrix_max is not None:
+        opts["matrix_max"] = args.matrix_max
     if args.rankdir:
         opts["rankdir"] = args.rankdir
     return opts
 
 
-def _parse(args):
+def _parse(args, point=None):
+    if point:
+        from ..tracing import parse_at
+        return parse_at(args.expression, point, args.inputs)
     return api.parse(args.expression, inputs=args.inputs)
 
 
@@ -137,8 +191,8 @@ def run_trace(args) -> int:
     if args.digits < 1:
         raise GraphcError("--digits must be at least 1")
     fmt = _resolve_format(args, TABLE_FORMATS + DIAGRAM_FORMATS)
-    graph = _parse(args)
-    point = parse_assignments(args.at)
+    point = point_arguments(args.at)
+    graph = _parse(args, point)
     missing = [n for n in graph.input_names if n not in point]
     if missing:
         raise GraphcError(f"no value for input(s) {', '.join(missing)}; give them with "
@@ -147,13 +201,14 @@ def run_trace(args) -> int:
     if unknown:
         raise GraphcError(f"--at names {', '.join(unknown)} that the expression does not "
                           f"use; its inputs are {', '.join(graph.input_names)}")
-    seed = parse_assignments(args.seed, "--seed") if args.seed else None
+    seed = point_arguments(args.seed, "--seed") if args.seed else None
     source = args.expression if "\n" not in args.expression else None
     title = None
     if source is not None and len(source) < 80:
-        pt = ", ".join(f"{n} = {format(point[n], '.6g')}" for n in graph.input_names)
+        pt = ", ".join(f"{n} = {_show(point[n])}" for n in graph.input_names)
         title = f"{source}  at  {pt}"
-    t = trace(graph, at=point, mode=args.mode, seed=seed, digits=args.digits, title=title)
+    t = trace(graph, at=point, mode=args.mode, seed=seed, digits=args.digits, title=title,
+              matrix_max=args.matrix_max)
     if fmt in TABLE_FORMATS:
         _emit(t.table(fmt), fmt, args, f"{t.mode} trace table")
     else:
@@ -171,7 +226,8 @@ def run_graph(args) -> int:
     from ..backends.numpy_interp import evaluate_all
     from ..viz import graph_to_dot, passes_to_dot, render_dot
     fmt = _resolve_format(args, ("dot", "svg", "png", "pdf", "text"))
-    graph = _parse(args)
+    point = point_arguments(args.at) if args.at else None
+    graph = _parse(args, point)
     title = args.expression if "\n" not in args.expression and len(args.expression) < 80 \
         else None
     if args.ad == "grad":
@@ -197,12 +253,12 @@ def run_graph(args) -> int:
     opts = _diagram_options(args)
     opts.pop("digits", None)
     if history is not None:
+        opts.pop("matrix_max", None)   # no values in these diagrams
         dot = passes_to_dot(history, digits=args.digits, title=title, **opts)
         what = f"{len(history)} graphs: input and after {', '.join(args.passes)}"
     else:
         values = None
-        if args.at:
-            point = parse_assignments(args.at)
+        if point:
             values = {n: v[()] for n, v in evaluate_all(graph, point).items()}
         dot = graph_to_dot(graph, values, digits=args.digits, title=title, **opts)
         what = "graph diagram"

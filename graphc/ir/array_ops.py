@@ -10,8 +10,8 @@ transpose of a broadcast sums, the transpose of a reduction broadcasts back).
 
 Derived ops (``mean``, ``softmax``, ``log_softmax``, ``logsumexp``, ``mse``,
 ``cross_entropy``) have their own rules and a ``decompose`` into simpler primitives,
-which the LLVM array backend lowers. None of these are lowered on CUDA yet (their
-``cuda`` is None and their records say ``elementwise=False``).
+which the LLVM and CUDA array backends lower (``llvm``/``cuda`` key ``"decompose"``).
+The ``cuda`` keys name the CUDA array lowering (graphc/backends/cuda/arrays.py).
 
 Dimensions may be symbols bound at call time (see :mod:`graphc.ir.shapes`); every
 rule here works on symbolic shapes. Conventions:
@@ -349,7 +349,7 @@ def _matmul_vjp(a, b, *, out, cotangent, **_):
 
 matmul_p = register(Primitive(
     "matmul", 2, np.matmul, "{0} @ {1}", precedence=20, latex=r"{0} {1}",
-    llvm="array.matmul", cuda=None, aliases=("dot",),
+    llvm="array.matmul", cuda="array.matmul", aliases=("dot",),
     shape_rule=_matmul_shape, jvp=_matmul_jvp, vjp=_matmul_vjp, elementwise=False,
     domain=((-B, B), (-B, B)),
     examples=((((3, 4), (4, 2)), {}), (((4,), (4, 3)), {}), (((3, 4), (4,)), {}),
@@ -390,7 +390,7 @@ def _inverse(perm):
 
 transpose_p = register(Primitive(
     "transpose", 1, lambda x, axes, **_: np.transpose(x, axes), "transpose({0}{_text})",
-    latex=r"{{{0}}}^\top", llvm="array.view", cuda=None, aliases=("permute_dims",),
+    latex=r"{{{0}}}^\top", llvm="array.view", cuda="array.view", aliases=("permute_dims",),
     param_names=("axes",), param_defaults={"axes": None}, canonical=_transpose_canon,
     shape_rule=_transpose_shape, elementwise=False,
     jvp=lambda x, *, out, tangents, axes, **_: transpose(tangents[0], axes),
@@ -446,7 +446,7 @@ def _reshape_shape(x, *, shape, **_):
 
 reshape_p = register(Primitive(
     "reshape", 1, lambda x, shape, **_: np.reshape(x, shape), "reshape({0}{_text})",
-    latex=r"{0}", llvm="array.view", cuda=None, param_names=("shape",),
+    latex=r"{0}", llvm="array.view", cuda="array.view", param_names=("shape",),
     param_defaults={"shape": ()}, canonical=_reshape_canon, shape_rule=_reshape_shape,
     elementwise=False,
     jvp=lambda x, *, out, tangents, shape, **_: reshape(tangents[0], shape),
@@ -474,7 +474,7 @@ def _broadcast_shape(x, *, shape, **_):
 
 broadcast_to_p = register(Primitive(
     "broadcast_to", 1, lambda x, shape, **_: np.broadcast_to(x, shape),
-    "broadcast_to({0}{_text})", latex=r"{0}", llvm="array.view", cuda=None,
+    "broadcast_to({0}{_text})", latex=r"{0}", llvm="array.view", cuda="array.view",
     param_names=("shape",), param_defaults={"shape": ()}, canonical=_broadcast_canon,
     shape_rule=_broadcast_shape, elementwise=False,
     jvp=lambda x, *, out, tangents, shape, **_: broadcast_to(tangents[0], shape),
@@ -548,10 +548,10 @@ _REDUCE_EXAMPLES = ((((3, 4),), {}), (((3, 4),), {"axis": 0}),
 
 
 def _reduction(name, impl, fmt, latex, jvp, vjp, doc, aliases=(), smooth=True, llvm=None,
-               decompose=None):
+               decompose=None, cuda=None):
     return register(Primitive(
         name, 1, _np_reduce(impl), fmt, latex=latex, llvm=llvm or f"array.{name}",
-        cuda=None, aliases=aliases, param_names=("axis", "keepdims"),
+        cuda=cuda or f"array.{name}", aliases=aliases, param_names=("axis", "keepdims"),
         param_defaults={"axis": None, "keepdims": False}, canonical=_reduce_canon,
         shape_rule=_reduce_shape, elementwise=False, jvp=jvp, vjp=vjp, smooth=smooth,
         decompose=decompose, domain=((-B, B),), examples=_REDUCE_EXAMPLES, doc=doc))
@@ -569,7 +569,7 @@ sum_p = _reduction(
 mean_p = _reduction(
     "mean", np.mean, "mean({0}{_text})", r"\operatorname{{mean}}\left({0}\right)",
     jvp=lambda x, *, out, tangents, axis, keepdims, **_: mean(tangents[0], axis, keepdims),
-    vjp=_mean_vjp, llvm=LLVM_DECOMPOSE, decompose=_mean_decompose,
+    vjp=_mean_vjp, llvm=LLVM_DECOMPOSE, cuda="decompose", decompose=_mean_decompose,
     doc="arithmetic mean over axes (all by default)")
 
 prod_p = _reduction(
@@ -601,7 +601,7 @@ def _size_impl(x, axis, **_):
 
 size_p = register(Primitive(
     "size", 1, _size_impl, "size({0}{_text})", latex=r"\left|{0}\right|",
-    llvm="array.size", cuda=None, param_names=("axis",), param_defaults={"axis": None},
+    llvm="array.size", cuda="array.size", param_names=("axis",), param_defaults={"axis": None},
     canonical=_size_canon, shape_rule=lambda x, **_: (), elementwise=False,
     differentiable=False, domain=((-B, B),),
     examples=((((3, 4),), {}), (((3, 4),), {"axis": 1})),
@@ -699,7 +699,7 @@ def _getitem_canon(x, index, **_):
 
 getitem_p = register(Primitive(
     "getitem", 1, lambda x, index, **_: x[parse_index(index)], "{0}[{index}]",
-    precedence=50, latex=r"{0}_{{[{index}]}}", llvm="array.view", cuda=None,
+    precedence=50, latex=r"{0}_{{[{index}]}}", llvm="array.view", cuda="array.view",
     aliases=("slice",), param_names=("index",), param_defaults={"index": ":"},
     canonical=_getitem_canon, shape_rule=_getitem_shape, elementwise=False,
     jvp=lambda x, *, out, tangents, index, **_: getitem(tangents[0], index),
@@ -738,7 +738,7 @@ def _np_unslice(y, shape, index, **_):
 
 unslice_p = register(Primitive(
     "unslice", 1, _np_unslice, "unslice({0}{_text}, [{index}])",
-    latex=r"\operatorname{{pad}}\left({0}\right)", llvm="array.unslice", cuda=None,
+    latex=r"\operatorname{{pad}}\left({0}\right)", llvm="array.unslice", cuda="array.unslice",
     param_names=("shape", "index"), param_defaults={"shape": (), "index": ":"},
     canonical=_unslice_canon, shape_rule=_unslice_shape, elementwise=False,
     jvp=lambda y, *, out, tangents, shape, index, **_: unslice(tangents[0], shape, index),
@@ -791,7 +791,7 @@ def _concat_vjp(a, b, *, out, cotangent, axis, **_):
 concatenate_p = register(Primitive(
     "concatenate", 2, lambda a, b, axis, **_: np.concatenate([a, b], axis=axis),
     "concatenate({0}, {1}, axis={axis})", latex=r"\left[{0}, {1}\right]",
-    llvm="array.concatenate", cuda=None, aliases=("concat",), param_names=("axis",),
+    llvm="array.concatenate", cuda="array.concatenate", aliases=("concat",), param_names=("axis",),
     param_defaults={"axis": 0}, canonical=_concat_canon, shape_rule=_concat_shape,
     elementwise=False, jvp=_concat_jvp, vjp=_concat_vjp, domain=((-B, B), (-B, B)),
     examples=((((2, 3), (4, 3)), {"axis": 0}), (((2, 3), (2, 1)), {"axis": -1})),
@@ -892,7 +892,7 @@ _SOFTMAX_EXAMPLES = ((((3, 4),), {}), (((3, 4),), {"axis": 0}), (((5,),), {}))
 
 softmax_p = register(Primitive(
     "softmax", 1, _np_softmax, "softmax({0}{_text})",
-    latex=r"\operatorname{{softmax}}\left({0}\right)", llvm=LLVM_DECOMPOSE, cuda=None,
+    latex=r"\operatorname{{softmax}}\left({0}\right)", llvm=LLVM_DECOMPOSE, cuda="decompose",
     param_names=("axis",), param_defaults={"axis": -1}, canonical=_axis_canon,
     shape_rule=lambda x, **_: x.shape, elementwise=False, jvp=_softmax_jvp,
     vjp=_softmax_vjp, decompose=_softmax_decompose, domain=((-B, B),),
@@ -902,7 +902,7 @@ softmax_p = register(Primitive(
 log_softmax_p = register(Primitive(
     "log_softmax", 1, _np_log_softmax, "log_softmax({0}{_text})",
     latex=r"\log\operatorname{{softmax}}\left({0}\right)", llvm=LLVM_DECOMPOSE,
-    cuda=None, param_names=("axis",), param_defaults={"axis": -1}, canonical=_axis_canon,
+    cuda="decompose", param_names=("axis",), param_defaults={"axis": -1}, canonical=_axis_canon,
     shape_rule=lambda x, **_: x.shape, elementwise=False, jvp=_log_softmax_jvp,
     vjp=_log_softmax_vjp, decompose=_log_softmax_decompose, unbounded=True,
     domain=((-B, B),), examples=_SOFTMAX_EXAMPLES,
@@ -910,7 +910,7 @@ log_softmax_p = register(Primitive(
 
 logsumexp_p = register(Primitive(
     "logsumexp", 1, _np_logsumexp, "logsumexp({0}{_text})",
-    latex=r"\log\sum e^{{{0}}}", llvm=LLVM_DECOMPOSE, cuda=None,
+    latex=r"\log\sum e^{{{0}}}", llvm=LLVM_DECOMPOSE, cuda="decompose",
     param_names=("axis", "keepdims"), param_defaults={"axis": None, "keepdims": False},
     canonical=_reduce_canon, shape_rule=_reduce_shape, elementwise=False,
     jvp=_logsumexp_jvp, vjp=_logsumexp_vjp, decompose=_logsumexp_decompose,
@@ -956,7 +956,7 @@ def _mse_vjp(a, b, *, out, cotangent, **_):
 
 mse_p = register(Primitive(
     "mse", 2, _np_mse, "mse({0}, {1})", latex=r"\operatorname{{MSE}}\left({0}, {1}\right)",
-    llvm=LLVM_DECOMPOSE, cuda=None, shape_rule=_mse_shape, elementwise=False,
+    llvm=LLVM_DECOMPOSE, cuda="decompose", shape_rule=_mse_shape, elementwise=False,
     jvp=_mse_jvp, vjp=_mse_vjp,
     decompose=lambda a, b, *, out, **_: mean(ops.pow(ops.sub(a, b), 2.0)),
     domain=((-B, B), (-B, B)), examples=((((3, 4), (3, 4)), {}), (((3, 4), (4,)), {})),
@@ -1050,7 +1050,7 @@ def _ce_decompose(z, y, *, out, axis, **_):
 
 cross_entropy_p = register(Primitive(
     "cross_entropy", 2, _np_cross_entropy, "cross_entropy({0}, {1}{_text})",
-    latex=r"\operatorname{{CE}}\left({0}, {1}\right)", llvm=LLVM_DECOMPOSE, cuda=None,
+    latex=r"\operatorname{{CE}}\left({0}, {1}\right)", llvm=LLVM_DECOMPOSE, cuda="decompose",
     param_names=("axis",), param_defaults={"axis": -1}, canonical=_ce_canon,
     shape_rule=_ce_shape, elementwise=False, jvp=_ce_jvp, vjp=_ce_vjp,
     decompose=_ce_decompose, domain=((-B, B), (0.0, 1.0)),
@@ -1078,7 +1078,7 @@ def _one_hot_shape(labels, like, *, axis, **_):
 
 one_hot_p = register(Primitive(
     "one_hot", 2, _np_one_hot, "one_hot({0}, {1}, axis={axis})",
-    latex=r"\operatorname{{onehot}}\left({0}\right)", llvm="array.one_hot", cuda=None,
+    latex=r"\operatorname{{onehot}}\left({0}\right)", llvm="array.one_hot", cuda="array.one_hot",
     param_names=("axis",), param_defaults={"axis": -1}, canonical=_one_hot_canon,
     shape_rule=_one_hot_shape, elementwise=False, differentiable=False, masks=True,
     domain=((0.0, 3.0), (-B, B)), examples=((((4,), (4, 3)), {}),),

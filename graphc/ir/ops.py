@@ -318,7 +318,9 @@ leaky_relu_p = register(Primitive(
 
 
 def _np_elu(x, alpha):
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+    # expm1 of the discarded positive entries may overflow to inf: harmless
+    with np.errstate(over="ignore"):
+        return np.where(x > 0, x, alpha * np.expm1(x))
 
 
 elu_p = register(Primitive(

@@ -96,8 +96,8 @@ class Primitive:
         doc: one-line description.
         elementwise: True for ops applied entry by entry (with NumPy broadcasting);
             False for array ops (reductions, ``matmul``, reshapes, slices...), which
-            only the array backends lower. Their ``cuda`` is None: not lowered on CUDA
-            yet (the CUDA backend raises LoweringError naming the op).
+            only the array backends lower; their ``llvm`` and ``cuda`` are keys of
+            those backends' lowerings (``"array.view"``, ``"decompose"``...).
         canonical: ``canonical(*args, **params) -> params``: validates and normalises
             the static parameters (``axis=-1`` to ``axis=(1,)``...) so that equal
             nodes intern to one; it may add ``_text``, the parameters as printed.

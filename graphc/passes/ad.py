@@ -210,10 +210,12 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
 
 
 def adjoints(graph: Graph, sources: Sequence[Node],
-             cotangents: Sequence[Node | None]) -> dict[int, Node | None]:
+             cotangents: Sequence[Node | None], on_step=None) -> dict[int, Node | None]:
     """Reverse sweep: the adjoint of every node that depends on ``sources``, given the
     output cotangents (one per graph output, None for zero). Returns
-    ``{id(node): adjoint or None}``."""
+    ``{id(node): adjoint or None}``. ``on_step(arg, op, position, contribution,
+    new adjoint of arg)`` is called after each accumulation (graphc.trace records
+    the adjoint trace with it)."""
     act = _active(graph, sources)
     adj: dict[int, Node | None] = {}
     hazards = Hazards()
@@ -238,9 +240,12 @@ def adjoints(graph: Graph, sources: Sequence[Node],
             parts = prim.partials(*n.args, out=n, **params)
             bars = [scale(bar, p, hazards) if id(a) in act else None
                     for a, p in zip(n.args, parts)]
-        for a, b in zip(n.args, bars):
+        for i, (a, b) in enumerate(zip(n.args, bars)):
             if b is not None and id(a) in act:
-                adj[id(a)] = add(adj.get(id(a)), _fit(b, a, prim.name))
+                b = _fit(b, a, prim.name)
+                adj[id(a)] = add(adj.get(id(a)), b)
+                if on_step is not None:
+                    on_step(a, n, i, b, adj[id(a)])
     return adj
 
 

@@ -8,6 +8,9 @@ is *given* values (by :func:`graphc.trace`), it never evaluates a graph itself.
 * :func:`graph_to_dot`, :func:`graph_to_svg`: the computational graph as Graphviz DOT
   text or SVG; :func:`passes_to_dot`: a graph before and after named passes.
 * :func:`render_dot`, :func:`write_dot`: run Graphviz's ``dot`` program.
+
+Array graphs: nodes show their shapes (declared and bound), values print as small
+matrices or as shape and summary statistics (:func:`graphc.viz.notation.value`).
 """
 
 from .dot import (DEFAULT_MAX_NODES, VIEWS, DiagramTooLargeError, graph_to_dot,

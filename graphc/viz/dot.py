@@ -16,6 +16,13 @@ on the view, the primal value, the tangent v̇ and the adjoint v̄. Views:
   adjoint flows) and labelled with the local partial and its value;
 * ``combined``: primal and adjoint in the nodes, forward edges and reversed edges.
 
+Array graphs: every array node shows its shape under its operation, as declared
+(symbols such as ``B`` and derived dimensions such as ``n-1`` included) and, when
+values are given, as bound: ``(H, D) = (3, 2)``. Array values print as small
+matrices (nested tables with brackets) up to ``matrix_max`` rows and columns, and
+otherwise as the shape with min/mean/max and NaN/inf counts; edge labels of array
+partials likewise.
+
 Large graphs: :data:`DEFAULT_MAX_NODES` bounds the diagram; beyond it
 :class:`DiagramTooLargeError` suggests the collapsed view (``collapse=True``: one node
 per statement of a program) or hiding constants, instead of letting ``dot`` run for
@@ -27,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..ir import Graph, GraphcError, Node
 from . import notation as nt
@@ -50,6 +59,7 @@ _TAN_EDGE = "#1e7b34"
 _FLAG_BG = "#ffd54f"
 _FLAG_EDGE = "#e67e00"
 _CONST_COLOR = "#888888"
+_SHAPE_COLOR = "#555555"
 _EXPR_MAX = 60
 LARGE_LAYOUT = 200
 """From this many diagram nodes on, the DOT text asks Graphviz for a cheaper layout
@@ -73,19 +83,20 @@ class DiagramValues:
     """What a view shows besides the graph itself (all optional).
 
     Attributes:
-        primal, tangent, adjoint: ``{node: value}``.
+        primal, tangent, adjoint: ``{node: value}`` (floats, or arrays for array
+            nodes).
         partials: ``{(operation, argument position): (symbolic Math or None, value)}``.
         output_tangent, output_adjoint: per output index, the ẏ / ȳ to print.
         node_flags: ``{node: message}`` (NaN/inf origins) to highlight.
         edge_flags: ``{(operation, argument position): message}``.
     """
 
-    primal: Mapping[Node, float] | None = None
-    tangent: Mapping[Node, float] | None = None
-    adjoint: Mapping[Node, float] | None = None
-    partials: Mapping[tuple[Node, int], tuple[Math | None, float]] = field(default_factory=dict)
-    output_adjoint: Mapping[int, float] = field(default_factory=dict)
-    output_tangent: Mapping[int, float] = field(default_factory=dict)
+    primal: Mapping[Node, Any] | None = None
+    tangent: Mapping[Node, Any] | None = None
+    adjoint: Mapping[Node, Any] | None = None
+    partials: Mapping[tuple[Node, int], tuple[Math | None, Any]] = field(default_factory=dict)
+    output_adjoint: Mapping[int, Any] = field(default_factory=dict)
+    output_tangent: Mapping[int, Any] = field(default_factory=dict)
     node_flags: Mapping[Node, str] = field(default_factory=dict)
     edge_flags: Mapping[tuple[Node, int], str] = field(default_factory=dict)
 
@@ -105,6 +116,52 @@ def _cell(text: str, bg: str | None = None, bold: bool = False) -> str:
         body = f"<B>{body}</B>"
     attr = f' BGCOLOR="{bg}"' if bg else ""
     return f"<TR><TD{attr}>{body}</TD></TR>"
+
+
+def _shape_cell(text: str) -> str:
+    return (f'<TR><TD><FONT POINT-SIZE="9" COLOR="{_SHAPE_COLOR}">{html_escape(text)}'
+            f"</FONT></TD></TR>")
+
+
+def _matrix_html(v: np.ndarray, digits: int) -> str:
+    """A small array as a Graphviz HTML table: one multi-line text block per column
+    (entries right-aligned) between brackets drawn with the bracket-piece characters
+    ⎡ ⎢ ⎣ and ⎤ ⎥ ⎦ (U+23A1-U+23A6; ``[ ]`` for one row). Text, unlike cell borders,
+    is not stretched when Graphviz widens a table to fill its cell."""
+    rows = nt.matrix_rows(v)
+    k = len(rows)
+    if k == 1:
+        left, right = ["&#91;"], ["&#93;"]
+    else:
+        left = ["⎡"] + ["⎢"] * (k - 2) + ["⎣"]
+        right = ["⎤"] + ["⎥"] * (k - 2) + ["⎦"]
+
+    def block(lines: list[str], align: str) -> str:
+        return (f'<TD ALIGN="{align}">'
+                + "".join(f'{t}<BR ALIGN="{align}"/>' for t in lines) + "</TD>")
+
+    gap = "&nbsp;&nbsp;"   # between columns
+    cols = "".join(block([(gap if j else "") + html_escape(nt.number(r[j], digits).text)
+                          for r in rows], "RIGHT")
+                   for j in range(len(rows[0])))
+    return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>'
+            + block(left, "RIGHT") + cols + block(right, "LEFT") + "</TR></TABLE>")
+
+
+def _value_html(prefix: str, v: Any, digits: int, limit) -> str | None:
+    """``prefix = value`` as the content of an HTML-like cell for an array value
+    (None for a scalar: the caller writes plain text)."""
+    if not nt.is_array(v):
+        return None
+    if nt.is_small(v, limit):
+        return ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
+                f"<TD>{html_escape(prefix)} = </TD><TD>{_matrix_html(v, digits)}</TD>"
+                "</TR></TABLE>")
+    shape, stats, counts = nt.summary_parts(v, digits)
+    lines = [f"{prefix}: {shape}", ", ".join(m.text for m in stats)]
+    if counts:
+        lines.append(", ".join(m.text for m in counts))
+    return "<BR/>".join(html_escape(line) for line in lines if line)
 
 
 def _table(cells: list[str], border: str = "#555555", width: int = 1) -> str:
@@ -149,6 +206,7 @@ class _Options:
     rankdir: str = "LR"
     digits: int = 6
     title: str | None = None
+    matrix_max: tuple[int, int] = nt.SMALL_MATRIX
 
 
 def _count_nodes(graph: Graph, opts: _Options) -> int:
@@ -208,8 +266,26 @@ class _Writer:
             src = pid
         self.lines.append(f"{indent}{src} -> {dst}" + (f" [{attrs}]" if attrs else ""))
 
-    def num(self, v: float) -> str:
-        return nt.number(v, self.o.digits).text
+    def num(self, v: Any) -> str:
+        return nt.value(v, self.o.digits, self.o.matrix_max).text
+
+    def value_cell(self, prefix: str, v: Any, bg: str | None = None) -> str:
+        """A cell ``prefix = value``: text for scalars, a bracketed matrix for small
+        arrays, shape and statistics for large ones."""
+        html = _value_html(prefix, v, self.o.digits, self.o.matrix_max)
+        if html is None:
+            return _cell(f"{prefix} = {self.num(v)}", bg)
+        attr = f' BGCOLOR="{bg}"' if bg else ""
+        return f"<TR><TD{attr}>{html}</TD></TR>"
+
+    def shape_cell(self, n: Node, vals: DiagramValues) -> str | None:
+        """``(H, D) = (3, 2)`` for an array node (None for scalars)."""
+        if n.shape == ():
+            return None
+        concrete = None
+        if vals.primal is not None and n in vals.primal:
+            concrete = nt.value_shape(vals.primal[n])
+        return _shape_cell(nt.shape_text(n.shape, concrete))
 
     # -- full view -------------------------------------------------------------------
     def body(self, graph: Graph, vals: DiagramValues, prefix: str = "",
@@ -246,14 +322,17 @@ class _Writer:
                 cells.append(_cell(head, _HEAD_OP, True))
                 names = {a: nt.var(nums[a]) for a in n.args if not a.is_const}
                 cells.append(_cell(_shorten(nt.format_expr(n, names, o.digits).text)))
+            shape = self.shape_cell(n, vals)
+            if shape:
+                cells.append(shape)
             if show_primal:
-                cells.append(_cell(f"{v.text} = {self.num(vals.primal[n])}"))
+                cells.append(self.value_cell(v.text, vals.primal[n]))
             if view == "tangent" and vals.tangent is not None:
-                cells.append(_cell(f"{nt.var(k, 'dot').text} = "
-                                   f"{self.num(vals.tangent.get(n, 0.0))}", _TAN_BG))
+                cells.append(self.value_cell(nt.var(k, 'dot').text,
+                                             vals.tangent.get(n, 0.0), _TAN_BG))
             if view in ("adjoint", "combined") and vals.adjoint is not None:
-                cells.append(_cell(f"{nt.var(k, 'bar').text} = "
-                                   f"{self.num(vals.adjoint.get(n, 0.0))}", _ADJ_BG))
+                cells.append(self.value_cell(nt.var(k, 'bar').text,
+                                             vals.adjoint.get(n, 0.0), _ADJ_BG))
             if flag:
                 cells.append(_cell(flag, _FLAG_BG))
             border = ("#d35400", 3) if flag else ("#555555", 1)
@@ -294,13 +373,13 @@ class _Writer:
                 if view == "tangent":
                     attrs = f'color="{_TAN_EDGE}" fontcolor="{_TAN_EDGE}"'
                     if plabel:
-                        attrs += f" {self.elabel}={_q(plabel)}"
+                        attrs += f" {self.elabel}={plabel}"
                     self.edge(indent, src, dst, attrs, span, ref)
                 if view in ("adjoint", "combined") and part is not None:
                     color = _FLAG_EDGE if eflag else _ADJ_EDGE
                     width = " penwidth=2.5" if eflag else ""
                     attrs = (f'dir=back style=dashed color="{color}" fontcolor="{color}"'
-                             f"{width} {self.elabel}={_q(plabel)}")
+                             f"{width} {self.elabel}={plabel}")
                     self.edge(indent, src, dst, attrs, span, ref)
                 elif view == "adjoint":
                     # no adjoint flows here (inactive or identically zero partial)
@@ -330,14 +409,24 @@ class _Writer:
                               f'style=filled fillcolor="#f4f4f4"]')
 
     def _partial_label(self, part, flag) -> str:
+        """The edge label as a DOT attribute value: a quoted string, or an HTML-like
+        label for an array value (the expression, then the matrix or the summary)."""
         if part is None:
             return ""
         expr, value = part
+        if nt.is_array(value):
+            head = "" if expr is None else expr.text
+            if flag:
+                head = f"⚠ {head}"
+            html = _value_html(head, value, self.o.digits, self.o.matrix_max)
+            # padded, so that the label keeps clear of its edge
+            return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4">'
+                    f"<TR><TD>{html}</TD></TR></TABLE>>")
         val = self.num(value)
         text = val if expr is None or expr.text == val else f"{expr.text} = {val}"
         if flag:
             text = f"⚠ {text}"
-        return text
+        return _q(text)
 
     # -- collapsed view --------------------------------------------------------------
     def collapsed(self, graph: Graph, vals: DiagramValues, prefix: str = "",
@@ -359,6 +448,9 @@ class _Writer:
         for x in graph.inputs:
             cells = [_cell(f"{nt.var(nums[x]).text}  {nt.name(x.name).text}", _HEAD_IN,
                            True)]
+            shape = self.shape_cell(x, vals)
+            if shape:
+                cells.append(shape)
             self._value_cells(cells, x, nums[x], vals, show_primal)
             L.append(f"{indent}{_id(prefix, nums[x])} [label={_table(cells)}]")
         for r in roots:
@@ -367,6 +459,9 @@ class _Writer:
             sub = {k: m for k, m in names.items() if k is not r}
             expr = nt.format_expr(r, sub, o.digits).text
             cells = [_cell(head, _HEAD_GROUP, True), _cell(_shorten(expr))]
+            shape = self.shape_cell(r, vals)
+            if shape:
+                cells.append(shape)
             self._value_cells(cells, r, nums[r], vals, show_primal)
             flagged = [vals.node_flags[n] for n in graph.operations
                        if owner.get(id(n)) is r and n in vals.node_flags]
@@ -423,13 +518,13 @@ class _Writer:
 
     def _value_cells(self, cells, n, k, vals, show_primal):
         if show_primal:
-            cells.append(_cell(f"{nt.var(k).text} = {self.num(vals.primal[n])}"))
+            cells.append(self.value_cell(nt.var(k).text, vals.primal[n]))
         if self.o.view == "tangent" and vals.tangent is not None:
-            cells.append(_cell(f"{nt.var(k, 'dot').text} = "
-                               f"{self.num(vals.tangent.get(n, 0.0))}", _TAN_BG))
+            cells.append(self.value_cell(nt.var(k, 'dot').text, vals.tangent.get(n, 0.0),
+                                         _TAN_BG))
         if self.o.view in ("adjoint", "combined") and vals.adjoint is not None:
-            cells.append(_cell(f"{nt.var(k, 'bar').text} = "
-                               f"{self.num(vals.adjoint.get(n, 0.0))}", _ADJ_BG))
+            cells.append(self.value_cell(nt.var(k, 'bar').text, vals.adjoint.get(n, 0.0),
+                                         _ADJ_BG))
 
     # -- assembly --------------------------------------------------------------------
     def header(self, title: str | None, rankdir: str, count: int = 0) -> None:
@@ -463,18 +558,33 @@ def _options(view: str, **kw) -> _Options:
     return _Options(view=view, hide_constants=bool(kw.get("hide_constants", False)),
                     collapse=bool(kw.get("collapse", False)), max_nodes=max_nodes,
                     rankdir=rankdir, digits=int(kw.get("digits") or 6),
-                    title=kw.get("title"))
+                    title=kw.get("title"), matrix_max=nt.matrix_limit(kw.get("matrix_max")))
+
+
+def _as_value(v: Any) -> Any:
+    """A given value for a diagram: a float, or an array for array nodes."""
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(a.dtype)
+    except (TypeError, ValueError):
+        raise GraphcError(f"diagram values must be numbers or numeric arrays, got "
+                          f"{type(v).__name__}") from None
+    return float(a) if a.ndim == 0 else a
 
 
 def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
                  hide_constants: bool = False, collapse: bool = False,
                  max_nodes: int | None = DEFAULT_MAX_NODES, rankdir: str = "LR",
-                 digits: int = 6, title: str | None = None) -> str:
+                 digits: int = 6, title: str | None = None,
+                 matrix_max: Any = None) -> str:
     """The computational graph as Graphviz DOT text.
 
     Args:
         graph: any graph (derived graphs too: ``graphc.grad(f)``, ``graphc.jvp(f)``).
-        values: optional ``{node: scalar}`` primal values to print in the nodes.
+        values: optional ``{node: value}`` primal values to print in the nodes:
+            numbers, or arrays for array nodes (e.g. from
+            :func:`graphc.backends.numpy_interp.evaluate_all`).
         hide_constants: do not draw constants as nodes (they stay inline in the
             operations' text).
         collapse: one node per statement (:attr:`Graph.labels`) and output instead of
@@ -484,18 +594,21 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
         rankdir: Graphviz layout direction (``LR`` or ``TB``...).
         digits: significant digits of values.
         title: caption on top.
+        matrix_max: arrays of at most 2 dimensions and this many rows and columns
+            (an int n for n×n, or ``(rows, columns)``; default 4×4) print as
+            matrices, larger ones as shape and min/mean/max with NaN/inf counts.
 
     Returns:
         DOT text (deterministic; see the module docstring for node names).
 
     Raises:
-        DiagramTooLargeError, GraphcError (bad options).
+        DiagramTooLargeError, GraphcError (bad options, values that are not numbers).
     """
     opts = _options("primal" if values is not None else "graph",
                     hide_constants=hide_constants, collapse=collapse, max_nodes=max_nodes,
-                    rankdir=rankdir, digits=digits, title=title)
+                    rankdir=rankdir, digits=digits, title=title, matrix_max=matrix_max)
     _check_size([graph], opts)
-    vals = DiagramValues(primal={n: float(v) for n, v in values.items()}
+    vals = DiagramValues(primal={n: _as_value(v) for n, v in values.items()}
                          if values is not None else None)
     w = _Writer(opts)
     w.header(title, rankdir, _count_nodes(graph, opts))
@@ -548,13 +661,16 @@ _VIEW_NOTES = {
 def trace_to_dot(trace, view: str, *, hide_constants: bool = False,
                  collapse: bool = False, max_nodes: int | None = DEFAULT_MAX_NODES,
                  rankdir: str = "LR", digits: int | None = None,
-                 title: str | None = None) -> str:
+                 title: str | None = None, matrix_max: Any = None) -> str:
     """DOT text of a :class:`graphc.viz.Trace` in one of :data:`VIEWS` (see
     :meth:`Trace.to_dot`). NaN/inf origins are highlighted (orange border and note;
-    for a derivative, the edge of the offending local partial)."""
+    for a derivative, the edge of the offending local partial). ``matrix_max``
+    defaults to the trace's."""
     d = digits or trace.digits
     opts = _options(view, hide_constants=hide_constants, collapse=collapse,
-                    max_nodes=max_nodes, rankdir=rankdir, digits=d, title=title)
+                    max_nodes=max_nodes, rankdir=rankdir, digits=d, title=title,
+                    matrix_max=matrix_max if matrix_max is not None else
+                    trace.matrix_max)
     if view == "tangent" and trace.tangent is None:
         raise GraphcError("the tangent view needs a forward-mode trace (mode='fwd')")
     if view in ("adjoint", "combined") and trace.adjoint is None:

@@ -9,7 +9,13 @@ differentiation in machine learning: a survey" (JMLR 18(153), 2018, Tables 2 and
 for adjoints; products are written ``×``, logarithms ``ln``, and a function applied to
 a single variable needs no parentheses (``sin v₀``).
 
-This module imports only :mod:`graphc.ir` and the standard library.
+Array values (:func:`value`) print in full as small matrices, up to
+:data:`SMALL_MATRIX` rows and columns, and otherwise as their shape with summary
+statistics (minimum, mean and maximum of the finite entries, and counts of NaN and
+infinite entries). In expressions, an elementwise product of two arrays is written
+``⊙`` (Hadamard) and a matrix transpose ``vᵀ``.
+
+This module imports only :mod:`graphc.ir`, NumPy and the standard library.
 """
 
 from __future__ import annotations
@@ -18,14 +24,25 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from ..ir import Node
+import numpy as np
+
+from ..ir import GraphcError, Node
+from ..ir.shapes import format_shape
 
 MINUS = "\u2212"          # − (typographic minus)
 TIMES = "\u00d7"          # ×
 BAR = "\u0304"            # combining macron: v̄
 DOT = "\u0307"            # combining dot above: v̇
 PARTIAL = "\u2202"        # ∂
+HADAMARD = "\u2299"       # ⊙
+TRANSPOSE = "\u1d40"      # ᵀ
+SMALL_MATRIX = (4, 4)
+"""Arrays of at most two dimensions with at most this many (rows, columns) print in
+full (a 1-D array is one row); larger ones print as shape and summary statistics."""
+SUMMARY_DIGITS = 4
+"""Significant digits of the summary statistics of large arrays (at most)."""
 _SUB = str.maketrans("0123456789-+", "₀₁₂₃₄₅₆₇₈₉₋₊")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NAME_DIGITS = re.compile(r"^([A-Za-z]+)(\d+)$")
@@ -122,6 +139,139 @@ def is_negative_text(m: Math) -> bool:
 
 
 # ---------------------------------------------------------------------------------
+# array values
+
+def matrix_limit(limit: Any = None) -> tuple[int, int]:
+    """``limit`` as ``(rows, columns)``: None gives :data:`SMALL_MATRIX`, an int ``n``
+    gives ``(n, n)``; 0 prints every array as a summary.
+
+    Raises:
+        GraphcError: anything else, or negative sizes.
+    """
+    if limit is None:
+        return SMALL_MATRIX
+    if isinstance(limit, (int, np.integer)) and not isinstance(limit, bool):
+        limit = (int(limit), int(limit))
+    if (isinstance(limit, (tuple, list)) and len(limit) == 2
+            and all(isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+                    for k in limit) and min(limit) >= 0):
+        return int(limit[0]), int(limit[1])
+    raise GraphcError(f"matrix_max must be a non-negative integer or a (rows, columns) "
+                      f"pair, got {limit!r}")
+
+
+def is_array(v: Any) -> bool:
+    """True for a NumPy array of at least one dimension (a trace value of an array
+    node); floats and 0-d arrays are scalars."""
+    return isinstance(v, np.ndarray) and v.ndim > 0
+
+
+def is_small(v: np.ndarray, limit: Any = None) -> bool:
+    """True when the array ``v`` prints in full: at most 2 dimensions, not empty, and
+    at most ``limit`` (rows, columns) (see :func:`matrix_limit`)."""
+    rows, cols = matrix_limit(limit)
+    if v.ndim > 2 or v.size == 0:
+        return False
+    r, c = (1, v.shape[0]) if v.ndim == 1 else v.shape
+    return r <= rows and c <= cols
+
+
+def matrix_rows(v: np.ndarray) -> list[list[float]]:
+    """The entries of a 1-D (one row) or 2-D array as rows of floats."""
+    a = np.asarray(v, dtype=np.float64)
+    return [a.tolist()] if a.ndim == 1 else a.tolist()
+
+
+def stats(v: np.ndarray) -> dict[str, Any]:
+    """Summary statistics of an array: ``min``, ``mean``, ``max`` over the finite
+    entries (None when there are none) and the counts ``nan``, ``inf`` (+∞) and
+    ``-inf`` (−∞), with ``size``."""
+    a = np.asarray(v, dtype=np.float64)
+    fin = np.isfinite(a)
+    out: dict[str, Any] = {"size": int(a.size), "nan": int(np.isnan(a).sum()),
+                           "inf": int(np.isposinf(a).sum()),
+                           "-inf": int(np.isneginf(a).sum())}
+    if fin.any():
+        f = a[fin]
+        out.update(min=float(f.min()), mean=float(f.mean()), max=float(f.max()))
+    else:
+        out.update(min=None, mean=None, max=None)
+    return out
+
+
+def summary_parts(v: np.ndarray, digits: int = 6) -> tuple[str, list[Math], list[Math]]:
+    """``(shape text, statistics, non-finite counts)`` of a large array, e.g.
+    ``("(3, 64)", [min −1.2, mean 0.031, max 2.1], [2 nan])``; statistics use at most
+    :data:`SUMMARY_DIGITS` significant digits, counts appear only when non-zero."""
+    d = min(int(digits), SUMMARY_DIGITS)
+    st = stats(v)
+    items: list[Math] = []
+    if st["min"] is not None:
+        for key, tex in (("min", r"\min"), ("mean", r"\mathrm{mean}"), ("max", r"\max")):
+            n = number(st[key], d)
+            items.append(Math(f"{key} {n.text}", f"{tex}\\, {n.latex}"))
+    elif st["size"] == 0:
+        items.append(Math("empty", r"\mathrm{empty}"))
+    counts: list[Math] = []
+    for key, tex in (("nan", r"\mathrm{NaN}"), ("inf", r"\infty"), ("-inf", r"-\infty")):
+        if st[key]:
+            counts.append(Math(f"{st[key]} {key.replace('-', MINUS)}",
+                               f"{st[key]}\\ {tex}"))
+    return format_shape(tuple(v.shape)), items, counts
+
+
+def summary(v: np.ndarray, digits: int = 6) -> Math:
+    """A large array as its shape and statistics: ``(3, 64): min −1.2, mean 0.031,
+    max 2.1; 2 nan``."""
+    shape, items, counts = summary_parts(v, digits)
+    text = shape + ": " + ", ".join(m.text for m in items)
+    if counts:
+        text += ("; " if items else "") + ", ".join(m.text for m in counts)
+    tex_shape = r"\times ".join(str(k) for k in v.shape)
+    tex = rf"[{tex_shape}]\colon\ " + r",\ ".join(m.latex for m in items + counts)
+    return Math(text, tex)
+
+
+def matrix(v: np.ndarray, digits: int = 6) -> Math:
+    """A small array in full: ``[1, 2]`` (1-D), ``[1, 2, 3]ᵀ`` (a column),
+    ``[[1, 2], [3, 4]]``; LaTeX ``bmatrix`` (needs amsmath)."""
+    rows = [[number(x, digits) for x in r] for r in matrix_rows(v)]
+    if v.ndim == 1:
+        text = "[" + ", ".join(m.text for m in rows[0]) + "]"
+    elif v.shape[1] == 1 and v.shape[0] > 1:
+        text = "[" + ", ".join(r[0].text for r in rows) + "]" + TRANSPOSE
+    else:
+        text = "[" + ", ".join("[" + ", ".join(m.text for m in r) + "]" for r in rows) + "]"
+    tex = (r"\begin{bmatrix}" + r" \\ ".join(" & ".join(m.latex for m in r) for r in rows)
+           + r"\end{bmatrix}")
+    return Math(text, tex)
+
+
+def value(v: Any, digits: int = 6, limit: Any = None) -> Math:
+    """A trace value: a scalar as :func:`number`, a small array as :func:`matrix`,
+    a large one as :func:`summary` (``limit``: see :func:`matrix_limit`)."""
+    if not is_array(v):
+        return number(v, digits)
+    if is_small(v, limit):
+        return matrix(v, digits)
+    return summary(v, digits)
+
+
+def value_shape(v: Any) -> tuple[int, ...]:
+    """The shape of a trace value (``()`` for scalars)."""
+    return tuple(v.shape) if is_array(v) else ()
+
+
+def shape_text(static: tuple, concrete: tuple | None = None) -> str:
+    """A node's shape for display: its static shape (symbols as declared), followed by
+    the concrete shape when it has symbols and values are known: ``(H, D) = (3, 2)``."""
+    text = format_shape(static)
+    if concrete is not None and tuple(concrete) != tuple(static):
+        text += " = " + format_shape(tuple(concrete))
+    return text
+
+
+# ---------------------------------------------------------------------------------
 # expressions
 
 # text styles of the common primitives: (template, precedence). Function names here
@@ -203,6 +353,9 @@ def _format_op(node: Node, args: list[tuple[Math, int]]) -> tuple[Math, int]:
         # negative literals (prec _NEG_PREC) are parenthesised as operands
         a = _paren(a) if pa == _NEG_PREC and op in ("mul", "div") else _wrap(a, pa, prec)
         b = _paren(b) if pb == _NEG_PREC else _wrap(b, pb, prec, strict)
+        if op == "mul" and all(x.shape != () for x in node.args):
+            # the entrywise (Hadamard) product of two arrays
+            return Math(f"{a.text} {HADAMARD} {b.text}", rf"{a.latex} \odot {b.latex}"), prec
         if op == "div":
             if pa < ATOM or pb < ATOM:
                 tex = rf"\frac{{{args[0][0].latex}}}{{{args[1][0].latex}}}"
@@ -224,6 +377,10 @@ def _format_op(node: Node, args: list[tuple[Math, int]]) -> tuple[Math, int]:
             return Math(a.text + sup, f"{a.latex}^{{{int(e.value)}}}"), _POW_PREC
         bt = _wrap(b, pb, _POW_PREC)
         return Math(f"{a.text}^{bt.text}", f"{{{a.latex}}}^{{{b.latex}}}"), _POW_PREC
+    if op == "transpose" and len(node.args[0].shape) == 2:
+        (a, pa), = args
+        a = _wrap(a, pa, ATOM)
+        return Math(a.text + TRANSPOSE, f"{{{a.latex}}}^\\top"), ATOM
     if op == "sqrt":
         (a, pa), = args
         t = f"√{a.text}" if pa >= ATOM else f"√({a.text})"
@@ -264,4 +421,6 @@ def html_escape(text: str) -> str:
             .replace('"', "&quot;"))
 
 
-__all__ = ["Math", "format_expr", "html_escape", "name", "number", "subscript", "var"]
+__all__ = ["SMALL_MATRIX", "Math", "format_expr", "html_escape", "is_array", "is_small",
+           "matrix", "matrix_limit", "name", "number", "shape_text", "stats", "subscript",
+           "summary", "value", "value_shape", "var"]

@@ -3,12 +3,19 @@
 The layout follows Baydin et al. (2018), Tables 2 and 3: one section per trace, one
 row per assignment, ``lhs = operation = operation with values = value``. Statement
 labels and NaN/inf diagnoses go in a last column (text: a trailing comment).
+
+Array values (array graphs) print as small matrices (text: ``[[1, 2], [3, 4]]``,
+a column ``[1, 2, 3]ᵀ``; LaTeX: ``bmatrix``; HTML: a nested table) or, beyond
+``matrix_max``, as shape and summary statistics (:func:`graphc.viz.notation.value`).
+In tables of array traces the note column also gives each node's shape, static and
+bound: ``(H, 1) = (3, 1)``.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 from ..ir import GraphcError
 from . import notation as nt
@@ -28,27 +35,44 @@ def _pad(s: str, width: int) -> str:
     return s + " " * (width - _width(s))
 
 
-def _parts(r: Row, digits: int, style: str) -> tuple[str, str, str]:
+def _parts(r: Row, digits: int, style: str, limit: Any = None) -> tuple[str, str, str]:
     lhs = getattr(r.lhs, style)
     chain = [getattr(c, style) for c in r.chain]
-    val = getattr(nt.number(r.value, digits), style)
+    val = getattr(nt.value(r.value, digits, limit), style)
     if chain and chain[-1] == val:
         chain = chain[:-1]
     return lhs, " = ".join(chain), val
 
 
-def _note(r: Row, with_labels: bool) -> str:
+def _shape_note(r: Row) -> str:
+    """``(H, 1) = (3, 1)`` for primal rows of array nodes (inputs and operations)."""
+    if r.section != "primal" or r.kind not in ("input", "op") or r.node is None:
+        return ""
+    if r.node.shape == ():
+        return ""
+    return nt.shape_text(r.node.shape, nt.value_shape(r.value))
+
+
+def _note(r: Row, with_labels: bool, with_shapes: bool = False) -> str:
     notes = []
     if with_labels and r.kind == "op" and r.label:
         notes.append(r.label)
+    if with_shapes:
+        shape = _shape_note(r)
+        if shape:
+            notes.append(shape)
     if r.flag:
         notes.append(r.flag)
     return "; ".join(notes)
 
 
 def render_table(trace: Trace, fmt: str, digits: int,
-                 sections: Sequence[str] | None = None) -> str:
+                 sections: Sequence[str] | None = None, matrix_max: Any = None) -> str:
     """Render ``trace`` as a table in ``fmt`` (see :meth:`Trace.table`).
+
+    Args:
+        trace, fmt, digits, sections: as in :meth:`Trace.table`.
+        matrix_max: largest array printed in full (default: the trace's).
 
     Raises:
         GraphcError: unknown format or section.
@@ -63,17 +87,31 @@ def render_table(trace: Trace, fmt: str, digits: int,
         if s not in have:
             raise GraphcError(f"this {trace.mode} trace has no {s!r} section; it has "
                               f"{', '.join(have)}")
-    rows = trace.row_objects(digits)
+    limit = nt.matrix_limit(matrix_max) if matrix_max is not None else trace.matrix_max
+    rows = trace.row_objects(digits, limit)
     groups = [(s, [r for r in rows if r.section == s]) for s in sections]
-    with_labels = bool(trace.graph.labels)
+    opts = _Opts(bool(trace.graph.labels),
+                 any(n.shape != () for n in trace.graph.nodes), limit)
     return {"text": _text, "md": _markdown, "tex": _latex, "html": _html}[fmt](
-        groups, digits, with_labels)
+        groups, digits, opts)
 
 
-def _text(groups, digits, with_labels) -> str:
+class _Opts:
+    """What a table shows besides the rows: labels, shapes, the matrix limit."""
+
+    def __init__(self, labels: bool, shapes: bool, limit: Any):
+        self.labels = labels
+        self.shapes = shapes
+        self.limit = limit
+
+    def note(self, r: Row) -> str:
+        return _note(r, self.labels, self.shapes)
+
+
+def _text(groups, digits, opts) -> str:
     out = []
     all_rows = [r for _, rs in groups for r in rs]
-    parts = {id(r): _parts(r, digits, "text") for r in all_rows}
+    parts = {id(r): _parts(r, digits, "text", opts.limit) for r in all_rows}
     w_lhs = max((_width(parts[id(r)][0]) for r in all_rows), default=0)
     w_mid = max((_width(parts[id(r)][1]) for r in all_rows), default=0)
     for section, rows in groups:
@@ -86,7 +124,7 @@ def _text(groups, digits, with_labels) -> str:
                 line = f"  {_pad(lhs, w_lhs)} = {_pad(mid, w_mid)} = {val}"
             else:
                 line = f"  {_pad(lhs, w_lhs)} = " + (" " * (w_mid + 3) if w_mid else "") + val
-            note = _note(r, with_labels)
+            note = opts.note(r)
             if note:
                 line += f"    # {note}"
             out.append(line.rstrip())
@@ -99,8 +137,8 @@ def _md_escape(s: str) -> str:
     return s
 
 
-def _markdown(groups, digits, with_labels) -> str:
-    has_note = any(_note(r, with_labels) for _, rs in groups for r in rs)
+def _markdown(groups, digits, opts) -> str:
+    has_note = any(opts.note(r) for _, rs in groups for r in rs)
     out = []
     for section, rows in groups:
         if out:
@@ -111,10 +149,10 @@ def _markdown(groups, digits, with_labels) -> str:
         out.append(head)
         out.append("|---|---|---:|" + ("---|" if has_note else ""))
         for r in rows:
-            lhs, mid, val = _parts(r, digits, "text")
+            lhs, mid, val = _parts(r, digits, "text", opts.limit)
             cells = [_md_escape(lhs), _md_escape(mid), _md_escape(val)]
             if has_note:
-                cells.append(_md_escape(_note(r, with_labels)))
+                cells.append(_md_escape(opts.note(r)))
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
@@ -127,10 +165,11 @@ def _tex_text(s: str) -> str:
     return "".join(rep.get(ch, ch) for ch in s if ord(ch) < 128)
 
 
-def _latex(groups, digits, with_labels) -> str:
-    has_note = any(_note(r, with_labels) for _, rs in groups for r in rs)
+def _latex(groups, digits, opts) -> str:
+    has_note = any(opts.note(r) for _, rs in groups for r in rs)
     ncol = 4 if has_note else 3
-    out = ["% graphc evaluation trace; needs \\usepackage{booktabs}",
+    needs = "booktabs}" + (" and \\usepackage{amsmath}" if opts.shapes else "")
+    out = ["% graphc evaluation trace; needs \\usepackage{" + needs,
            "\\begin{tabular}{" + "l" * ncol + "}", "\\toprule"]
     for k, (section, rows) in enumerate(groups):
         if k:
@@ -139,12 +178,15 @@ def _latex(groups, digits, with_labels) -> str:
                    " \\\\")
         out.append("\\midrule")
         for r in rows:
-            lhs, mid, val = _parts(r, digits, "latex")
+            lhs, mid, val = _parts(r, digits, "latex", opts.limit)
             cells = [f"${lhs}$", f"${{}}= {mid}$" if mid else "", f"${{}}= {val}$"]
             if has_note:
                 note = []
-                if with_labels and r.kind == "op" and r.label:
+                if opts.labels and r.kind == "op" and r.label:
                     note.append(f"\\texttt{{{_tex_text(r.label)}}}")
+                shape = _shape_note(r) if opts.shapes else ""
+                if shape:
+                    note.append("$" + _tex_shape(r) + "$")
                 if r.flag:
                     kind = "NaN" if "NaN" in r.flag else "inf"
                     note.append(f"\\textbf{{first {kind} here}}")
@@ -154,21 +196,45 @@ def _latex(groups, digits, with_labels) -> str:
     return "\n".join(out) + "\n"
 
 
-def _html(groups, digits, with_labels) -> str:
-    has_note = any(_note(r, with_labels) for _, rs in groups for r in rs)
+def _tex_shape(r: Row) -> str:
+    def one(shape) -> str:
+        return r"\times ".join(str(d) for d in shape) if shape else "1"
+    static = tuple(r.node.shape)
+    concrete = nt.value_shape(r.value)
+    text = one(static)
+    if concrete != static:
+        text += " = " + one(concrete)
+    return text.replace("_", r"\_")
+
+
+def _html_value(r: Row, digits: int, limit: Any) -> str:
+    """The value cell's content: a small array as a nested table, else text."""
+    v = r.value
+    if nt.is_array(v) and nt.is_small(v, limit):
+        rows = nt.matrix_rows(v)
+        body = "".join("<tr>" + "".join(f'<td style="text-align:right">'
+                                        f"{html_escape(nt.number(x, digits).text)}</td>"
+                                        for x in row) + "</tr>" for row in rows)
+        return f'= <table class="graphc-matrix" style="display:inline-table">{body}</table>'
+    return "= " + html_escape(nt.value(v, digits, limit).text)
+
+
+def _html(groups, digits, opts) -> str:
+    has_note = any(opts.note(r) for _, rs in groups for r in rs)
     ncol = 4 if has_note else 3
     out = ['<table class="graphc-trace">']
     for section, rows in groups:
         out.append(f'<tr><th colspan="{ncol}" style="text-align:left">'
                    f"{html_escape(SECTION_TITLES[section])}</th></tr>")
         for r in rows:
-            lhs, mid, val = _parts(r, digits, "text")
+            lhs, mid, _val = _parts(r, digits, "text", opts.limit)
             style = ' style="background:#fdd"' if r.flag else ""
+            value = _html_value(r, digits, opts.limit)
             cells = [f"<td>{html_escape(lhs)}</td>",
                      f"<td>= {html_escape(mid)}</td>" if mid else "<td></td>",
-                     f'<td style="text-align:right">= {html_escape(val)}</td>']
+                     f'<td style="text-align:right">{value}</td>']
             if has_note:
-                cells.append(f"<td>{html_escape(_note(r, with_labels))}</td>")
+                cells.append(f"<td>{html_escape(opts.note(r))}</td>")
             out.append(f"<tr{style}>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return "\n".join(out) + "\n"

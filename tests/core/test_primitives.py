@@ -25,10 +25,11 @@ def test_record_is_complete(prim):
     assert callable(prim.impl)
     assert prim.fmt and prim.latex and prim.doc
     if not prim.elementwise:
-        # array ops: lowered by the LLVM array backend, explicitly not on CUDA yet
+        # array ops: lowered by the LLVM and CUDA array backends
         assert prim.llvm and llvm_arrays.supports(prim), \
             f"the LLVM array backend cannot lower {prim.name}"
-        assert prim.cuda is None, f"{prim.name}: cuda must be None (not lowered yet)"
+        from graphc.backends.cuda.arrays import supports as cuda_supports
+        assert cuda_supports(prim), f"the CUDA array backend cannot lower {prim.name}"
         assert prim.examples and len(prim.domain) == prim.arity, \
             f"{prim.name} needs example shapes and a domain per argument"
         if prim.differentiable:
@@ -151,11 +152,15 @@ def test_conventions_at_kinks():
 
 
 @pytest.mark.parametrize("prim", ARRAY_OPS, ids=lambda p: p.name)
-def test_array_ops_are_refused_by_cuda_with_a_clear_error(prim):
-    """Not lowered on CUDA yet means a LoweringError naming the op, never bad code."""
+def test_array_ops_go_to_the_cuda_array_renderer(prim):
+    """The scalar CUDA renderer refuses array graphs with a LoweringError that names
+    the array renderer; that renderer lowers every example."""
+    from graphc.backends.cuda.arrays import render_arrays
     from graphc.backends.cuda.render import render
     shapes, params = prim.examples[0]
     xs = [ops.variable(f"a{k}", shape=tuple(s)) for k, s in enumerate(shapes)]
     g = Graph(xs, [apply(prim, *xs, **params)])
     with pytest.raises(gc.LoweringError, match="array|" + prim.name):
         render(g)
+    sizes = {d: 3 for s in shapes for d in s if isinstance(d, str)}
+    assert "def graphc" in render_arrays(g, sizes).text

@@ -25,9 +25,87 @@ PACKAGED = ROOT / "graphc" / "data" / "feynman.csv"
 
 LEAVES = ("input", "const")
 OPS = [p for name, p in PRIMITIVES.items() if name not in LEAVES and p.elementwise]
-"""Every registered elementwise primitive except the leaves, in registration order
-(array ops are not lowered on CUDA yet: tests/core/test_primitives.py checks that the
-CUDA backend refuses them with a LoweringError)."""
+"""Every registered elementwise primitive except the leaves, in registration order."""
+
+ARRAY_OPS = [p for p in PRIMITIVES.values() if not p.elementwise]
+"""Every registered array primitive (reductions, matmul, views...), lowered by
+graphc/backends/cuda/arrays.py."""
+
+ARRAY_CASES = [(p, i) for p in ARRAY_OPS for i in range(len(p.examples))]
+"""``(primitive, example number)`` for every example of every array primitive."""
+
+
+def case_id(case) -> str:
+    prim, i = case
+    return f"{prim.name}-{i}"
+
+
+def _class_index_args(prim, shapes) -> set[int]:
+    """Arguments holding class indices (integers, not differentiated)."""
+    if prim.name == "cross_entropy" and tuple(shapes[1]) != tuple(shapes[0]):
+        return {1}
+    if prim.name == "one_hot":
+        return {0}
+    return set()
+
+
+def array_case(prim, i: int, seed: int = 0):
+    """The graph and input values of example ``i`` of an array primitive: its reverse
+    mode (``vjp``: the value and the cotangent of every differentiable argument, with a
+    cotangent seed as the last input) when differentiable, else the op alone. Values
+    lie in the primitive's domain (class indices as integers; ``prod`` away from 0,
+    where its derivative ``out/x`` is undefined), as tests/tensors samples them."""
+    shapes, params = prim.examples[i]
+    xs = [ops.variable(f"a{k}", shape=tuple(s)) for k, s in enumerate(shapes)]
+    g = Graph(xs, [apply(prim, *xs, **params)])
+    rng = np.random.default_rng(seed + 17 * i)
+    ints = _class_index_args(prim, shapes)
+    vals = []
+    for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
+        if k in ints:
+            axis = params.get("axis", -1)
+            n = shapes[0][axis] if prim.name == "cross_entropy" else shapes[1][axis]
+            vals.append(rng.integers(0, n, size=shape).astype(float))
+        else:
+            vals.append(rng.uniform(lo, hi, size=shape))
+    if prim.name == "prod":
+        vals[0] = np.sign(vals[0]) * (0.5 + np.abs(vals[0]))
+    if prim.differentiable:
+        g = gc.vjp(g, wrt=[f"a{k}" for k in range(prim.arity) if k not in ints])
+        vals.append(rng.normal(size=g.inputs[-1].shape))
+    return g, vals
+
+
+ROSENBROCK = "sum(100*(x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)"
+"""The n-dimensional Rosenbrock function (examples/rosenbrock.py), ``x`` of shape (n,)."""
+
+
+def rosenbrock_graph() -> Graph:
+    return gc.value_and_grad(gc.parse(ROSENBROCK, x=("n",)), "x")
+
+
+MLP_LOSS = """
+h = tanh(W1 @ X + b1)
+z = W2 @ h + b2
+loss = cross_entropy(z, y, axis=0)
+"""
+"""A small tanh network's softmax cross-entropy (examples/mlp_digits.py): ``X`` (D, B)
+one column per sample, ``y`` (B,) class indices."""
+
+MLP_SHAPES = dict(X=("D", "B"), y=("B",), W1=("H", "D"), b1=("H", 1), W2=("C", "H"),
+                  b2=("C", 1))
+
+
+def mlp_graph() -> Graph:
+    f = gc.parse(MLP_LOSS, **MLP_SHAPES)
+    return gc.value_and_grad(f, ["W1", "b1", "W2", "b2"])
+
+
+def mlp_values(D: int, B: int, H: int, C: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"X": rng.uniform(0.0, 1.0, (D, B)), "y": rng.integers(0, C, B).astype(float),
+            "W1": rng.normal(0.0, 1.0 / np.sqrt(D), (H, D)), "b1": rng.normal(0, 0.1, (H, 1)),
+            "W2": rng.normal(0.0, 1.0 / np.sqrt(H), (C, H)), "b2": rng.normal(0, 0.1, (C, 1))}
 
 REQUIRE_TOOLS = os.environ.get("GRAPHC_CUDA_TOOLCHAIN", "") == "required"
 """In CI, ``GRAPHC_CUDA_TOOLCHAIN=required`` turns "toolchain missing" skips into
@@ -105,3 +183,15 @@ def ptxas_path() -> str | None:
             if p.is_file() and os.access(p, os.X_OK):
                 return str(p)
     return None
+
+
+def assemble(ptxas: str, text: str, arch: str = "sm_90"):
+    """Run ``ptxas -arch=ARCH`` on ``text``; returns the CompletedProcess."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "k.ptx"
+        src.write_text(text)
+        return subprocess.run([ptxas, f"-arch={arch}", str(src), "-o",
+                               str(Path(d) / "k.cubin")],
+                              capture_output=True, text=True, timeout=120)

@@ -78,12 +78,20 @@ def test_scalar_inputs_are_hoisted_out_of_the_loop():
 
 
 def test_every_primitive_has_a_cuda_lowering():
-    """Walks the registry: fails when a primitive lacks a usable CUDA template."""
+    """Walks the registry: fails when a primitive lacks a usable CUDA lowering: an
+    elementwise template, or for array ops a ``cuda`` key that the array lowering
+    (graphc/backends/cuda/arrays.py) implements, and kernels rendered for each of its
+    examples (value and reverse mode; tests/cuda/test_cuda_arrays.py checks them)."""
+    from graphc.backends.cuda.arrays import supports
     assert missing_lowerings() == []
     for name, prim in PRIMITIVES.items():
-        if name in ("input", "const") or not prim.elementwise:  # array ops: not yet
+        if name in ("input", "const"):
             continue
-        assert prim.cuda, f"{name} has no cuda template"
+        assert prim.cuda, f"{name} has no cuda lowering"
+        if not prim.elementwise:
+            assert supports(prim), f"{name}: cuda={prim.cuda!r} is not lowered"
+            assert prim.examples, f"{name} has no examples to render"
+            continue
         for dtype in ("float64", "float32"):
             text = render(primitive_graph(prim, dtype)).text
             ast.parse(text)  # valid Python, as numba.cuda.jit needs
@@ -125,9 +133,9 @@ def test_float_literals_round_trip(value, text):
     assert back == value or (math.isnan(back) and math.isnan(value))
 
 
-def test_array_graphs_are_refused():
+def test_array_graphs_are_refused_by_the_scalar_renderer():
     x = ops.variable("x", shape=(3,))
-    with pytest.raises(LoweringError, match="shape"):
+    with pytest.raises(LoweringError, match="shape.*render_arrays"):
         render(Graph([x], [ops.sin(x)]))
 
 

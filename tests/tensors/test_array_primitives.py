@@ -29,7 +29,8 @@ def test_every_array_primitive_has_examples_and_rules():
         for shapes, params in p.examples:
             assert len(shapes) == p.arity, f"{p.name}: example {shapes} for arity {p.arity}"
         assert len(p.domain) == p.arity
-        assert p.cuda is None, f"{p.name}: array ops are not lowered on CUDA yet"
+        from graphc.backends.cuda.arrays import supports as cuda_supports
+        assert cuda_supports(p), f"the CUDA array backend cannot lower {p.name}"
         assert llvm_arrays.supports(p), f"the LLVM array backend cannot lower {p.name}"
         if p.differentiable:
             assert p.jvp is not None and p.vjp is not None, f"{p.name} lacks JVP/VJP rules"

@@ -122,7 +122,10 @@ def ptx(graph: Graph, cc: tuple[int, int] = DEFAULT_CC, *, layout: Sequence | No
         fastmath: let NVVM use fast, less accurate math (off by default).
 
     Returns:
-        The PTX text (``.target sm_XY``, one ``.entry``).
+        The PTX text (``.target sm_XY``, one ``.entry``). For an array graph of
+        concrete shapes: the PTX modules of all its kernels, one after another, each
+        after a ``// ---- graphc kernel NAME`` line (see
+        :func:`~.array_jit.array_ptx` for symbolic sizes and one module each).
 
     Raises:
         BackendUnavailableError: Numba/numba-cuda missing, or running under the
@@ -133,6 +136,14 @@ def ptx(graph: Graph, cc: tuple[int, int] = DEFAULT_CC, *, layout: Sequence | No
     if _sim_enabled():
         raise BackendUnavailableError("PTX cannot be generated while Numba's CUDA simulator "
                                       "is enabled (unset NUMBA_ENABLE_CUDASIM)")
+    from ...ir.shapes import is_array_graph
+    if is_array_graph(graph):
+        # an array graph with concrete shapes: every kernel, each a separate PTX module
+        # (array_jit.array_ptx gives them one by one, and takes symbol sizes)
+        from .array_jit import array_ptx
+        texts = array_ptx(graph, None, cc, fastmath=fastmath)
+        return "\n".join(f"// ---- graphc kernel {name} (a separate PTX module)\n{text}"
+                         for name, text in texts.items())
     src = render(graph, layout, ndim)
     text, _ = cuda.compile_ptx(python_function(src), signature(graph, src),
                                cc=tuple(cc), fastmath=fastmath)
@@ -289,8 +300,10 @@ class CudaKernel:
         return graph.output_tree(results)
 
 
-def compile(graph: Graph, **options: Any) -> CudaKernel:  # noqa: A001
-    """Compile ``graph`` to a :class:`CudaKernel` (options: see its docstring).
+def compile(graph: Graph, **options: Any):  # noqa: A001
+    """Compile ``graph`` to a :class:`CudaKernel` (options: see its docstring); array
+    graphs (non-scalar shapes, reductions, matmul...) to a
+    :class:`~.array_jit.CudaArrayKernel` (kernels per concrete shape; see its options).
 
     Raises:
         BackendUnavailableError: Numba or numba-cuda is not installed
@@ -298,4 +311,8 @@ def compile(graph: Graph, **options: Any) -> CudaKernel:  # noqa: A001
         LoweringError: a node the CUDA backend cannot lower.
     """
     numba_cuda()
+    from ...ir.shapes import is_array_graph
+    if is_array_graph(graph):
+        from .array_jit import CudaArrayKernel
+        return CudaArrayKernel(graph, **options)
     return CudaKernel(graph, **options)

@@ -179,11 +179,12 @@ def render(graph: Graph, layout: Sequence | None = None, ndim: int | None = None
     layout, ndim = normalize_layout(graph, layout, ndim)
     nums = graph.numbers
     for n in graph.nodes:
-        if n.shape != ():
+        if n.shape != () or not n.prim.elementwise:
+            what = f"has shape {n.shape}" if n.shape != () else "is an array op"
             raise LoweringError(
-                f"the CUDA backend lowers elementwise graphs of scalars; node "
-                f"{_describe(n, nums)} has shape {n.shape} (array graphs are not "
-                f"supported yet)")
+                f"this renderer writes elementwise kernels of scalars; node "
+                f"{_describe(n, nums)} {what}: array graphs are rendered by "
+                f"graphc.backends.cuda.render_arrays(graph, sizes)")
 
     # loop-invariant values: scalar inputs, fully broadcast N-D inputs, and every
     # operation whose arguments are all invariant (constants count as invariant)
@@ -266,13 +267,18 @@ def _describe(n: Node, nums: dict) -> str:
 
 
 def missing_lowerings() -> list[str]:
-    """Names of registered elementwise primitives (other than the leaves
-    ``input``/``const``) whose record has no usable CUDA template. Array ops
-    (``elementwise=False``) are not lowered on CUDA yet and are not listed."""
+    """Names of registered primitives (other than the leaves ``input``/``const``)
+    that the CUDA backend cannot lower: elementwise ops without a usable template,
+    array ops whose ``cuda`` key :mod:`.arrays` does not lower."""
     from ...ir import PRIMITIVES
+    from .arrays import supports
     out = []
     for name, prim in PRIMITIVES.items():
-        if name in ("input", "const") or not prim.elementwise:  # array ops: not yet
+        if name in ("input", "const"):
+            continue
+        if not prim.elementwise:
+            if not supports(prim):
+                out.append(name)
             continue
         if not prim.cuda:
             out.append(name)

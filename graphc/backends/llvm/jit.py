@@ -25,6 +25,7 @@ code in about a millisecond.
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 import struct
 import sys
@@ -39,6 +40,7 @@ from llvmlite import binding as llvm
 from ...ir import Graph, GraphcError, InputError
 from ..common import NP_DTYPES, as_input_array, bind_arguments
 from . import cache as disk_cache
+from .buffers import MIN_BYTES as POOL_MIN_BYTES
 from .buffers import POOL
 from . import threads as _threads
 from . import vecmath
@@ -433,10 +435,15 @@ def get_module(graph: Graph, pattern: tuple[bool, ...], level: str,
 def _tree_builder(structure):
     """A fast function arranging a flat list of outputs as ``structure``."""
     if isinstance(structure, int):
-        return lambda outs: outs[structure]
+        return operator.itemgetter(structure)
     if all(isinstance(s, int) for s in structure):
-        idx = tuple(structure)
-        return lambda outs: tuple([outs[i] for i in idx])
+        if len(structure) == 1:
+            i = structure[0]
+            return lambda outs: (outs[i],)
+        return operator.itemgetter(*structure)
+    if len(structure) == 2 and isinstance(structure[0], int):  # value_and_grad
+        first, rest = structure[0], _tree_builder(structure[1])
+        return lambda outs: (outs[first], rest(outs))
     subs = [_tree_builder(s) for s in structure]
     return lambda outs: tuple([f(outs) for f in subs])
 
@@ -548,10 +555,16 @@ class LLVMKernel:
             else:
                 if shape is not None:
                     n = args[0].size
-                    outs = [POOL.empty(shape, dt) for dt in self._out_dtypes]
+                    if n * 8 < POOL_MIN_BYTES:   # small: plain arrays, one thread
+                        outs = [np.empty(shape, dt) for dt in self._out_dtypes]
+                    else:
+                        outs = [POOL.empty(shape, dt) for dt in self._out_dtypes]
                     cm = self._compiled.get(self._all_arrays) or \
                         self.specialization(self._all_arrays)
-                    self._run(cm, n, args, outs)
+                    if n < self._min_parallel and cm.pyfunc is not None:
+                        cm.pyfunc(0, n, *args, *outs)
+                    else:
+                        self._run(cm, n, args, outs)
                     return self._tree(outs)
         return self._call_general(args, kwargs)
 

@@ -233,8 +233,7 @@ def _leaky_relu(e: Emitter, ty, x, *, alpha):
 
 
 def _elu(e: Emitter, ty, x, *, alpha):
-    neg_part = e.b.fmul(e.const(ty, alpha), e.math(
-        "expm1", ty, e.intrinsic("llvm.minimum", ty, x, e.const(ty, 0.0))))
+    neg_part = e.b.fmul(e.const(ty, alpha), e.math("expm1", ty, x))
     return e.b.select(e.b.fcmp_ordered(">", x, e.const(ty, 0.0)), x, neg_part)
 
 
