@@ -84,3 +84,37 @@ def test_source_length_limit_is_a_parse_error(monkeypatch):
     monkeypatch.setattr(parser, "MAX_SOURCE_LENGTH", 100)
     with pytest.raises(gc.ParseError, match="longer than the limit"):
         gc.parse("x+" * 60 + "x")
+
+
+def _program(statements: int) -> str:
+    return "u = x\n" + "\n".join(f"u = sin(u) * 0.999 + x*{i % 7 + 1}"
+                                 for i in range(statements))
+
+
+@pytest.mark.parametrize("statements", [2100])
+def test_giant_kernel_takes_the_fast_code_generation_path(statements):
+    """About 15,000 value-and-gradient operations: above the O0 code-generation
+    threshold of the LLVM backend, and still equal to the interpreter."""
+    from graphc.backends.llvm import jit
+    vg = gc.optimize(gc.value_and_grad(gc.parse(_program(statements))))
+    assert len(jit.kernel_ir(vg, (False,), jit.host().best_level)) > jit.LARGE_KERNEL_IR_CHARS
+    x = np.linspace(-1, 1, 37)
+    got = gc.compile(vg, optimize_graph=False)(x=x)
+    want = gc.evaluate(vg, x=x)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1][0], want[1][0], rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_hundred_thousand_node_gradient_compiles():
+    """The figure of docs/limits.md: a 14,300-statement program, 100,111 nodes of value
+    and gradient after clean-up, parsed, differentiated, compiled and checked."""
+    t0 = time.perf_counter()
+    vg = gc.optimize(gc.value_and_grad(gc.parse(_program(14_300))))
+    k = gc.compile(vg, optimize_graph=False)
+    got = k(x=np.linspace(-1, 1, 11))
+    dt = time.perf_counter() - t0
+    print(f"{len(vg)} nodes in {dt:.1f} s")
+    assert len(vg) > 100_000 and dt < 60
+    want = gc.evaluate(vg, x=np.linspace(-1, 1, 11))
+    np.testing.assert_allclose(got[1][0], want[1][0], rtol=1e-9)
