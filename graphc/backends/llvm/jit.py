@@ -514,6 +514,11 @@ class LLVMKernel:
         self._all_arrays = (False,) * self._n_in
         self._min_parallel = _parallel_threshold(graph)
 
+    def __reduce__(self):
+        # kernels travel by graph (to Dask workers, through pickle) and are compiled
+        # again, or taken from the caches, where they land
+        return (LLVMKernel, (self.graph, self.simd, self.use_disk_cache, self.threads))
+
     def __repr__(self) -> str:
         return (f"<graphc LLVM kernel ({', '.join(self.graph.input_names)}) -> "
                 f"({', '.join(self.graph.output_names)}), simd={self.simd}>")
@@ -562,6 +567,17 @@ class LLVMKernel:
         cm.run(0, n, ins, outs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate on inputs by position or keyword (see the class docstring).
+
+        Args:
+            out: optional arrays to write the outputs into, arranged like the result
+                (or a flat sequence, one per output); each must have the broadcast shape
+                and a dtype the output casts to safely. They are returned.
+
+        Raises:
+            InputError: missing, unknown or non-numeric inputs, shapes that do not
+                broadcast, or ``out`` arrays of the wrong number, shape or dtype.
+        """
         if not kwargs and len(args) == self._n_in:
             # fast path: contiguous arrays of the graph's dtypes and one shape
             shape = None
@@ -591,6 +607,12 @@ class LLVMKernel:
 
     def _call_general(self, args, kwargs) -> Any:
         g = self.graph
+        out = kwargs.pop("out", None)
+        if any(_is_dask(a) for a in (*args, *kwargs.values())):
+            if out is not None:
+                raise InputError("out= cannot be used with Dask arrays")
+            from ...interop.dask import dask_map  # chunk by chunk, lazily
+            return dask_map(self, *args, **kwargs)
         bound = bind_arguments(g, args, kwargs)
         arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(g.inputs, bound)]
         try:
@@ -606,15 +628,57 @@ class LLVMKernel:
             elif a.shape != shape or not a.flags.c_contiguous:
                 a = np.ascontiguousarray(np.broadcast_to(a, shape))
             keep.append(a)
-        outs = [POOL.empty(shape, dt) for dt in self._out_dtypes]
+        targets = _out_arrays(out, len(self._out_dtypes), shape, self._out_dtypes)
+        outs = []
+        for k, dt in enumerate(self._out_dtypes):
+            t = targets[k] if targets is not None else None
+            if t is not None and t.dtype == dt and t.flags.c_contiguous and t.flags.writeable:
+                outs.append(t)  # written in place
+            else:
+                outs.append(POOL.empty(shape, dt))
         n = 1
         for d in shape:
             n *= d
         if n:
             self._run(self.specialization(pattern), n, keep, outs)
+        if targets is not None:
+            for t, o in zip(targets, outs):
+                if t is not o:
+                    np.copyto(t, o, casting="same_kind")
+            return self._tree(targets)
         if shape == ():
             outs = [o[()] for o in outs]
         return self._tree(outs)
+
+
+def _is_dask(value: Any) -> bool:
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "chunks")
+
+
+def _out_arrays(out, n_out: int, shape: tuple, dtypes) -> list | None:
+    """Flatten and check an ``out=`` argument (nested like the result, or flat)."""
+    if out is None:
+        return None
+    flat, stack = [], [out]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (tuple, list)):
+            stack.extend(reversed(item))
+        else:
+            flat.append(item)
+    if len(flat) != n_out:
+        raise InputError(f"out= needs {n_out} array(s), one per output; got {len(flat)}")
+    for k, (t, dt) in enumerate(zip(flat, dtypes)):
+        if not isinstance(t, np.ndarray):
+            raise InputError(f"out[{k}] must be a NumPy array, got {type(t).__name__}")
+        if t.shape != tuple(shape):
+            raise InputError(f"out[{k}] has shape {t.shape}; the result has shape "
+                             f"{tuple(shape)}")
+        if not np.can_cast(dt, t.dtype, casting="same_kind"):
+            raise InputError(f"out[{k}] has dtype {t.dtype}; the output is {dt}")
+        if not t.flags.writeable:
+            raise InputError(f"out[{k}] is read-only")
+    return flat
 
 
 def _parallel_threshold(graph: Graph) -> int:
