@@ -27,9 +27,11 @@ from .ir import GraphcError
 
 DEFAULT_CORPUS = "feynman.csv"
 TOLERANCE = 1e-9
-"""Largest accepted scale-aware relative difference between LLVM and NumPy results.
-The two differ by a few ulp per libm call or integer power, amplified where a formula
-cancels (e.g. Styblinski-Tang near its roots: 2e-10)."""
+"""Scale-aware relative difference between LLVM and NumPy results accepted outright.
+The two differ by a few ulp per libm/libmvec call or integer power, amplified where a
+formula cancels (1 - cos(kd) near kd = 0 in III.15.12; (omega - omega_0) in III.9.52);
+a larger difference passes only if it is within what the formula's conditioning makes
+of a few ulp (see :func:`conditioned_excess`)."""
 
 
 @dataclass
@@ -116,6 +118,47 @@ def scale_aware_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / denom))
 
 
+ULP4 = 4 * float(np.finfo(np.float64).eps)
+TRANSCENDENTAL = {"exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+                  "sinh", "cosh", "tanh", "log1p", "expm1", "pow", "sigmoid", "softplus",
+                  "elu"}
+"""Ops computed by libm or libmvec calls, whose results may differ by a few ulp."""
+
+
+def perturbed(graph, sign: float):
+    """``graph`` with the result of every libm-computed op scaled by (1 ± 4 ulp), the
+    sign alternating from call to call: a reference a compiled kernel may legitimately
+    match, given libmvec's documented 4-ulp accuracy."""
+    from .ir import ops
+    from .passes.rewrite import rebuild, same_node
+    up, down = ops.const(1.0 + sign * ULP4), ops.const(1.0 - sign * ULP4)
+
+    def rule(node, args):
+        new = same_node(node, args)
+        if node.prim.name not in TRANSCENDENTAL:
+            return new
+        # independent errors: the direction alternates between calls (by structural
+        # key), so that terms which cancel are not all moved alike
+        return ops.mul(new, up if node.key & 1 else down)
+    return rebuild(graph, rule)
+
+
+def conditioned_excess(a: np.ndarray, b: np.ndarray, spread: np.ndarray) -> float:
+    """max |a - b| / (TOLERANCE·max(|b|, 1e-8·max|b|) + 16·spread) over finite entries:
+    at most 1 when the compiled result is within the tolerance or within what the
+    formula's conditioning makes of a few ulp (``spread``: how far the reference moves
+    when every libm result and input moves by 4 ulp, see :func:`perturbed`)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    fin = np.isfinite(b) & np.isfinite(a)
+    if not fin.any():
+        return 0.0
+    a, b, sp = a[fin], b[fin], np.nan_to_num(np.asarray(spread)[fin], nan=0.0)
+    scale = max(float(np.max(np.abs(b))), 1e-300)
+    allowed = TOLERANCE * np.maximum(np.abs(b), 1e-8 * scale) + 16 * sp
+    return float(np.max(np.abs(a - b) / np.maximum(allowed, 1e-300)))
+
+
 def check_formula(row: Formula, n: int = 100_000, seed: int = 0) -> RowResult:
     """Run the main job on one formula (see module docstring)."""
     res = RowResult(row.id, ok=False)
@@ -146,10 +189,21 @@ def check_formula(row: Formula, n: int = 100_000, seed: int = 0) -> RowResult:
         flat_want = [want[0], *want[1]]
         diffs = [scale_aware_rel_diff(g, w) for g, w in zip(flat_got, flat_want)]
         res.max_rel_diff = math.nan if any(math.isnan(d) for d in diffs) else max(diffs)
+        # the formula's own conditioning: how far the reference moves when every libm
+        # call (and every input) is off by 4 ulp, which is what libmvec may be
+        moved = [evaluate(perturbed(vg, sign), **{v: p * (1 + sign * ULP4)
+                                                 for v, p in points.items()})
+                 for sign in (1.0, -1.0)]
+        spreads = [np.fmax(np.abs(m1 - w), np.abs(m2 - w)) for m1, m2, w in zip(
+            [moved[0][0], *moved[0][1]], [moved[1][0], *moved[1][1]], flat_want)]
+        excess = max(conditioned_excess(g, w, sp)
+                     for g, w, sp in zip(flat_got, flat_want, spreads))
+        res.extra["conditioned_excess"] = excess
         if math.isnan(res.max_rel_diff):
             res.reason = "NaN/inf pattern differs from the NumPy interpreter"
-        elif res.max_rel_diff > TOLERANCE:
-            res.reason = f"max relative difference {res.max_rel_diff:.3g} > {TOLERANCE:g}"
+        elif res.max_rel_diff > TOLERANCE and excess > 1.0:
+            res.reason = (f"max relative difference {res.max_rel_diff:.3g} > {TOLERANCE:g} "
+                          f"and {excess:.3g}x beyond the formula's conditioning")
         else:
             res.ok = True
     except GraphcError as exc:
