@@ -117,3 +117,14 @@ def assert_close_relative(got, want, rtol: float, what: str = ""):
     assert not bad.any(), f"{what}: max relative error {np.max(err[fin]):.3g} > {rtol:g}; " \
                           f"got {got[bad][:4]}, want {want[bad][:4]}"
 
+
+def flat(tree) -> list:
+    """The arrays of a kernel's nested-tuple result, in output order (as float64)."""
+    out, stack = [], [tree]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, tuple):
+            stack.extend(reversed(t))
+        else:
+            out.append(np.asarray(t, dtype=float))
+    return out

@@ -12,20 +12,9 @@ from graphc.ir import ops
 from graphc.corpus import scale_aware_rel_diff
 from graphc.passes import ad
 
-from helpers import random_graphs, richardson_gradient
+from helpers import flat, random_graphs, richardson_gradient
 
 BAYDIN = "ln(x1) + x1*x2 - sin(x2)"
-
-
-def flat(tree):
-    out, stack = [], [tree]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, tuple):
-            stack.extend(reversed(t))
-        else:
-            out.append(np.asarray(t, dtype=float))
-    return out
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,22 +14,11 @@ from hypothesis import HealthCheck, assume, given, note, settings
 import graphc as gc
 from graphc.ir import to_source, to_text
 
-from helpers import random_graphs, richardson_gradient
+from helpers import flat as _flat, random_graphs, richardson_gradient
 
 SHORT = 40
 LONG = int(os.environ.get("GRAPHC_FUZZ_EXAMPLES", "10000"))
 POINTS = [np.array([0.7, 1.3, -0.4]), np.array([-1.9, 0.05, 2.5])]
-
-
-def _flat(tree):
-    out, stack = [], [tree]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, tuple):
-            stack.extend(reversed(t))
-        else:
-            out.append(np.asarray(t, dtype=float))
-    return out
 
 
 def check_llvm_equals_interpreter(g):
