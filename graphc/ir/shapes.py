@@ -321,3 +321,77 @@ def concrete_shapes(graph, env: Mapping[str, int]) -> dict[int, tuple[int, ...]]
     with _shape_lock:
         per_graph[key] = shapes
     return shapes
+
+
+def specialize(graph, env: Mapping[str, int], decomposes, is_view):
+    """``graph`` with the sizes of ``env`` substituted into every shape, the ops a
+    backend wants expanded replaced by their ``decompose`` rules, ``size`` folded, and
+    views of constants folded: a graph of concrete shapes for an array backend.
+
+    Args:
+        graph: an array graph.
+        env: ``{symbol: size}`` for every symbolic dimension.
+        decomposes: ``decomposes(prim) -> bool``, the ops this backend expands.
+        is_view: ``is_view(prim) -> bool``, the ops this backend treats as views.
+
+    Raises:
+        ShapeError: a node's shape rule fails on the bound sizes (names the node).
+    """
+    from . import array_ops as A
+    from . import ops
+    from .graph import Graph
+    from .primitive import apply, result_dtype
+
+    def expand(prim, args, params, done):
+        if prim is A.size_p:
+            size = 1
+            for a in params["axis"]:
+                size *= int(args[0].shape[a])
+            return ops.const(float(size), result_dtype(args))
+        if args and args[0].is_const and (is_view(prim) or (prim is A.unslice_p and
+                                                            args[0].value == 0.0)):
+            node = apply(prim, *args, **params)
+            return ops.const(args[0].value, node.dtype, node.shape)
+        if decomposes(prim) and prim.decompose is not None:
+            out = apply(prim, *args, **params)
+            return rewrite(prim.decompose(*args, out=out, **params), done)
+        return apply(prim, *args, **params)
+
+    def rewrite(root, done):
+        """Expand every node of ``root``'s graph not yet in ``done`` (iteratively)."""
+        new: dict = {}
+        stack = [(root, False)]
+        while stack:
+            n, ready = stack.pop()
+            if id(n) in new:
+                continue
+            if id(n) in done or not n.args:
+                new[id(n)] = n
+                continue
+            if not ready:
+                stack.append((n, True))
+                stack.extend((a, False) for a in n.args if id(a) not in new)
+                continue
+            args = [new[id(a)] for a in n.args]
+            params = {k: v for k, v in n.params if not k.startswith("_")}
+            m = expand(n.prim, args, params, done)
+            done.add(id(m))
+            new[id(n)] = m
+        return new[id(root)]
+
+    env = dict(env)
+    concrete_shapes(graph, env)
+    new: dict = {}
+    done: set = set()
+    for n in graph.nodes:
+        if n.is_input:
+            m = ops.variable(n.name, n.dtype, eval_shape(n.shape, env))
+        elif n.is_const:
+            m = ops.const(n.value, n.dtype, eval_shape(n.shape, env))
+        else:
+            args = [new[id(a)] for a in n.args]
+            m = expand(n.prim, args, subst_params(dict(n.params), env), done)
+        done.add(id(m))
+        new[id(n)] = m
+    return Graph([new[id(x)] for x in graph.inputs], [new[id(o)] for o in graph.outputs],
+                 graph.output_names, graph.structure)

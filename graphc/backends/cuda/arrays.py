@@ -62,11 +62,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ...ir import Graph, LoweringError, Node, apply, ops
+from ...ir import Graph, LoweringError, Node
 from ...ir import array_ops as A
-from ...ir.primitive import result_dtype
-from ...ir.shapes import (concrete_shapes, dim_symbols, env_key, eval_shape, is_array_graph,
-                          subst_params)
+from ...ir.shapes import specialize as shared_specialize
+from ...ir.shapes import (dim_symbols, env_key, is_array_graph)
 from .render import NP_NAMES, KernelSource, format_float
 
 DECOMPOSE = "decompose"
@@ -162,48 +161,10 @@ def _is_view(prim) -> bool:
     return prim.cuda == "array.view"
 
 
-def _expand(prim, args: list[Node], params: dict, done: set[int]) -> Node:
-    """``prim(*args; params)`` in lowerable form (``args`` already expanded)."""
-    if prim is A.size_p:
-        shape = args[0].shape
-        return ops.const(float(_prod(shape[a] for a in params["axis"])), result_dtype(args))
-    if args and args[0].is_const and (_is_view(prim) or (prim is A.unslice_p and
-                                                         args[0].value == 0.0)):
-        node = apply(prim, *args, **params)
-        return ops.const(args[0].value, node.dtype, node.shape)
-    if prim.cuda == DECOMPOSE and prim.decompose is not None:
-        out = apply(prim, *args, **params)
-        return _rewrite(prim.decompose(*args, out=out, **params), done)
-    return apply(prim, *args, **params)
-
-
-def _rewrite(root: Node, done: set[int]) -> Node:
-    """Expand every node of ``root``'s graph not yet in ``done`` (iteratively)."""
-    new: dict[int, Node] = {}
-    stack = [(root, False)]
-    while stack:
-        n, ready = stack.pop()
-        if id(n) in new:
-            continue
-        if id(n) in done or not n.args:
-            new[id(n)] = n
-            continue
-        if not ready:
-            stack.append((n, True))
-            stack.extend((a, False) for a in n.args if id(a) not in new)
-            continue
-        args = [new[id(a)] for a in n.args]
-        params = {k: v for k, v in n.params if not k.startswith("_")}
-        m = _expand(n.prim, args, params, done)
-        done.add(id(m))
-        new[id(n)] = m
-    return new[id(root)]
-
-
 def specialize(graph: Graph, env: Mapping[str, int]) -> Graph:
     """``graph`` with the sizes of ``env`` substituted into every shape, ``decompose``
     ops expanded and ``size`` folded: a graph of concrete shapes whose every op this
-    module lowers directly.
+    module lowers directly (:func:`graphc.ir.shapes.specialize`).
 
     Raises:
         ShapeError: a node's shape rule fails on the bound sizes (names the node).
@@ -213,22 +174,7 @@ def specialize(graph: Graph, env: Mapping[str, int]) -> Graph:
         if n.args and not supports(n.prim):
             raise LoweringError(f"the CUDA backend cannot lower {n.prim.name} "
                                 f"(cuda={n.prim.cuda!r})")
-    env = dict(env)
-    concrete_shapes(graph, env)
-    new: dict[int, Node] = {}
-    done: set[int] = set()
-    for n in graph.nodes:
-        if n.is_input:
-            m = ops.variable(n.name, n.dtype, eval_shape(n.shape, env))
-        elif n.is_const:
-            m = ops.const(n.value, n.dtype, eval_shape(n.shape, env))
-        else:
-            args = [new[id(a)] for a in n.args]
-            m = _expand(n.prim, args, subst_params(dict(n.params), env), done)
-        done.add(id(m))
-        new[id(n)] = m
-    return Graph([new[id(x)] for x in graph.inputs], [new[id(o)] for o in graph.outputs],
-                 graph.output_names, graph.structure)
+    return shared_specialize(graph, env, lambda p: p.cuda == DECOMPOSE, _is_view)
 
 
 # ---------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -49,10 +48,10 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 
-from ...ir import Graph, GraphcError, LoweringError, Node, ShapeError, apply, ops
+from ...ir import Graph, LoweringError, Node, ops
 from ...ir import array_ops as A
-from ...ir.primitive import result_dtype
-from ...ir.shapes import concrete_shapes, env_key, eval_shape, is_array_graph, subst_params
+from ...ir.shapes import env_key, is_array_graph
+from ...ir.shapes import specialize as shared_specialize
 from ..common import NP_DTYPES, bind_array_inputs
 from . import cache as disk_cache
 from . import vecmath
@@ -93,67 +92,16 @@ def _prod(dims) -> int:
     return n
 
 
-def _expand(prim, args: list[Node], params: dict, done: set[int]) -> Node:
-    """``prim(*args; params)`` in lowerable form (``args`` already expanded)."""
-    if prim is A.size_p:
-        shape = args[0].shape
-        return ops.const(float(_prod(shape[a] for a in params["axis"])), result_dtype(args))
-    if args and args[0].is_const and (prim in VIEW_OPS or (prim is A.unslice_p and
-                                                           args[0].value == 0.0)):
-        node = apply(prim, *args, **params)
-        return ops.const(args[0].value, node.dtype, node.shape)
-    if prim.llvm == A.LLVM_DECOMPOSE and prim.decompose is not None:
-        out = apply(prim, *args, **params)
-        return _rewrite(prim.decompose(*args, out=out, **params), done)
-    return apply(prim, *args, **params)
-
-
-def _rewrite(root: Node, done: set[int]) -> Node:
-    """Expand every node of ``root``'s graph not yet in ``done`` (iteratively)."""
-    new: dict[int, Node] = {}
-    stack = [(root, False)]
-    while stack:
-        n, ready = stack.pop()
-        if id(n) in new:
-            continue
-        if id(n) in done or not n.args:
-            new[id(n)] = n
-            continue
-        if not ready:
-            stack.append((n, True))
-            stack.extend((a, False) for a in n.args if id(a) not in new)
-            continue
-        args = [new[id(a)] for a in n.args]
-        params = {k: v for k, v in n.params if not k.startswith("_")}
-        m = _expand(n.prim, args, params, done)
-        done.add(id(m))
-        new[id(n)] = m
-    return new[id(root)]
-
-
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     """``graph`` with the sizes of ``env`` substituted into every shape, decomposable
     ops expanded and ``size`` folded: a graph of concrete shapes whose every op this
-    module lowers directly.
+    module lowers directly (:func:`graphc.ir.shapes.specialize`).
 
     Raises:
         ShapeError: a node's shape rule fails on the bound sizes (names the node).
     """
-    concrete_shapes(graph, env)
-    new: dict[int, Node] = {}
-    done: set[int] = set()
-    for n in graph.nodes:
-        if n.is_input:
-            m = ops.variable(n.name, n.dtype, eval_shape(n.shape, env))
-        elif n.is_const:
-            m = ops.const(n.value, n.dtype, eval_shape(n.shape, env))
-        else:
-            args = [new[id(a)] for a in n.args]
-            m = _expand(n.prim, args, subst_params(dict(n.params), env), done)
-        done.add(id(m))
-        new[id(n)] = m
-    return Graph([new[id(x)] for x in graph.inputs], [new[id(o)] for o in graph.outputs],
-                 graph.output_names, graph.structure)
+    return shared_specialize(graph, env, lambda p: p.llvm == A.LLVM_DECOMPOSE,
+                             lambda p: p in VIEW_OPS)
 
 
 # ---------------------------------------------------------------------------------
