@@ -195,3 +195,68 @@ def assemble(ptxas: str, text: str, arch: str = "sm_90"):
         return subprocess.run([ptxas, f"-arch={arch}", str(src), "-o",
                                str(Path(d) / "k.cubin")],
                               capture_output=True, text=True, timeout=120)
+
+
+# -- shared by the real-GPU test files (test_cuda_gpu.py, test_cuda_arrays_gpu.py) ----
+
+ON_SIM = (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+          and os.environ.get("GRAPHC_GPU_TESTS_ON_SIMULATOR") == "1")
+"""Run the ``gpu`` tests' own logic on the simulator (tiny sizes), for checking them."""
+
+
+def gpu_or_skip():
+    """``numba.cuda`` when a GPU is usable (or ON_SIM), else ``pytest.skip``."""
+    import pytest
+    if not has_module("numba.cuda"):
+        pytest.skip("numba-cuda is not installed")
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" and not ON_SIM:
+        pytest.skip("the simulator is on; these tests need a GPU")
+    from numba import cuda as nb_cuda
+    if not nb_cuda.is_available():
+        pytest.skip("no CUDA GPU available")
+    return nb_cuda
+
+
+def flat_tree(tree) -> list:
+    """A kernel's nested-tuple result as a flat list, in output order."""
+    if isinstance(tree, tuple):
+        return [x for t in tree for x in flat_tree(t)]
+    return [tree]
+
+
+def to_host(a) -> np.ndarray:
+    """A Numba, CuPy or torch device array (or anything array-like) as a NumPy array."""
+    if hasattr(a, "copy_to_host"):
+        return a.copy_to_host()
+    if hasattr(a, "get"):          # CuPy
+        return a.get()
+    if hasattr(a, "cpu"):          # torch
+        return a.cpu().numpy()
+    return np.asarray(a)
+
+
+def toolchain_unavailable(reason: str):
+    """Skip, or fail under ``GRAPHC_CUDA_TOOLCHAIN=required`` (CI)."""
+    import pytest
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{reason} (GRAPHC_CUDA_TOOLCHAIN=required)")
+    pytest.skip(reason)
+
+
+def ptx_compiler_or_skip(name: str, probe: str, **shapes):
+    """``graphc.backends.cuda.<name>`` (``ptx`` or ``array_ptx``) once it has compiled
+    ``probe`` to PTX, i.e. once numba-cuda, NVRTC and NVVM are known to work."""
+    import pytest
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("compile_ptx does not work in a process running the CUDA simulator")
+    if not has_module("numba") or not has_module("numba.cuda"):
+        toolchain_unavailable("numba-cuda is not installed: pip install 'graphc[cuda]'")
+    import graphc as gc
+    from graphc.backends import cuda
+    fn = getattr(cuda, name)
+    try:
+        fn(gc.parse(probe, **shapes))
+    except Exception as exc:  # noqa: BLE001 - NVRTC/NVVM missing shows up here
+        toolchain_unavailable(f"numba.cuda.compile_ptx does not work here ({exc}); "
+                              f"install nvidia-cuda-nvrtc and nvidia-nvvm")
+    return fn

@@ -1,6 +1,6 @@
 """Array graphs on Numba's CUDA simulator: every array primitive, an MLP and Rosenbrock.
 
-Run through ``test_cuda_arrays_sim.py`` (its own process, ``NUMBA_ENABLE_CUDASIM=1``
+Run through ``test_cuda_sim.py`` (its own process, ``NUMBA_ENABLE_CUDASIM=1``
 set before Numba is imported), or by hand::
 
     NUMBA_ENABLE_CUDASIM=1 python3 -m pytest tests/cuda/cuda_sim_array_cases.py -q
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-    pytest.skip("run through test_cuda_arrays_sim.py (needs NUMBA_ENABLE_CUDASIM=1 before "
+    pytest.skip("run through test_cuda_sim.py (needs NUMBA_ENABLE_CUDASIM=1 before "
                 "Numba is imported)", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -16,7 +16,6 @@ To check this file's own logic without a GPU, ``GRAPHC_GPU_TESTS_ON_SIMULATOR=1`
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -26,13 +25,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import graphc as gc  # noqa: E402
-from _cuda_helpers import (ARRAY_CASES, array_case, case_id, has_module,  # noqa: E402
-                           mlp_graph, mlp_values, rosenbrock_graph)
+from _cuda_helpers import (ARRAY_CASES, ON_SIM, array_case, case_id,  # noqa: E402
+                           flat_tree, gpu_or_skip, has_module, mlp_graph, mlp_values,
+                           rosenbrock_graph, to_host)
 
 pytestmark = pytest.mark.gpu
 
-ON_SIM = (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-          and os.environ.get("GRAPHC_GPU_TESTS_ON_SIMULATOR") == "1")
 SMALL = dict(threads_per_block=4, reduce_threads=4, tile=2, serial_reduce=4) if ON_SIM \
     else {}
 N_ROSEN = 40 if ON_SIM else 1_000_000
@@ -41,30 +39,10 @@ N_REDUCE = 300 if ON_SIM else 10_000_000
 
 @pytest.fixture(scope="module")
 def cuda():
-    if not has_module("numba.cuda"):
-        pytest.skip("numba-cuda is not installed")
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" and not ON_SIM:
-        pytest.skip("the simulator is on; these tests need a GPU")
-    from numba import cuda as nb_cuda
-    if not nb_cuda.is_available():
-        pytest.skip("no CUDA GPU available")
-    return nb_cuda
+    return gpu_or_skip()
 
 
-def _flat(tree):
-    if isinstance(tree, tuple):
-        return [x for t in tree for x in _flat(t)]
-    return [tree]
-
-
-def _host(a):
-    if hasattr(a, "copy_to_host"):
-        return a.copy_to_host()
-    if hasattr(a, "get"):          # CuPy
-        return a.get()
-    if hasattr(a, "cpu"):          # torch
-        return a.cpu().numpy()
-    return np.asarray(a)
+_flat, _host = flat_tree, to_host
 
 
 def assert_matches(got, want, rtol=1e-12, atol=1e-12):

@@ -28,32 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import graphc as gc  # noqa: E402
 from graphc.backends.cuda.arrays import Options, render_arrays  # noqa: E402
-from _cuda_helpers import (ARRAY_CASES, ARRAY_OPS, REQUIRE_TOOLS, array_case,  # noqa: E402
-                           assemble, case_id, has_module, mlp_graph, ptxas_path,
-                           rosenbrock_graph)
+from _cuda_helpers import (ARRAY_CASES, ARRAY_OPS, array_case,  # noqa: E402
+                           assemble, case_id, mlp_graph, ptxas_path,
+                           ptx_compiler_or_skip, rosenbrock_graph, toolchain_unavailable)
 
 BLOCKS = Options(serial_reduce=0, reduce_threads=64, reduce_blocks=2, tile=8)
 SERIAL = Options(tile=4)
 
 
-def _unavailable(reason: str):
-    if REQUIRE_TOOLS:
-        pytest.fail(f"{reason} (GRAPHC_CUDA_TOOLCHAIN=required)")
-    pytest.skip(reason)
+_unavailable = toolchain_unavailable
 
 
 @pytest.fixture(scope="module")
 def array_ptx():
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        pytest.skip("compile_ptx does not work in a process running the CUDA simulator")
-    if not has_module("numba") or not has_module("numba.cuda"):
-        _unavailable("numba-cuda is not installed: pip install 'graphc[cuda]'")
-    from graphc.backends.cuda import array_ptx as fn
-    try:
-        fn(gc.parse("sum(x)", x=(3,)))
-    except Exception as exc:  # noqa: BLE001 - NVRTC/NVVM missing shows up here
-        _unavailable(f"numba.cuda.compile_ptx does not work here ({exc})")
-    return fn
+    return ptx_compiler_or_skip("array_ptx", "sum(x)", x=(3,))
 
 
 @pytest.fixture(scope="module")

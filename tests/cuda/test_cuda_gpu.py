@@ -16,7 +16,6 @@ together with ``NUMBA_ENABLE_CUDASIM=1`` runs it on the simulator with tiny size
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 from pathlib import Path
 
@@ -26,43 +25,22 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import graphc as gc  # noqa: E402
-from _cuda_helpers import (OPS, feynman_graph, feynman_points, feynman_rows,  # noqa: E402
-                           has_module, primitive_graph, primitive_points)
+from _cuda_helpers import (ON_SIM, OPS, feynman_graph, feynman_points,  # noqa: E402
+                           feynman_rows, flat_tree, gpu_or_skip, primitive_graph,
+                           primitive_points, to_host)
 
 pytestmark = pytest.mark.gpu
 
-ON_SIM = (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-          and os.environ.get("GRAPHC_GPU_TESTS_ON_SIMULATOR") == "1")
 N = 64 if ON_SIM else 100_000
 RTOL = {"float64": 1e-13, "float32": 2e-6}
 
 
 @pytest.fixture(scope="module")
 def cuda():
-    if not has_module("numba.cuda"):
-        pytest.skip("numba-cuda is not installed")
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" and not ON_SIM:
-        pytest.skip("the simulator is on; these tests need a GPU")
-    from numba import cuda as nb_cuda
-    if not nb_cuda.is_available():
-        pytest.skip("no CUDA GPU available")
-    return nb_cuda
+    return gpu_or_skip()
 
 
-def _flat(tree):
-    if isinstance(tree, tuple):
-        return [x for t in tree for x in _flat(t)]
-    return [tree]
-
-
-def _host(a):
-    if hasattr(a, "copy_to_host"):
-        return a.copy_to_host()
-    if hasattr(a, "get"):          # CuPy
-        return a.get()
-    if hasattr(a, "cpu"):          # torch
-        return a.cpu().numpy()
-    return np.asarray(a)
+_flat, _host = flat_tree, to_host
 
 
 def assert_matches(got, want, dtype="float64", what=""):

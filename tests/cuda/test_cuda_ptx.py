@@ -27,30 +27,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import graphc as gc  # noqa: E402
-from _cuda_helpers import (OPS, REQUIRE_TOOLS, feynman_graph, feynman_rows,  # noqa: E402
-                           has_module, primitive_graph, ptxas_path)
+from _cuda_helpers import (OPS, feynman_graph, feynman_rows,  # noqa: E402
+                           primitive_graph, ptx_compiler_or_skip,
+                           ptxas_path, toolchain_unavailable)
 
 
-def _unavailable(reason: str):
-    if REQUIRE_TOOLS:
-        pytest.fail(f"{reason} (GRAPHC_CUDA_TOOLCHAIN=required)")
-    pytest.skip(reason)
+_unavailable = toolchain_unavailable
 
 
 @pytest.fixture(scope="module")
 def ptx_of():
     """``ptx_of(graph, **kw) -> str`` once the toolchain is known to work."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        pytest.skip("compile_ptx does not work in a process running the CUDA simulator")
-    if not has_module("numba") or not has_module("numba.cuda"):
-        _unavailable("numba-cuda is not installed: pip install 'graphc[cuda]'")
-    from graphc.backends.cuda import ptx
-    try:
-        ptx(gc.parse("x + 1"))
-    except Exception as exc:  # noqa: BLE001 - NVRTC/NVVM missing shows up here
-        _unavailable(f"numba.cuda.compile_ptx does not work here ({exc}); install "
-                     f"nvidia-cuda-nvrtc and nvidia-nvvm")
-    return ptx
+    return ptx_compiler_or_skip("ptx", "x + 1")
 
 
 @pytest.fixture(scope="module")
