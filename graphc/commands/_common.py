@@ -48,3 +48,19 @@ def add_common_arguments(p, at: bool = True) -> None:
     if at:
         p.add_argument("--at", nargs="+", metavar="NAME=VALUE", default=[],
                        help="the point, e.g. --at x1=2 x2=5")
+
+
+def check_point(graph, point: dict) -> None:
+    """Every input of ``graph`` has a value in ``point`` and ``point`` names no other.
+
+    Raises:
+        GraphcError: names the missing or unknown inputs and shows a complete ``--at``.
+    """
+    missing = [n for n in graph.input_names if n not in point]
+    if missing:
+        raise GraphcError(f"no value for input(s) {', '.join(missing)}; give them with "
+                          f"--at, e.g. --at {' '.join(n + '=1' for n in graph.input_names)}")
+    unknown = [n for n in point if n not in graph.input_names]
+    if unknown:
+        raise GraphcError(f"--at names {', '.join(unknown)} that the expression does not "
+                          f"use; its inputs are {', '.join(graph.input_names)}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import api
-from ..ir import Graph, GraphcError, to_text
-from ._common import add_common_arguments, format_number, parse_assignments
+from ..ir import Graph, to_text
+from ._common import add_common_arguments, check_point, format_number, parse_assignments
 
 
 def register(sub) -> None:
@@ -53,14 +53,7 @@ def _run(args) -> int:
         print(emit_llvm_ir(api.optimize(graph)))
         return 0
     point = parse_assignments(args.at)
-    missing = [n for n in graph.input_names if n not in point]
-    if missing:
-        raise GraphcError(f"no value for input(s) {', '.join(missing)}; give them with "
-                          f"--at, e.g. --at {' '.join(n + '=1' for n in graph.input_names)}")
-    unknown = [n for n in point if n not in graph.input_names]
-    if unknown:
-        raise GraphcError(f"--at names {', '.join(unknown)} that the expression does not "
-                          f"use; its inputs are {', '.join(graph.input_names)}")
+    check_point(graph, point)
     kernel = api.compile(graph, target=args.target)
     flat = _flatten(kernel(**point))
     if args.which == "hessian":

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import api
 from ..ir import GraphcError, to_text
-from ._common import add_common_arguments, parse_assignments
+from ._common import add_common_arguments, check_point, parse_assignments
 
 TABLE_FORMATS = ("text", "md", "tex", "html")
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot")
@@ -193,14 +193,7 @@ def run_trace(args) -> int:
     fmt = _resolve_format(args, TABLE_FORMATS + DIAGRAM_FORMATS)
     point = point_arguments(args.at)
     graph = _parse(args, point)
-    missing = [n for n in graph.input_names if n not in point]
-    if missing:
-        raise GraphcError(f"no value for input(s) {', '.join(missing)}; give them with "
-                          f"--at, e.g. --at {' '.join(n + '=1' for n in graph.input_names)}")
-    unknown = [n for n in point if n not in graph.input_names]
-    if unknown:
-        raise GraphcError(f"--at names {', '.join(unknown)} that the expression does not "
-                          f"use; its inputs are {', '.join(graph.input_names)}")
+    check_point(graph, point)
     seed = point_arguments(args.seed, "--seed") if args.seed else None
     source = args.expression if "\n" not in args.expression else None
     title = None

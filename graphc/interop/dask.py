@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import BackendUnavailableError, Graph, GraphcError, Node
-from ..ir.graph import graph_from_state, graph_state  # noqa: F401 - re-exported
+from ..ir import BackendUnavailableError, Graph, GraphcError
+from ..ir.graph import graph_from_state, graph_state  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------
 # kernels that travel by graph

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import builtins
 from functools import lru_cache
-from typing import Any, Sequence
 
 import numpy as np
 

@@ -395,3 +395,18 @@ def specialize(graph, env: Mapping[str, int], decomposes, is_view):
         new[id(n)] = m
     return Graph([new[id(x)] for x in graph.inputs], [new[id(o)] for o in graph.outputs],
                  graph.output_names, graph.structure)
+
+
+def array_consumers(graph) -> dict[int, list]:
+    """``{id(node): [the distinct nodes that read it]}`` for an array backend's fusion
+    planning; ``one_hot``'s second argument is not a read (only its shape is used)."""
+    from . import array_ops as A
+    consumers: dict[int, list] = {}
+    for n in graph.nodes:
+        for pos, a in enumerate(n.args):
+            if n.prim is A.one_hot_p and pos == 1:
+                continue
+            lst = consumers.setdefault(id(a), [])
+            if not any(c is n for c in lst):
+                lst.append(n)
+    return consumers

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..ir import Graph, Node, apply, ops
+from ..ir import Graph, Node, ops
 from .rewrite import rebuild, same_node
 
 

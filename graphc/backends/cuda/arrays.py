@@ -65,6 +65,7 @@ from typing import Any, Mapping
 from ...ir import Graph, LoweringError, Node
 from ...ir import array_ops as A
 from ...ir.shapes import specialize as shared_specialize
+from ...ir.shapes import array_consumers
 from ...ir.shapes import (dim_symbols, env_key, is_array_graph)
 from .render import NP_NAMES, KernelSource, format_float
 
@@ -389,14 +390,7 @@ class Plan:
         g = self.graph
         for n in g.nodes:
             self.kind[id(n)] = self._classify(n)
-        consumers: dict[int, list[Node]] = {}
-        for n in g.nodes:
-            for pos, a in enumerate(n.args):
-                if n.prim is A.one_hot_p and pos == 1:
-                    continue  # only its shape is used
-                lst = consumers.setdefault(id(a), [])
-                if not any(c is n for c in lst):
-                    lst.append(n)
+        consumers = array_consumers(g)
         out_ids = {id(o) for o in g.outputs}
 
         def effective(n: Node) -> list[Node]:

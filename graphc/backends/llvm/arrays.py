@@ -52,6 +52,7 @@ from ...ir import Graph, LoweringError, Node, ops
 from ...ir import array_ops as A
 from ...ir.shapes import env_key, is_array_graph
 from ...ir.shapes import specialize as shared_specialize
+from ...ir.shapes import array_consumers
 from ..common import NP_DTYPES, bind_array_inputs
 from . import cache as disk_cache
 from . import vecmath
@@ -265,14 +266,7 @@ class Schedule:
     # -- planning ------------------------------------------------------------------------
     def _plan(self) -> None:
         g = self.graph
-        consumers: dict[int, list[Node]] = {}
-        for n in g.nodes:
-            for pos, a in enumerate(n.args):
-                if n.prim is A.one_hot_p and pos == 1:
-                    continue  # only its shape is used
-                lst = consumers.setdefault(id(a), [])
-                if not any(c is n for c in lst):
-                    lst.append(n)
+        consumers = array_consumers(g)
         out_ids = {id(o) for o in g.outputs}
         for n in g.nodes:
             kind = self._kind(n)
