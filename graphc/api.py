@@ -2,7 +2,9 @@
 
 This module sits on top of the layers (``ir``, ``frontend``, ``passes``, ``backends``,
 ``viz``) and only forwards to them; see each function's docstring for shapes and
-errors.
+errors. Its differentiation functions take Graphs (they are the passes);
+``graphc.grad`` and the other names exported by the package come from
+:mod:`graphc.transforms`, which also takes Python functions and expression strings.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
     Returns:
         A kernel: call it with the graph's inputs by position or keyword (NumPy arrays
         or scalars, broadcast like a ufunc); it returns the outputs arranged like
-        ``graph.structure``, e.g. ``f, (df/dx1, df/dx2)`` for ``value_and_grad``.
+        ``graph.structure``, e.g. ``f, (df/dx1, df/dx2)`` for ``value_and_grad``. The
+        ``"llvm"`` and ``"numpy"`` kernels also take ``out=`` (arrays arranged like the
+        result), which may overlap the inputs: the result is then NumPy's ufunc result
+        (see docs/limits.md).
 
     Raises:
         GraphcError: unknown target.

@@ -11,6 +11,7 @@ reported with its reason; the run goes on.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ import numpy as np
 from .api import compile as compile_graph
 from .api import optimize, parse, value_and_grad
 from .backends.numpy_interp import evaluate
+from .frontend.parser import parse_number
 from .ir import GraphcError
 
 DEFAULT_CORPUS = "feynman.csv"
@@ -67,35 +69,78 @@ def packaged_corpus(name: str = DEFAULT_CORPUS) -> Path:
     return Path(str(resources.files("graphc") / "data" / name))
 
 
+CORPUS_COLUMNS = ("id", "formula", "variables", "low", "high")
+"""The columns a corpus CSV must have (others, such as ``note``, are optional)."""
+
+
+def _bounds(cell: str, what: str) -> list[float]:
+    """``"1;2.5;-3"`` to ``[1.0, 2.5, -3.0]`` (ASCII numbers, see
+    :func:`graphc.frontend.parser.parse_number`); ``""`` to ``[]``."""
+    return [parse_number(v, what) for v in cell.split(";")] if cell.strip() else []
+
+
 def read_corpus(path: str | Path) -> list[Formula]:
-    """Read a corpus CSV.
+    """Read a corpus CSV: UTF-8 (a BOM is allowed), a header row naming at least the
+    columns of :data:`CORPUS_COLUMNS`, then one row per formula (``variables``, ``low``
+    and ``high`` separated by ``;``). Rows whose cells are all empty are skipped.
 
     Raises:
-        GraphcError: the file is missing or lacks the needed columns.
+        GraphcError: the file is missing or unreadable, not UTF-8 (naming the line and
+            the byte), empty, lacks needed columns or has no formulas; a row has fewer
+            or more cells than the header, an empty ``id`` or ``formula``, or a bound
+            that is not a number (naming the line and the row's id).
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+        raw = path.read_bytes()
     except OSError as exc:
         raise GraphcError(f"cannot read corpus {path}: {exc.strerror}") from None
-    need = {"id", "formula", "variables", "low", "high"}
-    if rows and not need <= set(rows[0]):
-        raise GraphcError(f"{path} lacks column(s) {', '.join(sorted(need - set(rows[0])))}; "
-                          f"a corpus needs {', '.join(sorted(need))}")
-    out = []
-    for r in rows:
-        if not (r.get("formula") or "").strip():
-            continue
-
-        def floats(cell):
-            return [float(v) for v in cell.split(";")] if cell.strip() else []
-        try:
-            low, high = floats(r["low"]), floats(r["high"])
-        except ValueError:
-            low, high = [], []
-        out.append(Formula(r["id"], r["formula"], [v for v in r["variables"].split(";") if v],
-                           low, high, r.get("note", "") or ""))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise GraphcError(f"corpus {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} "
+                          f"on line {line} ({exc.reason}); save it as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames
+        if not header:
+            raise GraphcError(f"corpus {path} is empty; a corpus is a CSV file with a "
+                              f"header row naming {', '.join(CORPUS_COLUMNS)} and one row "
+                              f"per formula")
+        missing = [c for c in CORPUS_COLUMNS if c not in header]
+        if missing:
+            raise GraphcError(f"{path} lacks column(s) {', '.join(missing)}; a corpus "
+                              f"needs {', '.join(CORPUS_COLUMNS)}")
+        out = []
+        for r in reader:
+            where = f"corpus {path}, line {reader.line_num}"
+            cells = [v for k, v in r.items() if k is not None]
+            if None in r:  # more cells than the header names
+                n = len(header) + len(r[None])
+                raise GraphcError(f"{where}: {n} cells where the header has {len(header)} "
+                                  f"(quote a formula that contains ',')")
+            if all(v is None or not v.strip() for v in cells):
+                continue
+            absent = [k for k, v in r.items() if v is None]
+            if absent:
+                raise GraphcError(f"{where}: {len(header) - len(absent)} cells where the "
+                                  f"header has {len(header)}; missing {', '.join(absent)}")
+            ident = r["id"].strip()
+            if not ident:
+                raise GraphcError(f"{where}: the id cell is empty")
+            where += f" (id {ident!r})"
+            if not r["formula"].strip():
+                raise GraphcError(f"{where}: the formula cell is empty")
+            low = _bounds(r["low"], f"{where}: low")
+            high = _bounds(r["high"], f"{where}: high")
+            out.append(Formula(ident, r["formula"], [v.strip() for v in r["variables"].split(";") if v.strip()],
+                               low, high, r.get("note", "") or ""))
+    except csv.Error as exc:
+        raise GraphcError(f"corpus {path}, line {reader.line_num}: not valid CSV "
+                          f"({exc})") from None
+    if not out:
+        raise GraphcError(f"corpus {path} has a header but no formulas")
     return out
 
 

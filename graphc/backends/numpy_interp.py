@@ -8,14 +8,25 @@ this one.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..ir import Graph, Node
+from ..ir import Graph, InputError, Node
+from ..ir.array_ops import check_class_indices, class_label_uses
 from ..ir.shapes import concrete_shapes, subst_params
 from .common import (NP_DTYPES, as_input_array, bind_arguments, bind_array_inputs,
                      is_array_graph)
+
+
+def labels_name(labels: Node) -> str:
+    """How error messages name a node holding class labels: the input's name, or the
+    op that computes them."""
+    if labels.is_input:
+        return repr(labels.name)
+    if labels.is_const:
+        return "(a constant)"
+    return f"(computed by {labels.prim.name})"
 
 
 def evaluate_all(graph: Graph, inputs: Mapping[str, Any]) -> dict[Node, np.ndarray]:
@@ -53,6 +64,7 @@ def _evaluate_arrays(graph: Graph, arrays, env) -> dict[Node, np.ndarray]:
     sizes, constants of non-scalar shape filled out."""
     shapes = concrete_shapes(graph, env)
     values: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
+    label_uses = {id(u): (lab, like, axis) for u, lab, like, axis in class_label_uses(graph)}
     with np.errstate(all="ignore"):
         for n in graph.nodes:
             if n in values:
@@ -62,9 +74,37 @@ def _evaluate_arrays(graph: Graph, arrays, env) -> dict[Node, np.ndarray]:
                 v = np.asarray(n.value, dtype=dt)
                 values[n] = np.broadcast_to(v, shapes[id(n)]) if n.shape else v
                 continue
+            use = label_uses.get(id(n))
+            if use is not None:
+                lab, like, axis = use
+                check_class_indices(values[lab], shapes[id(like)][axis], labels_name(lab))
             r = n.prim.impl(*(values[a] for a in n.args), **subst_params(dict(n.params), env))
             values[n] = np.asarray(r, dtype=dt)
     return values
+
+
+def _evaluate_flat(graph: Graph, args, kwargs) -> list[np.ndarray]:
+    """The outputs of ``graph`` as a flat list of fresh arrays (see :func:`evaluate`)."""
+    if is_array_graph(graph):
+        arrays, env = bind_array_inputs(graph, args, kwargs, "graph")
+        values = _evaluate_arrays(graph, arrays, env)
+        ins = set(map(id, arrays))
+        outs = []
+        for o in graph.outputs:
+            v = values[o]
+            outs.append(v.copy() if id(v) in ins or not v.flags.owndata or
+                        not v.flags.writeable else v)
+        return outs
+    bound = bind_arguments(graph, args, kwargs, "graph")
+    arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(graph.inputs, bound)]
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    except ValueError:
+        raise InputError("inputs cannot be broadcast together: " + ", ".join(
+            f"{x.name} {a.shape}" for x, a in zip(graph.inputs, arrays))) from None
+    values = evaluate_all(graph, dict(zip(graph.input_names, arrays)))
+    return [np.broadcast_to(values[o], np.broadcast_shapes(shape, values[o].shape)).copy()
+            for o in graph.outputs]
 
 
 def evaluate(graph: Graph, *args, **kwargs) -> Any:
@@ -78,36 +118,126 @@ def evaluate(graph: Graph, *args, **kwargs) -> Any:
 
     Raises:
         InputError: missing, unknown or non-numeric inputs; in an array graph, inputs
-            whose shapes do not match the declared ones.
+            whose shapes do not match the declared ones, or class labels (of
+            ``cross_entropy``, ``one_hot``) that are not integers in ``[0, C)``.
         ShapeError: an array graph's node fails its shape rule on the bound sizes.
     """
-    if is_array_graph(graph):
-        arrays, env = bind_array_inputs(graph, args, kwargs, "graph")
-        values = _evaluate_arrays(graph, arrays, env)
-        ins = set(map(id, arrays))
-        outs = []
-        for o in graph.outputs:
-            v = values[o]
-            outs.append(v.copy() if id(v) in ins or not v.flags.owndata or
-                        not v.flags.writeable else v)
-        return graph.output_tree(outs)
-    bound = bind_arguments(graph, args, kwargs, "graph")
-    arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(graph.inputs, bound)]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-    values = evaluate_all(graph, dict(zip(graph.input_names, arrays)))
-    outs = [np.broadcast_to(values[o], np.broadcast_shapes(shape, values[o].shape)).copy()
-            for o in graph.outputs]
-    return graph.output_tree(outs)
+    return graph.output_tree(_evaluate_flat(graph, args, kwargs))
+
+
+def output_targets(out: Any, shapes: Sequence[tuple], dtypes: Sequence) -> list | None:
+    """Flatten and check an ``out=`` argument of a kernel call: arrays arranged like
+    the result (or a flat sequence), one per output, each of that output's shape
+    (``shapes[k]``), writeable, of a dtype the output (``dtypes[k]``) casts to with
+    ``casting="same_kind"`` (NumPy's ufunc rule). None when ``out`` is None.
+
+    Raises:
+        InputError: the wrong number of arrays, or one of the wrong type, shape or
+            dtype, or read-only (names its position).
+    """
+    if out is None:
+        return None
+    flat, stack = [], [out]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (tuple, list)):
+            stack.extend(reversed(item))
+        else:
+            flat.append(item)
+    if len(flat) != len(dtypes):
+        raise InputError(f"out= needs {len(dtypes)} array(s), one per output; got "
+                         f"{len(flat)}")
+    for k, (t, shape, dt) in enumerate(zip(flat, shapes, dtypes)):
+        if not isinstance(t, np.ndarray):
+            raise InputError(f"out[{k}] must be a NumPy array, got {type(t).__name__}")
+        if t.shape != tuple(shape):
+            raise InputError(f"out[{k}] has shape {t.shape}; the result has shape "
+                             f"{tuple(shape)}")
+        if not np.can_cast(dt, t.dtype, casting="same_kind"):
+            raise InputError(f"out[{k}] has dtype {t.dtype}; the output is {np.dtype(dt)}")
+        if not t.flags.writeable:
+            raise InputError(f"out[{k}] is read-only")
+    return flat
+
+
+def overlaps(a: np.ndarray, others: Sequence[np.ndarray]) -> bool:
+    """True when ``a`` may share memory with any of ``others``
+    (``np.may_share_memory``: bounds only, so never a false "no"; NumPy's ufuncs test
+    the same before writing to ``out=`` and work on a copy when it says yes)."""
+    return any(np.may_share_memory(a, b) for b in others)
 
 
 class NumpyKernel:
-    """A graph bound to the interpreter, with the call signature of compiled kernels."""
+    """A graph bound to the interpreter, with the call signature of compiled kernels
+    (``out=`` included, see :meth:`__call__`)."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
 
     def __call__(self, *args, **kwargs):
-        return evaluate(self.graph, *args, **kwargs)
+        """Evaluate on inputs by position or keyword (as :func:`evaluate`).
+
+        Args:
+            out: optional arrays to write the outputs into, arranged like the result
+                (or flat, one per output), each of its output's shape and a dtype the
+                output casts to (``same_kind``); they are returned. Every output is
+                computed before any is written, so ``out`` may overlap the inputs (or
+                each other: the last output written wins) with the result NumPy's
+                ufuncs give.
+
+        Raises:
+            InputError: as :func:`evaluate`, or ``out`` arrays of the wrong number,
+                shape or dtype, or read-only.
+        """
+        out = kwargs.pop("out", None)
+        outs = _evaluate_flat(self.graph, args, kwargs)
+        targets = output_targets(out, [o.shape for o in outs], [o.dtype for o in outs])
+        if targets is None:
+            return self.graph.output_tree(outs)
+        for t, o in zip(targets, outs):
+            np.copyto(t, o, casting="same_kind")
+        return self.graph.output_tree(targets)
 
     def __repr__(self) -> str:
         return f"<graphc numpy kernel ({', '.join(self.graph.input_names)})>"
+
+
+def label_checker(graph: Graph):
+    """For a compiled backend: a function ``check(arrays)`` that checks every class
+    label ``graph`` reads (see :func:`graphc.ir.array_ops.class_label_uses`) given the
+    input arrays, or None when the graph reads none. ``graph`` must have concrete
+    shapes (a backend's specialised graph). Labels that are inputs are checked in
+    place; labels computed inside the graph (``y[1:]``...) are computed here with the
+    interpreter first. ``check.needs`` is the set of input positions it reads (a GPU
+    backend copies only those to the host).
+
+    Raises (from ``check``):
+        InputError: a label that is not an integer in ``[0, C)`` (names the labels,
+            the entry and the valid range).
+    """
+    uses = class_label_uses(graph)
+    if not uses:
+        return None
+    index = {x: k for k, x in enumerate(graph.inputs)}
+    plan = []
+    needs: set[int] = set()
+    for _user, lab, like, axis in uses:
+        classes = int(like.shape[axis])
+        name = labels_name(lab)
+        if lab in index:
+            plan.append((index[lab], None, classes, name))
+            needs.add(index[lab])
+        else:
+            sub = Graph(graph.inputs, [lab])
+            plan.append((None, sub, classes, name))
+            needs.update(index[n] for n in sub.nodes if n in index)
+
+    def check(arrays: Sequence[np.ndarray | None]) -> None:
+        for k, sub, classes, name in plan:
+            if sub is None:
+                values = arrays[k]
+            else:
+                values = _evaluate_arrays(sub, list(arrays), {})[sub.outputs[0]]
+            check_class_indices(values, classes, name)
+    check.needs = frozenset(needs)  # the input positions read (others may be None)
+    return check

@@ -16,7 +16,8 @@ import sys
 
 from .. import api
 from ..ir import BackendUnavailableError, Graph, GraphcError, to_text
-from ._common import add_common_arguments
+from ._common import (DTYPES, EMITS as EMIT_WORDS, add_common_arguments, add_name_list,
+                      check_output, write_output)
 
 EMITS = {"llvm": ("llvm", "ir"), "cuda": ("ptx", "source", "ir")}
 """What ``--emit`` may ask of each ``--target`` (the first is the default)."""
@@ -34,14 +35,14 @@ def register(sub) -> None:
                             "in one kernel)")
     which.add_argument("--hessian", action="store_true",
                        help="compile the Hessian (forward over reverse)")
-    p.add_argument("--wrt", nargs="+", metavar="NAME",
-                   help="with --grad/--hessian: differentiate with respect to these inputs")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+    add_name_list(p, "--wrt", "with --grad/--hessian: differentiate with respect to these "
+                              "inputs")
+    p.add_argument("--dtype", choices=DTYPES, default="float64",
                    help="dtype of inputs and constants (default float64)")
     p.add_argument("--target", choices=tuple(EMITS), default="llvm",
                    help="code generator: llvm (CPU, the default, as graphc.compile) or "
                         "cuda (NVIDIA GPUs through Numba)")
-    p.add_argument("--emit", choices=("ptx", "source", "llvm", "ir"),
+    p.add_argument("--emit", choices=EMIT_WORDS,
                    help="what to print: ptx or source (cuda), llvm (llvm), ir (the "
                         "optimized graph IR, any target); default: ptx for cuda, llvm "
                         "for llvm")
@@ -121,12 +122,12 @@ def _run(args) -> int:
     if what not in EMITS[args.target]:  # check before doing any work
         raise GraphcError(f"--target {args.target} emits {', '.join(EMITS[args.target])}, "
                           f"not {what!r}")
+    check_output(args.output)
     text = emit(build_graph(args), args.target, what, parse_cc(args.cc))
     if not text.endswith("\n"):
         text += "\n"
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_output(args.output, text)
     else:
         sys.stdout.write(text)
     return 0

@@ -7,6 +7,8 @@ import math
 import sys
 
 from .. import corpus as corpus_mod
+from ..ir import GraphcError
+from ._common import add_name_list, ascii_int
 
 
 def register(sub) -> None:
@@ -17,12 +19,12 @@ def register(sub) -> None:
                     "NumPy interpreter. Without FILE, runs the packaged Feynman corpus.")
     p.add_argument("file", nargs="?", help="corpus CSV (default: packaged feynman.csv); "
                    "'optim' for the packaged optimization test functions")
-    p.add_argument("-n", "--points", type=int, default=100_000,
+    p.add_argument("-n", "--points", type=ascii_int, default=100_000,
                    help="points per formula (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=ascii_int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
-    p.add_argument("--ids", nargs="+", metavar="ID", help="only these row ids")
+    add_name_list(p, "--ids", "only these row ids")
     p.set_defaults(func=_run)
 
 
@@ -32,8 +34,9 @@ def _fmt(v, spec):
 
 def _run(args) -> int:
     if args.points < 2:
-        from ..ir import GraphcError
         raise GraphcError("-n must be at least 2")
+    if args.seed < 0:
+        raise GraphcError(f"--seed must be a non-negative integer, got {args.seed}")
     path = args.file
     if path is None:
         path = corpus_mod.packaged_corpus()
@@ -41,6 +44,9 @@ def _run(args) -> int:
         path = corpus_mod.packaged_corpus("optim_functions.csv")
     rows = corpus_mod.read_corpus(path)
     if args.ids:
+        unknown = [i for i in dict.fromkeys(args.ids) if i not in {r.id for r in rows}]
+        if unknown:
+            raise GraphcError(f"--ids: corpus {path} has no row(s) {', '.join(unknown)}")
         rows = [r for r in rows if r.id in set(args.ids)]
     show_rows = not args.json and not args.quiet
     header = f"{'id':<14}{'ops':>5}{'grad ops':>10}{'compile ms':>12}{'Mpts/s':>10}" \

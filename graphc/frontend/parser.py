@@ -10,7 +10,10 @@ Grammar (informally)::
     literal    := '(' [item (',' item)* [',']] ')' | True | False | None
     index      := entry (',' entry)*  entry := INT | [INT] ':' [INT] [':' [INT]]
 
-Operators, loosest first: comparisons ``< <= > >= == !=``; ``+ -``; ``* / @``
+Operators, loosest first: comparisons ``< <= > >= == !=`` (1.0 where true, else 0.0;
+they chain as in Python: ``a < b < c`` means ``(a < b) and (b < c)``, built as the
+product of the two 0/1 comparisons with ``b`` computed once, while ``(a < b) < c``
+compares the 0/1 value of ``a < b`` with ``c``); ``+ -``; ``* / @``
 (``@`` is the matrix product); unary ``- +``; ``^`` and ``**`` (power,
 right-associative, so ``-x^2 = -(x^2)`` and ``x^-2 = x^(-2)``); subscripts ``x[1:]``,
 ``x[:-1]``, ``x[0, 1:]`` bind tightest (integer literals only). Keyword arguments
@@ -38,7 +41,7 @@ from typing import Iterable, Mapping, Sequence
 from ..ir import Graph, GraphcError, Node, ParseError, ShapeError, apply, array_ops, ops
 from ..ir.primitive import function_names, lookup_function
 
-_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = ("**", "<=", ">=", "==", "!=", "+", "-", "*", "/", "^", "@", "<", ">")
 _BINARY = {  # symbol: (precedence, right-associative, builder)
@@ -49,6 +52,17 @@ _BINARY = {  # symbol: (precedence, right-associative, builder)
     "^": (5, True, ops.pow), "**": (5, True, ops.pow),
 }
 _UNARY_PRECEDENCE = 4
+_COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
+
+
+class _Chain(tuple):
+    """An operand-stack entry ``(node, position)`` holding an unparenthesized comparison;
+    ``right`` is its right operand, on which a following comparison chains (Python's
+    ``a < b < c``, meaning ``(a < b) and (b < c)``)."""
+
+    right: Node
+
+
 _ALLOWED = ("numbers, names of inputs and functions, operators + - * / @ ^ ** "
             "< <= > >= == !=, parentheses, subscripts x[1:], ',' between arguments, "
             "'=' in statements and keyword arguments, ';' or newlines between statements")
@@ -72,7 +86,7 @@ class Token:
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\f\v]+|\#[^\n]*)
-  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*|<=|>=|==|!=|[-+*/^@<>])
   | (?P<sep>[;\n])
@@ -233,14 +247,27 @@ class _Parser:
             top = operators.pop()
             if top[0] == "bin":
                 _, sym, pos = top
-                (b, _), (a, apos) = operands.pop(), operands.pop()
+                (b, _), operands_top_a = operands.pop(), operands.pop()
+                a, apos = operands_top_a
                 if isinstance(a, _Static) or isinstance(b, _Static):
                     self.error(f"a literal {a.value if isinstance(a, _Static) else b.value!r} "
                                f"cannot be an operand of {sym!r}", pos, "an expression")
+                build = _BINARY[sym][2]
                 try:
-                    operands.append((_BINARY[sym][2](a, b), apos))
+                    if sym in _COMPARISONS and isinstance(operands_top_a, _Chain):
+                        # Python's meaning: a < b < c is (a < b) and (b < c), b shared;
+                        # 0/1 times 0/1 is the logical and, exactly
+                        node = ops.mul(a, build(operands_top_a.right, b))
+                    else:
+                        node = build(a, b)
                 except ShapeError as exc:
                     self.error(str(exc), pos, _SHAPE_HINT)
+                if sym in _COMPARISONS:
+                    entry = _Chain((node, apos))
+                    entry.right = b
+                    operands.append(entry)
+                else:
+                    operands.append((node, apos))
             else:
                 _, sym, pos = top
                 a, _ = operands.pop()
@@ -350,6 +377,8 @@ class _Parser:
                             operands.append((self.call(top), top.pos))
                         else:
                             operators.pop()  # "("
+                            # (a < b) < c compares the 0/1 value: no longer a chain
+                            operands[-1] = tuple(operands[-1])
                         k += 1
                     else:
                         if not isinstance(top, _Call):
@@ -596,7 +625,8 @@ class _Parser:
         if last is None:
             raise ParseError("empty source: nothing to compute", self.source, 0,
                              "an expression such as 'x1 * sin(x2)'")
-        names = self.input_order
+        names = self.input_order if self.declared is not None else \
+            sorted(self.input_order, key=natural_key)
         inputs = [ops.variable(nm, self.dtype, self._shape(nm)) for nm in names]
         try:
             return Graph(inputs, [last], [last_name], labels=self.labels)
@@ -604,10 +634,65 @@ class _Parser:
             raise ParseError(str(exc)) from None
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                           r"|inf|infinity|nan)", re.IGNORECASE)
+
+
+def parse_number(text: str, what: str = "value") -> float:
+    """A number written in ASCII, as the parser reads number literals, with an optional
+    sign and ``inf``/``nan``: ``"2"``, ``"-1.5e-3"``, ``".5"``, ``"inf"``. Unlike
+    ``float()`` it refuses other scripts' digits (``"١"``, ``"２"``), underscores and
+    surrounding text, so a point typed on the command line or read from a corpus means
+    what it shows. Never evaluates anything.
+
+    Args:
+        text: the number's text (surrounding blanks are ignored).
+        what: what the number is, for the message (``"--at x1"``).
+
+    Raises:
+        ParseError: ``text`` is not such a number (naming a non-ASCII character).
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"{what}: expected a number, got {type(text).__name__}")
+    stripped = text.strip(" \t")
+    if _PLAIN_NUMBER.fullmatch(stripped):
+        return float(stripped)
+    odd = next((ch for ch in stripped if not ch.isascii()), None)
+    if odd is not None:
+        raise ParseError(f"{what}: {text!r} is not a number: {odd!r} (U+{ord(odd):04X}) is "
+                         f"not an ASCII digit; graphc reads numbers in ASCII only",
+                         expected="a number such as 2, -1.5 or 1e-3")
+    raise ParseError(f"{what}: {text!r} is not a number",
+                     expected="a number such as 2, -1.5, 1e-3, inf or nan")
+
+
 def _reject_builtin(name: str, source: str | None = None, pos: int | None = None):
     if name in PYTHON_BUILTINS:
         raise ParseError(f"{name!r} is a Python builtin, not a graphc name", source, pos,
                          "a variable name that is not a Python builtin (rename it)")
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple:
+    """The natural-sort key of a name: digit runs compare as numbers, the rest as text,
+    so ``x1 < x2 < x10 < y`` (plain string order would put ``x10`` before ``x2``).
+
+    Text parts compare by code point (``X`` before ``a``); names whose digit runs are
+    equal as numbers (``x1``, ``x01``) are ordered by their plain text last, so the order
+    is total. This is the default input order of :func:`parse`.
+
+    Args:
+        name: any string.
+
+    Returns:
+        A tuple usable as a ``sorted`` key.
+    """
+    parts = _DIGITS.split(name)
+    # split() alternates text (even places) and digit runs (odd places), so the parts at
+    # one place always have one type and the tuples compare without TypeError
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name
 
 
 def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "float64",
@@ -621,8 +706,10 @@ def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "flo
             expression). Statement targets label their nodes in printouts and diagrams.
         inputs: input names in the order kernels take them. Without it, every name
             that is not assigned, a function or a constant (``pi``, ``e``, ``inf``,
-            ``nan``) becomes an input, in order of first appearance. With it, other
-            names are errors, and listed names need not appear.
+            ``nan``) becomes an input, in natural order of the names (digit runs
+            compare as numbers: ``x1 < x2 < x10 < y``; see :func:`natural_key`), not
+            in order of appearance. With it, other names are errors, listed names need
+            not appear, and the kernels take the inputs in the listed order.
         dtype: ``"float64"`` (default) or ``"float32"`` for every input and constant.
         **shapes: static shapes of array inputs (reserved for array graphs; scalars
             are ``()``).

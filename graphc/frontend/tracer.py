@@ -26,6 +26,18 @@ cannot be traced: a node has no number yet. ``Node.__bool__`` raises a
 :class:`~graphc.GraphcError` naming the file and line and suggesting ``gc.where``.
 Comparisons with ``==`` keep Python's identity meaning (nodes are dictionary keys);
 use ``gc.equal`` for an elementwise test.
+
+**Chained comparisons.** Python runs ``x < y < z`` as ``(x < y) and (y < z)``, which asks
+for the truth value of ``x < y``: tracing raises a :class:`~graphc.GraphcError` that
+names the chain and its graph form ``(x < y) * (y < z)`` (1.0 where every link holds),
+which is exactly what :func:`graphc.parse` builds for the text ``x < y < z``, so a
+chained comparison means the same in both frontends or is refused. (``==`` and ``!=``
+between graph values are identity tests, so write ``gc.equal(x, y) * gc.equal(y, z)``.)
+
+**NumPy functions.** ``np.sin(x)``, ``np.maximum(x, 0)``, ``np.sum(x, axis=0)``,
+``np.where(c, a, b)``... on graph values build the same nodes as graphc's functions
+(NumPy's dispatch protocols, :mod:`graphc.ir.numpy_dispatch`); a NumPy function graphc
+has no counterpart for raises a :class:`~graphc.GraphcError` saying what to use.
 """
 
 from __future__ import annotations
@@ -113,7 +125,9 @@ def _to_node(value: Any, dtype: str, where: str) -> Node:
         return value
     if isinstance(value, (bool, np.bool_)):
         raise GraphcError(f"{where} is a Python bool ({value}); return a graph value, "
-                          f"e.g. gc.where(...) or a comparison such as x > 0")
+                          f"e.g. gc.where(...) or a comparison such as x > 0 (== and != "
+                          f"between graph values test identity: use gc.equal(x, y), and "
+                          f"gc.equal(x, y) * gc.equal(y, z) for x == y == z)")
     try:
         arr = np.asarray(value)
     except Exception:  # noqa: BLE001

@@ -25,6 +25,7 @@ import string
 from typing import Mapping
 
 from ..ir import Graph, Node
+from ..ir.graph import register_display
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
@@ -138,6 +139,13 @@ def format_node(node: Node, args: list[tuple[str, int, str]]) -> tuple[str, int,
     parentheses, such as ``\\sin x``), ``infix``, and ``open`` (infix text that ends in
     such a function, ``x + \\sin y``: it must be parenthesised before a product)."""
     prim = node.prim
+    if prim.name in ("add", "sub") and len(args) == 2:
+        # x + 0 is the IEEE signed-zero guard of derivative rules (log'(x) = 1/(x + 0)
+        # is +inf at x = -0); in mathematics it is x
+        for i in ((1, 0) if prim.name == "add" else (1,)):
+            a = node.args[i]
+            if a.is_const and a.value == 0.0 and node.args[1 - i].shape == node.shape:
+                return args[1 - i]
     template = prim.latex or (r"\operatorname{" + prim.name.replace("_", r"\_") + r"}\left("
                               + ", ".join(f"{{{i}}}" for i in range(prim.arity)) + r"\right)")
     grouped = _grouped(template, prim.arity)
@@ -301,3 +309,6 @@ def repr_latex(graph: Graph) -> str | None:
 
 
 __all__ = ["latex_name", "latex_number", "repr_latex", "to_latex"]
+
+
+register_display("latex", repr_latex)  # Graph._repr_latex_ in notebooks

@@ -25,7 +25,17 @@ rule here works on symbolic shapes. Conventions:
 * ``cross_entropy(logits, labels, axis=-1)``: labels of the logits' shape are
   probabilities (one-hot or soft); labels with the class axis removed are integer
   class indices. The loss is the mean over samples of ``-Σ labels·log_softmax``,
-  as PyTorch's ``CrossEntropyLoss(reduction="mean")``.
+  as PyTorch's ``CrossEntropyLoss(reduction="mean")``. Class indices (here and in
+  ``one_hot``) must be integers in ``[0, C)``: every backend checks them at call time
+  (:func:`check_class_indices`, an ``InputError``);
+* empty arrays: ``sum``/``prod``/``matmul`` give their identity (0, 1), ``logsumexp``
+  gives -inf (the log of an empty sum, as NumPy and SciPy), ``mean``/``mse`` and the
+  cross-entropy of an empty batch give NaN (0/0, as NumPy and PyTorch); ``max``/``min``
+  over an axis of length 0 and ``cross_entropy`` with 0 classes are a ShapeError, at
+  build time for a static length and at call time for a symbolic one;
+* slices clip like Python's ``slice.indices``; on a symbolic dimension a slice has the
+  size given by :func:`slice_piece` (exact, or valid from a least size on, checked at
+  call time).
 """
 
 from __future__ import annotations
@@ -36,10 +46,10 @@ from functools import lru_cache
 import numpy as np
 
 from . import ops
-from .errors import NotDifferentiableError, ShapeError
+from .errors import InputError, NotDifferentiableError, ShapeError
 from .node import Node
 from .primitive import Primitive, apply, broadcast_shapes, register
-from .shapes import check_dim, dim_add, dim_sub, format_shape, is_concrete
+from .shapes import check_dim, dim_add, format_shape, is_concrete
 
 _py_sum = builtins.sum
 _py_max = builtins.max
@@ -240,14 +250,17 @@ def mse(a, b) -> Node:
 def cross_entropy(logits, labels, axis=-1) -> Node:
     """Softmax cross-entropy from ``logits``: mean over samples of
     ``-Σ labels·log_softmax(logits, axis)``; ``labels`` are probabilities (the logits'
-    shape) or integer class indices (the shape without ``axis``)."""
+    shape) or integer class indices (the shape without ``axis``), each in ``[0, C)`` with
+    ``C`` the length of ``axis`` (checked when the graph is called: InputError)."""
     logits, labels = ops._lift2(logits, labels)
     return apply(cross_entropy_p, logits, labels, axis=axis)
 
 
 def one_hot(labels, like, axis=-1) -> Node:
     """1.0 where the index along ``axis`` of an array shaped like ``like`` equals
-    ``labels`` (integer class indices, ``like``'s shape without ``axis``), else 0.0."""
+    ``labels`` (integer class indices, ``like``'s shape without ``axis``), else 0.0.
+    Every label must be an integer in ``[0, C)``, ``C`` the length of ``like``'s
+    ``axis`` (checked when the graph is called: InputError, as PyTorch's ``one_hot``)."""
     labels, like = ops._lift2(labels, like)
     return apply(one_hot_p, labels, like, axis=axis)
 
@@ -500,6 +513,20 @@ def _reduce_shape(x, *, axis, keepdims, **_):
     return _reduced_shape(x.shape, axis, keepdims)
 
 
+def _extreme_shape(x, *, axis, keepdims, **_):
+    """``max``/``min`` have no identity: reducing an axis of length 0 is an error (as
+    NumPy's "zero-size array to reduction operation maximum which has no identity" and
+    PyTorch's ``amax``), raised here for a static length and, through
+    :func:`graphc.ir.shapes.concrete_shapes`, at call time for a symbolic one."""
+    out = _reduce_shape(x, axis=axis, keepdims=keepdims)
+    empty = [a for a in axis if x.shape[a] == 0]
+    if empty:
+        raise ShapeError(f"reduces axis {empty[0]} of length 0 (shape "
+                         f"{format_shape(x.shape)}); the maximum and minimum of no "
+                         f"entries are undefined")
+    return out
+
+
 def _np_reduce(fn):
     def impl(x, axis, keepdims, **_):
         return fn(x, axis=axis, keepdims=keepdims)
@@ -547,12 +574,12 @@ _REDUCE_EXAMPLES = ((((3, 4),), {}), (((3, 4),), {"axis": 0}),
 
 
 def _reduction(name, impl, fmt, latex, jvp, vjp, doc, aliases=(), smooth=True, llvm=None,
-               decompose=None, cuda=None):
+               decompose=None, cuda=None, shape_rule=_reduce_shape):
     return register(Primitive(
         name, 1, _np_reduce(impl), fmt, latex=latex, llvm=llvm or f"array.{name}",
         cuda=cuda or f"array.{name}", aliases=aliases, param_names=("axis", "keepdims"),
         param_defaults={"axis": None, "keepdims": False}, canonical=_reduce_canon,
-        shape_rule=_reduce_shape, elementwise=False, jvp=jvp, vjp=vjp, smooth=smooth,
+        shape_rule=shape_rule, elementwise=False, jvp=jvp, vjp=vjp, smooth=smooth,
         decompose=decompose, domain=((-B, B),), examples=_REDUCE_EXAMPLES, doc=doc))
 
 
@@ -565,8 +592,20 @@ sum_p = _reduction(
     jvp=lambda x, *, out, tangents, axis, keepdims, **_: sum(tangents[0], axis, keepdims),
     vjp=_sum_vjp, doc="sum over axes (all by default); keepdims as NumPy")
 
+def _np_mean(x, axis, keepdims):
+    """``np.mean`` (the same sum, then one division) without its "Mean of empty slice"
+    warning: the mean of no entries is 0/0 = NaN silently, as in the compiled
+    backends."""
+    x = np.asarray(x)
+    count = 1
+    for a in (range(x.ndim) if axis is None else axis):
+        count *= x.shape[a]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.true_divide(np.sum(x, axis=axis, keepdims=keepdims), x.dtype.type(count))
+
+
 mean_p = _reduction(
-    "mean", np.mean, "mean({0}{_text})", r"\operatorname{{mean}}\left({0}\right)",
+    "mean", _np_mean, "mean({0}{_text})", r"\operatorname{{mean}}\left({0}\right)",
     jvp=lambda x, *, out, tangents, axis, keepdims, **_: mean(tangents[0], axis, keepdims),
     vjp=_mean_vjp, llvm=LLVM_DECOMPOSE, cuda="decompose", decompose=_mean_decompose,
     doc="arithmetic mean over axes (all by default)")
@@ -577,13 +616,13 @@ prod_p = _reduction(
 
 reduce_max_p = _reduction(
     "reduce_max", np.max, "max({0}{_text})", r"\max {0}", jvp=_extreme_jvp,
-    vjp=_extreme_vjp, aliases=("amax",), smooth=False,
+    vjp=_extreme_vjp, aliases=("amax",), smooth=False, shape_rule=_extreme_shape,
     doc="largest entry over axes (parser: max(x) or max(x, axis=...)); ties share the "
         "derivative equally")
 
 reduce_min_p = _reduction(
     "reduce_min", np.min, "min({0}{_text})", r"\min {0}", jvp=_extreme_jvp,
-    vjp=_extreme_vjp, aliases=("amin",), smooth=False,
+    vjp=_extreme_vjp, aliases=("amin",), smooth=False, shape_rule=_extreme_shape,
     doc="smallest entry over axes (parser: min(x) or min(x, axis=...)); ties share the "
         "derivative equally")
 
@@ -664,16 +703,71 @@ def index_text(index) -> str:
     return ", ".join(parts)
 
 
-def _slice_dim(d, s: slice, axis: int):
-    if isinstance(d, int):
-        return len(range(d)[s])
+def _slice_text(s: slice) -> str:
+    text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
+    return text if s.step in (None, 1) else f"{text}:{s.step}"
+
+
+def slice_piece(d, s: slice, axis: int = 0) -> tuple:
+    """The size of ``range(d)[s]`` for a symbolic dimension ``d`` and a step-1 slice, as
+    ``(size, least)``: ``size`` (an int or a derived dimension) equals Python's clamped
+    length (``slice.indices``) for every value of ``d`` of at least ``least``. A bound
+    counts from the front (``2``) or from the end (``-2``, or none for the stop); when
+    both count from the same end, or the start from the front and the stop from the
+    end, the clamped length is linear in ``d`` once ``d`` reaches the bounds, and
+    exactly 0 for every ``d`` when the stop cannot pass the start (``5:2``, ``-1:-3``,
+    ``-3:0``): ``least`` is then 0.
+
+    Raises:
+        ShapeError: a step other than 1, or a start counted from the end with a stop
+            counted from the front (``-30:30``): its length, ``min(d, 30) - max(d - 30,
+            0)``, rises and falls with ``d`` and has no symbolic form.
+    """
     step = 1 if s.step is None else s.step
     if step != 1:
         raise ShapeError(f"a slice with step {step} of the symbolic dimension {d} (axis "
                          f"{axis}) has no symbolic size; declare a concrete size")
-    start = 0 if s.start is None else (s.start if s.start >= 0 else dim_add(d, s.start))
-    stop = d if s.stop is None else (s.stop if s.stop >= 0 else dim_add(d, s.stop))
-    return dim_sub(stop, start)
+    start_end, start = (False, 0) if s.start is None else (s.start < 0, s.start)
+    stop_end, stop = (True, 0) if s.stop is None else (s.stop < 0, s.stop)
+    if start_end == stop_end:
+        if stop <= start:
+            return 0, 0
+        return stop - start, (-start if start_end else stop)
+    if not start_end:      # start from the front, stop from the end: d + stop - start
+        return dim_add(d, stop - start), start - stop
+    if stop == 0:
+        return 0, 0
+    raise ShapeError(
+        f"the slice {_slice_text(s)} of the symbolic dimension {d} (axis {axis}) has no "
+        f"symbolic size: with a start counted from the end and a stop from the front its "
+        f"length min({d}, {stop}) - max({d} - {-start}, 0) is not linear in {d}; declare "
+        f"a concrete size or count both bounds from one end")
+
+
+def _slice_dim(d, s: slice, axis: int):
+    """The length of axis ``axis`` (size ``d``) under ``s``: Python's clamped length
+    for a concrete ``d``; for a symbolic one see :func:`slice_piece`."""
+    if isinstance(d, int):
+        return len(range(d)[s])
+    return slice_piece(d, s, axis)[0]
+
+
+def slice_note(shape: tuple, sizes: tuple, index: str) -> str:
+    """Why a slice's symbolic size fails for the concrete ``sizes`` of ``shape``
+    (empty when it does not): names the axis, the slice, the symbolic size and the
+    least size of the dimension for which it holds."""
+    notes = []
+    for axis, (e, d, n) in enumerate(zip(parse_index(index), shape, sizes)):
+        if isinstance(e, slice) and not isinstance(d, int):
+            try:
+                size, least = slice_piece(d, e, axis)
+            except ShapeError:
+                continue
+            if n < least:
+                notes.append(f"the slice {_slice_text(e)} of axis {axis} has the symbolic "
+                             f"size {size} only where {d} >= {least}; here {d} = {n}, "
+                             f"which NumPy clips to {len(range(n)[e])}")
+    return "; ".join(notes)
 
 
 def _getitem_shape(x, *, index, **_):
@@ -740,6 +834,7 @@ unslice_p = register(Primitive(
     latex=r"\operatorname{{pad}}\left({0}\right)", llvm="array.unslice", cuda="array.unslice",
     param_names=("shape", "index"), param_defaults={"shape": (), "index": ":"},
     canonical=_unslice_canon, shape_rule=_unslice_shape, elementwise=False,
+    masks=True,  # the padding is an exact zero: AD absorbs 0·NaN behind it
     jvp=lambda y, *, out, tangents, shape, index, **_: unslice(tangents[0], shape, index),
     vjp=lambda y, *, out, cotangent, shape, index, **_: (getitem(cotangent, index),),
     domain=((-B, B),),
@@ -864,7 +959,11 @@ def _logsumexp_vjp(x, *, out, cotangent, axis, keepdims, **_):
 
 
 def _stable_shift(x, axis):
-    """``x - m`` with ``m`` the maximum over ``axis`` (0 where that maximum is -inf)."""
+    """``x - m`` with ``m`` the maximum over ``axis`` (0 where that maximum is -inf, and
+    0 over an axis of length 0, whose maximum is undefined: the sum of no exponentials
+    is then 0, so ``logsumexp`` gives -inf, its identity, as NumPy's and SciPy's do)."""
+    if any(x.shape[a] == 0 for a in axis):
+        return x, ops.const(0.0, x.dtype, _kept_shape(x.shape, axis))
     m = amax(x, axis, keepdims=True)
     m = ops.where(ops.eq(m, ops.const(-np.inf, x.dtype)), ops.const(0.0, x.dtype), m)
     return ops.sub(x, m), m
@@ -983,6 +1082,10 @@ def _ce_shape(z, y, *, axis, **_):
     if not z.shape:
         raise ShapeError("cross_entropy needs logits with a class axis")
     _ce_kind(z.shape, y.shape, axis)
+    if z.shape[axis] == 0:
+        raise ShapeError(f"the class axis {axis} of the logits (shape "
+                         f"{format_shape(z.shape)}) has length 0: no class for a label "
+                         f"to name")
     return ()
 
 
@@ -1085,6 +1188,49 @@ one_hot_p = register(Primitive(
         "the second argument gives the shape"))
 
 
+def class_label_uses(graph) -> list[tuple[Node, Node, Node, int]]:
+    """Where ``graph`` reads class indices: ``(user, labels, like, axis)`` for every
+    ``one_hot`` node and every ``cross_entropy`` node whose labels are class indices
+    (not probabilities); ``like`` is the node whose axis ``axis`` counts the classes.
+    Backends check the labels' values at call time with :func:`check_class_indices`
+    (reverse mode replaces ``cross_entropy`` by ``one_hot``, so both are needed)."""
+    uses = []
+    for n in graph.nodes:
+        if n.prim is one_hot_p:
+            uses.append((n, n.args[0], n.args[1], dict(n.params)["axis"]))
+        elif n.prim is cross_entropy_p:
+            z, y = n.args
+            axis = dict(n.params)["axis"]
+            if tuple(y.shape) != tuple(z.shape):
+                uses.append((n, y, z, axis))
+    return uses
+
+
+def check_class_indices(labels, classes: int, name: str) -> None:
+    """Check that every entry of ``labels`` (a NumPy array of floats, any shape) is a
+    class index: an integer in ``[0, classes)``, not NaN. PyTorch's
+    ``CrossEntropyLoss`` raises "Target out of bounds" for the same labels; without
+    the check an index out of range selects no class and adds 0 to the loss.
+
+    Raises:
+        InputError: names the labels (``name``), the first bad entry's position and
+            value, and the valid range.
+    """
+    lab = np.asarray(labels)
+    with np.errstate(invalid="ignore"):
+        good = (lab >= 0) & (lab < classes) & (lab == np.floor(lab))
+    if good.all():
+        return
+    pos = tuple(int(i) for i in np.argwhere(~good)[0])
+    value = float(lab[pos])
+    what = ("not a number" if np.isnan(value) else
+            "not an integer" if np.isfinite(value) and value != np.floor(value) else
+            "out of range")
+    raise InputError(f"labels {name}: the entry at position {pos} is {value!r} ({what}); "
+                     f"class indices must be integers in [0, {classes}), one of the "
+                     f"{classes} classes")
+
+
 FUNCTIONS = {"stack": stack}
 """Parser-visible functions built from several primitives (not one record)."""
 
@@ -1095,8 +1241,9 @@ ARRAY_PRIMITIVES = tuple(p for p in (
 """The records defined here, in registration order."""
 
 __all__ = [
-    "ARRAY_PRIMITIVES", "FUNCTIONS", "amax", "amin", "broadcast_to", "concatenate",
-    "cross_entropy", "fit_shape", "getitem", "index_text", "log_softmax", "logsumexp",
+    "ARRAY_PRIMITIVES", "FUNCTIONS", "amax", "amin", "broadcast_to", "check_class_indices",
+    "class_label_uses", "concatenate", "cross_entropy", "fit_shape", "getitem", "index_text",
+    "log_softmax", "logsumexp",
     "matmul", "mean", "mse", "normalize_axes", "one_hot", "parse_index", "prod", "reshape",
-    "size", "softmax", "stack", "sum", "transpose", "unslice",
+    "size", "slice_note", "slice_piece", "softmax", "stack", "sum", "transpose", "unslice",
 ]

@@ -14,6 +14,7 @@ arguments, name cache files and break ties deterministically.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import linecache
 import math
@@ -152,6 +153,57 @@ class Node:
     def __float__(self):
         raise _control_flow_error(sys._getframe(1), "a Python float (float(), math.*)")
 
+    # NumPy functions on graph values build nodes (NEP 13 and NEP 18) or raise a
+    # GraphcError; see graphc/ir/numpy_dispatch.py. Never a 0-d object array.
+    __array_priority__ = 1000
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .numpy_dispatch import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .numpy_dispatch import array_function
+        return array_function(func, types, args, kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        raise GraphcError(
+            "a graph value cannot become a NumPy array (np.asarray, np.array, or a NumPy "
+            "function given a list of graph values): it has no numbers while a graph is "
+            "built. Apply NumPy's ufuncs and np.sum, np.where, np.concatenate... to graph "
+            "values themselves (they build graph nodes); combine a list of graph values "
+            "with Python's sum(...) or np.stack([...]); or declare an array input with "
+            "its shape")
+
+
+def _chained_comparison(frame) -> tuple[str, str] | None:
+    """If ``frame`` is testing the first link of a chained comparison (``a < b < c``, which
+    Python runs as ``(a < b) and (b < c)``), its source text and the graph form
+    ``(a < b) * (b < c)``; else None. Reads the instruction's source span
+    (``co_positions``, Python 3.11+) and parses it with :mod:`ast` (never evaluated)."""
+    try:
+        code = frame.f_code
+        lineno, end_lineno, col, end_col = list(code.co_positions())[frame.f_lasti // 2]
+        if None in (lineno, end_lineno, col, end_col):
+            return None
+        lines = [linecache.getline(code.co_filename, n).encode()
+                 for n in range(lineno, end_lineno + 1)]
+        if not all(lines):
+            return None
+        if len(lines) == 1:
+            text = lines[0][col:end_col]
+        else:
+            text = lines[0][col:] + b"".join(lines[1:-1]) + lines[-1][:end_col]
+        text = text.decode("utf-8", errors="replace")
+        tree = ast.parse("(" + text + ")", mode="eval").body
+    except (AttributeError, IndexError, ValueError, SyntaxError):
+        return None
+    if not isinstance(tree, ast.Compare) or len(tree.ops) < 2:
+        return None
+    operands = [tree.left, *tree.comparators]
+    links = [ast.unparse(ast.Compare(operands[i], [op], [operands[i + 1]]))
+             for i, op in enumerate(tree.ops)]
+    return " ".join(text.split()), " * ".join(f"({t})" for t in links)
+
 
 def _control_flow_error(frame, what: str) -> GraphcError:
     """The error for Python code that asks a graph node for a concrete value, naming the
@@ -162,6 +214,14 @@ def _control_flow_error(frame, what: str) -> GraphcError:
         line = linecache.getline(code.co_filename, frame.f_lineno).strip()
         where = (f" at {code.co_filename}, line {frame.f_lineno}, in {code.co_name}"
                  + (f": `{line}`" if line else ""))
+        chain = _chained_comparison(frame) if what.startswith("a truth") else None
+        if chain is not None:
+            return GraphcError(
+                f"chained comparison `{chain[0]}`{where}: Python evaluates it as an `and` "
+                f"of its links, which needs the truth value of a graph value, and a traced "
+                f"function has no numbers yet. Write the graph form `{chain[1]}` (1.0 where "
+                f"every link holds, else 0.0), which is what graphc.parse builds for the "
+                f"same chained text.")
     return GraphcError(
         f"a graph value was used as {what}{where}. While a function is traced its values "
         f"are graph nodes without numbers, so Python control flow cannot depend on them. "

@@ -8,7 +8,8 @@ table of composite lowerings; a test walks the registry and fails when one is mi
 
 Derivative conventions at kinks (documented in ``docs/conventions.md``):
 ``abs'(0) = sign(0) = 0``, ``relu'(0) = heaviside(0) = 0``, ``max``/``min`` ties split
-the derivative ½ to each argument (as JAX does), ``sqrt'(0) = +inf``, ``log'(0) = +inf``.
+the derivative ½ to each argument (as JAX does), ``sqrt'(±0) = +inf``, ``log'(±0) = +inf``;
+the partials of ``relu``, ``leaky_relu``, ``max``, ``min`` are NaN where the value is NaN.
 """
 
 from __future__ import annotations
@@ -127,8 +128,38 @@ def where(c, a, b):
 # arithmetic
 
 def _sech2(x):
-    c = cosh(x)
-    return div(1.0, mul(c, c))
+    """tanh'(x) = sech²(x), written 4·σ(2x)·σ(-2x) (σ the logistic function, since
+    σ(u)·σ(-u) = 1/(4·cosh²(u/2))). σ and its derivative σ(u)·σ(-u) are bounded and
+    never overflow, so no derivative of any order forms inf/inf or 0·inf (1/cosh² did:
+    tanh'' was NaN beyond |x| ≈ 355 in float64, 45 in float32), and each factor keeps
+    its relative accuracy in both tails, where 1 - tanh² cancels to 0."""
+    two_x = mul(2.0, x)
+    return mul(4.0, mul(sigmoid(two_x), sigmoid(neg(two_x))))
+
+
+def _atan_partial(x):
+    """atan'(x) = 1/(1 + x²) for |x| <= 1 and r²/(1 + r²), r = 1/x, beyond: x² and
+    (1 + x²)² overflow long before the true derivatives -2x/(1+x²)², ... underflow
+    (float32 atan''(1e12) = -2e-36 came out 0), while r's powers stay representable.
+    The select discards each branch's infinities (r = 1/0, x² = inf) at every order;
+    x² is ``pow(x, 2)``, an op AD knows may overflow, so reverse mode's masked
+    cotangents absorb them (``mul(x, x)`` is assumed finite)."""
+    r = div(1.0, x)
+    rr = mul(r, r)
+    return where(gt(abs(x), 1.0), div(rr, add(1.0, rr)), div(1.0, add(1.0, pow(x, 2.0))))
+
+
+def _nan_where_nan(d: Node, out: Node) -> Node:
+    """The partial ``d``, but NaN where the op's value ``out`` is NaN: the rule "a
+    derivative is NaN where the value is NaN" for piecewise ops whose partial is built
+    from comparisons (``heaviside(NaN) = 0`` would otherwise give a finite one)."""
+    return where(eq(out, out), d, out)
+
+
+def _nan_edges(parts, *args, out, **params):
+    """``edges`` rule of piecewise ops (relu, leaky_relu, max, min): every partial NaN
+    where the value is NaN."""
+    return tuple(None if p is None else _nan_where_nan(p, out) for p in parts)
 
 
 def _np_sigmoid(x):
@@ -191,10 +222,65 @@ neg_p = register(Primitive(
     partials=lambda x, *, out: (const(-1.0, out.dtype),),
     domain=((-B, B),), doc="-x"))
 
+def _pow_partials(x, y, *, out):
+    """∂x^y/∂x = y·x^(y-1) and ∂x^y/∂y = ln(x)·x^y (the textbook forms; see
+    :func:`_pow_edges` for the points where they would build 0·∞).
+
+    A constant exponent is folded: ``y·x^(y-1)`` with ``y-1`` a constant, and no
+    partial at all for ``y = 0`` (x^0 = 1 has derivative 0 everywhere, 0^0 included),
+    so ``x^1 → 1·x^0 → 0`` and ``x^3 → 3x^2 → 6x → 6 → 0`` stay exact at x = 0, at
+    every order (autograd#116). A constant base or exponent has no partial (it never
+    carries a tangent).
+    """
+    if x.is_const:
+        dx = None
+    elif y.is_const:
+        dx = None if y.value == 0.0 else mul(y, pow(x, const(y.value - 1.0, y.dtype,
+                                                               y.shape)))
+    else:
+        dx = mul(y, pow(x, sub(y, 1.0)))
+    dy = None if y.is_const else mul(log(x), out)
+    return dx, dy
+
+
+def absorbing_zero(a: Node) -> Node:
+    """``where(a == 0, a, a)``: the value and derivatives of ``a``, marked for AD as a
+    factor whose zeros absorb (``0·∞ = 0``) like masked zeros: AD multiplies it with
+    zero absorption wherever the other factor may be non-finite, at every order
+    (graphc/passes/ad.py, ``Hazards``). The clean-up passes fold it back to ``a``."""
+    a = lift(a)
+    return where(eq(a, const(0.0, a.dtype)), a, a)
+
+
+def _pow_edges(parts, x, y, *, out):
+    """The pow partials without 0·∞ for an integer or zero exponent, at any order:
+
+    * ``y·x^(y-1)`` of a variable exponent is ``y·q`` with ``q = x^(y-1)`` replaced by 0
+      only where it is non-finite (x = ±0, or a tiny |x| where it overflows) and
+      ``y = 0``: so ``0·∞`` gives 0, while ``∂²/∂x∂y = 1/x`` at y = 0 stays right
+      wherever 1/x is finite; the factor ``y`` is an :func:`absorbing_zero`, so the
+      x-derivatives of ``y·q`` (``y·(y-1)·x^(y-2)``...) are 0 at y = 0 even where
+      ``x^(y-2)`` overflows; differentiating again applies this rule to ``x^(y-1)``,
+      whose selects catch ``y = 1``, and so on;
+    * ``∂/∂y = where(x^y == 0, 0, ln(x)·x^y)``: where x^y is 0 (x = ±0 and y > 0, or
+      an underflow) the derivative is 0, the limit of ln(x)·x^y as x → 0+ (and
+      0^y ≡ 0 for y > 0); at x = 0 and y ≤ 0 it stays that limit, -inf; NaN for x < 0.
+    """
+    dx, dy = parts
+    zero = const(0.0, out.dtype)
+    if dx is not None and not y.is_const:
+        q = pow(x, sub(y, 1.0))
+        finite = eq(sub(q, q), zero)
+        dx = mul(absorbing_zero(y), where(finite, q, where(eq(y, zero), zero, q)))
+    if dy is not None:
+        dy = where(eq(out, zero), zero, dy)
+    return dx, dy
+
+
 pow_p = register(Primitive(
     "pow", 2, np.power, "{0} ^ {1}", precedence=40, latex="{{{0}}}^{{{1}}}",
     llvm="llvm.pow", cuda="math.pow({0}, {1})", aliases=("power",),
-    partials=lambda x, y, *, out: (mul(y, pow(x, sub(y, 1.0))), mul(log(x), out)),
+    partials=_pow_partials, edges=_pow_edges,
     domain=((0.5, B), (-B, B)), doc="x ** y (NumPy semantics: NaN for x < 0 and "
                                       "non-integer y)", unbounded=True))
 
@@ -209,13 +295,17 @@ log_p = register(Primitive(
     "log", 1, np.log, "log({0})", latex=r"\ln {0}", llvm="llvm.log", cuda="math.log({0})",
     aliases=("ln",),
     partials=lambda x, *, out: (div(1.0, x),), domain=((0.1, 2 * B),),
+    # 1/(x + 0): log'(-0.0) = +inf like log'(+0.0) (-0 + 0 = +0)
+    edges=lambda parts, x, *, out: (div(1.0, add(x, 0.0)),),
     doc="natural logarithm", unbounded=True))
 
 sqrt_p = register(Primitive(
     "sqrt", 1, np.sqrt, "sqrt({0})", latex=r"\sqrt{{{0}}}", llvm="llvm.sqrt",
     cuda="math.sqrt({0})",
     partials=lambda x, *, out: (div(0.5, out),), domain=((0.1, 2 * B),),
-    doc="square root"))
+    # 0.5/(√x + 0): sqrt'(-0.0) = +inf (√-0 = -0, -0 + 0 = +0) like sqrt'(+0.0)
+    edges=lambda parts, x, *, out: (div(0.5, add(out, 0.0)),),
+    doc="square root", unbounded=True))
 
 sin_p = register(Primitive(
     "sin", 1, np.sin, "sin({0})", latex=r"\sin {0}", llvm="llvm.sin", cuda="math.sin({0})",
@@ -235,18 +325,18 @@ asin_p = register(Primitive(
     "asin", 1, np.arcsin, "asin({0})", latex=r"\arcsin {0}", llvm="asin",
     cuda="math.asin({0})", aliases=("arcsin",),
     partials=lambda x, *, out: (div(1.0, sqrt(sub(1.0, mul(x, x)))),),
-    domain=((-0.9, 0.9),), doc="inverse sine"))
+    domain=((-0.9, 0.9),), doc="inverse sine", unbounded=True))
 
 acos_p = register(Primitive(
     "acos", 1, np.arccos, "acos({0})", latex=r"\arccos {0}", llvm="acos",
     cuda="math.acos({0})", aliases=("arccos",),
     partials=lambda x, *, out: (neg(div(1.0, sqrt(sub(1.0, mul(x, x))))),),
-    domain=((-0.9, 0.9),), doc="inverse cosine"))
+    domain=((-0.9, 0.9),), doc="inverse cosine", unbounded=True))
 
 atan_p = register(Primitive(
     "atan", 1, np.arctan, "atan({0})", latex=r"\arctan {0}", llvm="atan",
     cuda="math.atan({0})", aliases=("arctan",),
-    partials=lambda x, *, out: (div(1.0, add(1.0, mul(x, x))),),
+    partials=lambda x, *, out: (_atan_partial(x),),
     domain=((-B, B),), doc="inverse tangent"))
 
 sinh_p = register(Primitive(
@@ -260,7 +350,7 @@ cosh_p = register(Primitive(
 tanh_p = register(Primitive(
     "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", llvm="tanh", cuda="math.tanh({0})",
     partials=lambda x, *, out: (_sech2(x),), domain=((-B, B),),
-    doc="hyperbolic tangent; tanh' = 1/cosh² (no cancellation where |tanh| → 1)"))
+    doc="hyperbolic tangent; tanh' = 4σ(2x)σ(-2x) (no cancellation where |tanh| → 1)"))
 
 log1p_p = register(Primitive(
     "log1p", 1, np.log1p, "log1p({0})", latex=r"\ln\left(1 + {0}\right)", llvm="log1p",
@@ -271,7 +361,7 @@ log1p_p = register(Primitive(
 expm1_p = register(Primitive(
     "expm1", 1, np.expm1, "expm1({0})", latex=r"\left(e^{{{0}}} - 1\right)", llvm="expm1",
     cuda="math.expm1({0})",
-    partials=lambda x, *, out: (add(out, 1.0),), domain=((-B, B),),
+    partials=lambda x, *, out: (exp(x),), domain=((-B, B),),  # not out + 1: cancels
     doc="exp(x) - 1, accurate for small x", unbounded=True))
 
 # ---------------------------------------------------------------------------------
@@ -285,7 +375,8 @@ abs_p = register(Primitive(
 
 sign_p = register(Primitive(
     "sign", 1, _np_sign, "sign({0})", latex=r"\operatorname{{sign}} {0}", llvm="sign",
-    cuda="(1.0 if {0} > 0 else (-1.0 if {0} < 0 else {0}))", differentiable=False, smooth=False,
+    cuda="(1.0 if {0} > 0 else (-1.0 if {0} < 0 else ({0} if {0} != {0} else 0.0)))",
+    differentiable=False, smooth=False,  # np.sign(-0.) = +0.
     domain=((-B, B),), doc="-1, 0 or 1 (NaN for NaN); derivative 0", masks=True))
 
 heaviside_p = register(Primitive(
@@ -304,7 +395,7 @@ relu_p = register(Primitive(
                                                   else np.float64),
     "relu({0})", latex=r"\operatorname{{ReLU}}\left({0}\right)", llvm="relu",
     cuda="(0.0 if {0} <= 0 else {0})", smooth=False,
-    partials=lambda x, *, out: (heaviside(x),), domain=((-B, B),),
+    partials=lambda x, *, out: (heaviside(x),), edges=_nan_edges, domain=((-B, B),),
     doc="max(x, 0); relu'(0) = 0", masks=True))
 
 leaky_relu_p = register(Primitive(
@@ -313,7 +404,7 @@ leaky_relu_p = register(Primitive(
     llvm="leaky_relu", cuda="({0} if {0} > 0 else {alpha} * {0})", smooth=False,
     param_names=("alpha",), param_defaults={"alpha": 0.01},
     partials=lambda x, *, out, alpha: (
-        add(mul(heaviside(x), 1.0 - alpha), alpha),), domain=((-B, B),),
+        add(mul(heaviside(x), 1.0 - alpha), alpha),), edges=_nan_edges, domain=((-B, B),),
     doc="x where x > 0 else alpha*x (alpha defaults to 0.01)"))
 
 
@@ -327,7 +418,7 @@ elu_p = register(Primitive(
     "elu", 1, _np_elu, "elu({0}, {alpha})", latex=r"\operatorname{{ELU}}\left({0}\right)",
     llvm="elu", cuda="({0} if {0} > 0 else {alpha} * math.expm1({0}))", smooth=False,
     param_names=("alpha",), param_defaults={"alpha": 1.0},
-    partials=lambda x, *, out, alpha: (where(gt(x, 0.0), 1.0, add(out, alpha)),),
+    partials=lambda x, *, out, alpha: (where(gt(x, 0.0), 1.0, mul(alpha, exp(x))),),
     domain=((-B, B),), doc="x where x > 0 else alpha*(e^x - 1) (alpha defaults to 1)"))
 
 softplus_p = register(Primitive(
@@ -349,16 +440,16 @@ def _minmax_partials(x_wins):
 
 minimum_p = register(Primitive(
     "minimum", 2, np.minimum, "min({0}, {1})", latex=r"\min\left({0}, {1}\right)",
-    llvm="llvm.minimum", cuda="({0} if {0} < {1} or {0} != {0} else {1})",
-    smooth=False, commutative=True,
-    aliases=("min",), partials=_minmax_partials(lt),
+    llvm="minimum", cuda="({0} if {0} < {1} or {0} != {0} else {1})",
+    smooth=False, commutative=False,  # np.minimum(-0., 0.) = 0., np.minimum(0., -0.) = -0.
+    aliases=("min",), partials=_minmax_partials(lt), edges=_nan_edges,
     domain=((-B, B), (-B, B)), doc="smaller of x and y (NaN propagates); ties split ½-½"))
 
 maximum_p = register(Primitive(
     "maximum", 2, np.maximum, "max({0}, {1})", latex=r"\max\left({0}, {1}\right)",
-    llvm="llvm.maximum", cuda="({0} if {0} > {1} or {0} != {0} else {1})",
-    smooth=False, commutative=True,
-    aliases=("max",), partials=_minmax_partials(gt),
+    llvm="maximum", cuda="({0} if {0} > {1} or {0} != {0} else {1})",
+    smooth=False, commutative=False,  # np.maximum(0., -0.) = -0.: the second on ties
+    aliases=("max",), partials=_minmax_partials(gt), edges=_nan_edges,
     domain=((-B, B), (-B, B)), doc="larger of x and y (NaN propagates); ties split ½-½"))
 
 # ---------------------------------------------------------------------------------

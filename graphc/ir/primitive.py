@@ -13,8 +13,10 @@ Derivative rules come in two forms:
   ``∂out/∂argᵢ`` as graph nodes (``None`` for an identically zero one). Forward mode
   forms ``ẏ = Σ ∂ᵢ·ẋᵢ`` and reverse mode ``x̄ᵢ += ȳ·∂ᵢ`` from them, so the two modes
   cannot disagree (CasADi's approach).
+  An optional ``edges`` rule corrects those partials at edge points (NaN arguments,
+  signed zeros) without changing the form that trace tables print.
 * ``jvp`` / ``vjp``: explicit rules for ops that are not a sum of products, such as
-  ``where`` (a select must not multiply an infinite partial by a zero mask) and, later,
+  ``where`` (a select must not multiply a non-finite partial by a zero mask) and
   structural array ops (JAX's JVP + transpose).
 """
 
@@ -82,10 +84,25 @@ class Primitive:
             (comparisons, ``sign``, ``heaviside``).
         masks: the op's value can be an exact zero *by masking* (comparisons,
             ``heaviside``, ``relu``...).
-        unbounded: the op can give ±inf for finite arguments (a pole or overflow:
-            ``div``, ``log``, ``exp``...). AD multiplies a possibly masked zero by a
-            possibly infinite factor with zero absorption (``0·∞ = 0``), so a branch
-            masked away cannot poison a gradient with NaN (see graphc/passes/ad.py).
+        unbounded: the op may give a *non-finite* value (±inf or NaN) for finite
+            arguments: a pole or overflow (``div``, ``log``, ``exp``, ``tan``...) or
+            an argument outside its real domain (``sqrt``, ``log``, ``asin``,
+            ``acos``, ``pow`` of a negative base...). Plain arithmetic overflowing
+            near the largest float (``1e308 + 1e308``) does not count: the flag is
+            checked against NumPy on finite arguments of magnitude up to 1e3, in
+            float64 and float32 (tests/hardening/test_masked_branches.py). AD
+            multiplies a possibly masked zero by a possibly non-finite factor with
+            zero absorption (``0·∞ = 0·NaN = 0``), so a branch masked away cannot
+            poison a gradient with NaN (see graphc/passes/ad.py). Setting the flag
+            where it is not needed only costs a select in masked graphs; missing it
+            where it is needed gives NaN gradients.
+        edges: ``edges(parts, *args, out=..., **params) -> parts``: the local partials
+            of ``partials`` (the textbook forms, which trace tables print: ``1/x``,
+            ``0.5/√x``, ``heaviside(x)``) made exact at the edge points where those
+            forms are wrong: a NaN argument (``heaviside(NaN) = 0`` would give a finite
+            ``relu'``), a signed zero (``1/-0 = -inf`` for ``log'(-0)``), ``0·∞`` in
+            ``y·x^(y-1)`` at ``x = y = 0``. The AD passes multiply by these; None: the
+            textbook forms are exact.
         aliases: the names the expression parser accepts for it.
         param_names: names of static parameters, in the order the parser takes them
             as trailing positional arguments; ``param_defaults`` gives defaults.
@@ -123,6 +140,7 @@ class Primitive:
     differentiable: bool = True
     masks: bool = False
     unbounded: bool = False
+    edges: Callable[..., tuple] | None = None
     aliases: tuple[str, ...] = ()
     param_names: tuple[str, ...] = ()
     param_defaults: dict = field(default_factory=dict)
@@ -157,6 +175,22 @@ def register(prim: Primitive) -> Primitive:
     for alias in (prim.name,) + prim.aliases:
         _BY_ALIAS.setdefault(alias, prim)
     return prim
+
+
+def local_partials(prim: Primitive, *args: Node, out: Node, **params) -> tuple:
+    """The local partials ``∂out/∂argᵢ`` the AD passes multiply by: the record's
+    ``partials`` (None entries are identically zero), corrected by its ``edges`` rule
+    when it has one.
+
+    Args:
+        prim: a primitive with a ``partials`` rule.
+        *args: its argument nodes; ``out``: the node ``prim(*args)``; ``**params``: its
+            static parameters.
+    """
+    parts = tuple(prim.partials(*args, out=out, **params))
+    if prim.edges is not None:
+        parts = tuple(prim.edges(parts, *args, out=out, **params))
+    return parts
 
 
 def get_primitive(name: str) -> Primitive:

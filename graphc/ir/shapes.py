@@ -312,15 +312,30 @@ def concrete_shapes(graph, env: Mapping[str, int]) -> dict[int, tuple[int, ...]]
                 f"{describe_node(graph, n)}: {exc} (argument shapes "
                 f"{', '.join(str(a.shape) for a in args)}; {bound})") from None
         if s != want:
+            note = _slice_note(n, args, params)
             raise ShapeError(
                 f"{describe_node(graph, n)}: the arguments have shapes "
                 f"{', '.join(str(a.shape) for a in args)} ({bound}), which give shape {s}, "
-                f"but the graph was built for {format_shape(n.shape)} = {want}")
+                f"but the graph was built for {format_shape(n.shape)} = {want}"
+                + (f" ({note})" if note else ""))
         shapes[id(n)] = s
         stubs[id(n)] = _Stub(s, n.dtype)
     with _shape_lock:
         per_graph[key] = shapes
     return shapes
+
+
+def _slice_note(node, stubs, params) -> str:
+    """For a slice (``getitem``/``unslice``) whose symbolic size fails on the bound
+    sizes: which axis, and from which size on the symbolic size holds."""
+    from . import array_ops as A
+    if node.prim is A.getitem_p:
+        sym, conc = node.args[0].shape, stubs[0].shape
+    elif node.prim is A.unslice_p:
+        sym, conc = dict(node.params)["shape"], params["shape"]
+    else:
+        return ""
+    return A.slice_note(tuple(sym), tuple(conc), params["index"])
 
 
 def specialize(graph, env: Mapping[str, int], decomposes, is_view):

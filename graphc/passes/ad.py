@@ -15,18 +15,26 @@ order.
 Zeros are symbolic (``None``): a node that does not depend on the differentiated
 inputs, or whose cotangent is identically zero, produces no derivative nodes.
 Where a tangent or cotangent may be an exact zero produced by masking (``where``,
-``relu``, comparisons) and the partial it multiplies may be infinite (``sqrt'(0)``,
-``1/0``, an overflowing ``exp``), or the other way round, the product absorbs zeros,
-``where(mask == 0, 0, t·∂)``, so that a branch masked away cannot turn a gradient into
-NaN (the failure of jax#1052 and pytorch#2421). Smooth graphs get plain products.
+``relu``, comparisons) and the partial it multiplies may be non-finite for finite
+inputs (``sqrt'(0) = inf``, ``1/0``, an overflowing ``exp``, ``sqrt`` or ``log`` of a
+negative number, ``asin(2)``: anything whose record says ``unbounded``, or computed
+from one), or the other way round, the product absorbs zeros,
+``t·where(∂ finite, ∂, where(t == 0, 0, ∂))``, so that a branch masked away cannot
+turn a gradient into NaN in either mode, at any order (the failure of jax#1052 and
+pytorch#2421). Smooth graphs get plain products.
 """
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Iterable, Mapping, Sequence
 
-from ..ir import Graph, GraphcError, Node, NotDifferentiableError, ShapeError, ops
+import numpy as np
+
+from ..ir import (DomainError, Graph, GraphcError, Node, NotDifferentiableError, ShapeError,
+                  ops)
 from ..ir.array_ops import fit_shape
+from ..ir.primitive import local_partials
 from ..ir.text import describe_node
 
 
@@ -55,18 +63,24 @@ class Hazards:
     """Structural over-approximations used to place zero-absorbing products.
 
     ``zero[n]``: n can be an exact zero *by masking*: an op whose record says ``masks``
-    (comparisons, ``heaviside``, ``relu``...), a ``where`` with such a branch, a product
-    with such a factor, a sum of two such terms.
-    ``inf[n]``: n can be infinite for finite inputs: an op whose record says
-    ``unbounded`` (a quotient, ``exp``, ``pow``...), or anything computed from one.
+    (comparisons, ``heaviside``, ``relu``, ``one_hot``...), a ``where`` with such a
+    branch, an :func:`graphc.ir.ops.absorbing_zero` (``where(a == 0, a, a)``: pow's
+    exponent factor, whose zero must absorb like a mask), a product or quotient with
+    such a factor (or numerator), a sum of two such terms, an array op (sum,
+    broadcast, slice...) of such an argument.
+    ``bad[n]``: n can be non-finite (±inf or NaN) for finite inputs: an op whose record
+    says ``unbounded`` (a pole, an overflow or a restricted real domain: ``div``,
+    ``exp``, ``sqrt``, ``log``, ``asin``, ``pow``...), a quotient by anything but a
+    nonzero constant, a non-finite constant, or anything computed from one of these.
     A product ``t·∂`` needs zero absorption only when one factor may be a masked zero
-    and the other may be infinite; elsewhere it is a plain multiply, so smooth graphs
-    get no extra selects. Both predicates are computed iteratively and memoised.
+    and the other may be non-finite; elsewhere it is a plain multiply, so smooth graphs
+    get no extra selects. Inputs are assumed finite. Both predicates are computed
+    iteratively and memoised.
     """
 
     def __init__(self):
         self.zero: dict[int, bool] = {}
-        self.inf: dict[int, bool] = {}
+        self.bad: dict[int, bool] = {}
 
     def _fill(self, root: Node) -> None:
         stack = [(root, False)]
@@ -79,43 +93,49 @@ class Hazards:
                 stack.extend((a, False) for a in n.args if id(a) not in self.zero)
                 continue
             z = [self.zero[id(a)] for a in n.args]
-            f = [self.inf[id(a)] for a in n.args]
+            f = [self.bad[id(a)] for a in n.args]
             name = n.prim.name
             if n.is_const:
-                zero, inf = n.value == 0.0, n.value != n.value or abs(n.value) == float("inf")
+                zero, bad = n.value == 0.0, n.value != n.value or abs(n.value) == float("inf")
             elif n.is_input:
-                zero, inf = False, False
-            elif n.prim.masks:
-                zero, inf = True, False
+                zero, bad = False, False
             elif not n.prim.elementwise:  # array ops rearrange, sum or multiply entries
-                zero, inf = any(z), n.prim.unbounded or any(f)
-            elif name in ("mul", "minimum", "maximum"):
-                zero, inf = any(z), any(f)
+                zero, bad = n.prim.masks or any(z), n.prim.unbounded or any(f)
             elif name == "where":
-                zero, inf = z[1] or z[2], f[1] or f[2]
-            elif name in ("add", "sub"):
-                zero, inf = all(z), any(f)
-            elif name == "neg":
-                zero, inf = z[0], f[0]
+                c, a, b = n.args
+                absorbing = (a is b and c.prim is ops.eq_p and c.args[0] is a
+                             and _is(c.args[1], 0.0))   # ops.absorbing_zero(a)
+                zero, bad = z[1] or z[2] or absorbing, f[1] or f[2]
             elif name == "div":
-                zero = z[0]
                 den = n.args[1]
-                inf = f[0] or not (den.is_const and den.value != 0.0)
+                zero = z[0]
+                bad = f[0] or f[1] or not (den.is_const and den.value != 0.0)
+            elif name in ("mul", "minimum", "maximum"):
+                zero, bad = n.prim.masks or any(z), n.prim.unbounded or any(f)
+            elif name in ("add", "sub"):
+                zero, bad = n.prim.masks or all(z), n.prim.unbounded or any(f)
+            elif name == "neg":
+                zero, bad = z[0], f[0]
             else:
-                zero, inf = False, n.prim.unbounded or any(f)
+                zero, bad = n.prim.masks, n.prim.unbounded or any(f)
             self.zero[id(n)] = zero
-            self.inf[id(n)] = inf
+            self.bad[id(n)] = bad
 
     def needs_absorption(self, a: Node, b: Node) -> bool:
+        """True when ``a·b`` can be ``0·∞`` or ``0·NaN`` with the zero from masking."""
         self._fill(a)
         self._fill(b)
-        return (self.zero[id(a)] and self.inf[id(b)]) or (self.inf[id(a)] and self.zero[id(b)])
+        return (self.zero[id(a)] and self.bad[id(b)]) or (self.bad[id(a)] and self.zero[id(b)])
 
 
 def scale(t: Node | None, partial: Node | None, hazards: "Hazards | None" = None) -> Node | None:
-    """t · partial where None is an exact zero. When ``hazards`` says one factor may be
-    a masked zero and the other infinite, the product is ``where(t·∂ is 0·∞, 0, t·∂)``
-    written as a select on the masked factor, so ``0·∞ = 0``."""
+    """``t · partial`` where None is an exact zero (the result is None then).
+
+    When ``hazards`` says one factor may be a masked zero and the other non-finite
+    (±inf or NaN for finite inputs), the possibly non-finite factor is replaced by 0
+    where it is non-finite and the other factor is 0 (:func:`_absorbed`), so that
+    ``0·∞ = 0·NaN = 0``. A non-finite factor times a nonzero one stays as IEEE makes
+    it (a NaN partial of an unmasked branch gives a NaN derivative)."""
     if t is None or partial is None or _is(t, 0.0) or _is(partial, 0.0):
         return None
     if _is(t, 1.0):
@@ -131,13 +151,29 @@ def scale(t: Node | None, partial: Node | None, hazards: "Hazards | None" = None
     if partial.prim is ops.neg_p:
         inner = scale(t, partial.args[0], hazards)
         return None if inner is None else ops.neg(inner)
-    product = ops.mul(t, partial)
     if hazards is not None and hazards.needs_absorption(t, partial):
-        hazards._fill(t)
-        mask = t if hazards.zero[id(t)] else partial
-        zero = ops.const(0.0, product.dtype)
-        return ops.where(ops.eq(mask, zero), zero, product)
-    return product
+        a, b = t, partial
+        if hazards.zero[id(t)] and hazards.bad[id(partial)]:
+            b = _absorbed(partial, t)
+        if hazards.zero[id(partial)] and hazards.bad[id(t)]:
+            a = _absorbed(t, partial)
+        return ops.mul(a, b)
+    return ops.mul(t, partial)
+
+
+def _absorbed(factor: Node, other: Node) -> Node:
+    """``factor``, replaced by 0 where it is non-finite and ``other`` is 0:
+    ``where(factor - factor == 0, factor, where(other == 0, 0, factor))``.
+
+    ``other · _absorbed(factor, other)`` is ``other · factor`` except that ``0·∞`` and
+    ``0·NaN`` give 0. The select changes the factor only where it is non-finite, so
+    where it is finite the product keeps its derivatives at every order, also at a
+    zero of ``other`` that is a genuine value rather than a mask (``y·x^(y-1)`` at
+    y = 0 still has ∂/∂y = x^-1).
+    """
+    zero = ops.const(0.0, factor.dtype)
+    finite = ops.eq(ops.sub(factor, factor), zero)
+    return ops.where(finite, factor, ops.where(ops.eq(other, zero), zero, factor))
 
 
 def _fit(d: Node, like: Node, prim_name: str) -> Node:
@@ -159,15 +195,61 @@ def _resolve_wrt(graph: Graph, wrt) -> list[Node]:
     by_name = {x.name: x for x in graph.inputs}
     if wrt is None:
         return list(graph.inputs)
-    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    accepted = (f"an input name (str) or a list of input names; the graph's inputs are "
+                f"{', '.join(by_name) or 'none'}")
+    if isinstance(wrt, str):
+        names = [wrt]
+    elif isinstance(wrt, (list, tuple)):
+        names = list(wrt)
+    else:
+        raise DomainError(f"wrt={wrt!r} ({type(wrt).__name__}) is not a valid wrt "
+                          f"argument: give {accepted}")
     out = []
-    for nm in names:
+    for i, nm in enumerate(names):
+        if not isinstance(nm, str):
+            raise DomainError(f"wrt[{i}]={nm!r} ({type(nm).__name__}) is not an input "
+                              f"name: give {accepted}")
         if nm not in by_name:
             raise GraphcError(f"cannot differentiate with respect to {nm!r}: the graph's "
                               f"inputs are {', '.join(by_name) or 'none'}")
         out.append(by_name[nm])
     if len(set(names)) != len(names):
         raise GraphcError(f"wrt lists an input twice: {names}")
+    return out
+
+
+def _seed_values(seed, what: str, names: Sequence[str], kind: str) -> dict[str, float]:
+    """``seed`` of ``what`` (``"jvp"``/``"vjp"``) checked and converted: a mapping from
+    names among ``names`` (the ``kind`` of name: "wrt inputs", "outputs") to real
+    numbers (Python or NumPy scalars, or 0-d arrays), returned as Python floats.
+
+    Raises:
+        DomainError: ``seed`` is not a mapping, a name is unknown, or a value is not a
+            real number (a string, a bool, an array with entries...); the message names
+            the entry and what would be accepted.
+    """
+    accepted = "a real number (int, float, or a NumPy scalar)"
+    if not isinstance(seed, Mapping):
+        raise DomainError(f"{what}: seed={seed!r} ({type(seed).__name__}) is not a "
+                          f"mapping: give a dict {{name: number}} with names among the "
+                          f"{kind} {list(names)}")
+    known = set(names)
+    unknown = [k for k in seed if k not in known]
+    if unknown:
+        raise DomainError(f"{what}: seed names {sorted(map(str, unknown))} are not among "
+                          f"the {kind} {list(names)}")
+    out = {}
+    for name, v in seed.items():
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v[()]
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (Real, np.floating,
+                                                                 np.integer)):
+            shown = f"an array of shape {v.shape}" if isinstance(v, np.ndarray) else \
+                f"{v!r} ({type(v).__name__})"
+            raise DomainError(f"{what}: seed[{name!r}] is {shown}; a seed value must be "
+                              f"{accepted} (the seed fixes one direction for the whole "
+                              f"input, whatever its shape)")
+        out[name] = float(v)
     return out
 
 
@@ -201,7 +283,7 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
             raise NotDifferentiableError(
                 f"{describe_node(graph, n)}: {prim.name} has no derivative rule; "
                 f"give its record partials= or jvp=/vjp= in graphc/ir/ops.py")
-        parts = prim.partials(*n.args, out=n, **params)
+        parts = local_partials(prim, *n.args, out=n, **params)
         total = None
         for t, p in zip(ts, parts):
             total = add(total, scale(t, p, hazards))
@@ -237,7 +319,7 @@ def adjoints(graph: Graph, sources: Sequence[Node],
                 f"{describe_node(graph, n)}: {prim.name} has no derivative rule; "
                 f"give its record partials= or jvp=/vjp= in graphc/ir/ops.py")
         else:
-            parts = prim.partials(*n.args, out=n, **params)
+            parts = local_partials(prim, *n.args, out=n, **params)
             bars = [scale(bar, p, hazards) if id(a) in act else None
                     for a, p in zip(n.args, parts)]
         for i, (a, b) in enumerate(zip(n.args, bars)):
@@ -289,6 +371,11 @@ def jvp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
     Returns:
         A graph with outputs ``(*outputs, *tangents)``, structured as
         ``(primal structure, tangent structure)``, output names ``<y>_dot`` for tangents.
+
+    Raises:
+        DomainError: ``wrt`` is not a name or a list of names, or ``seed`` is not a
+            ``{wrt name: real number}`` mapping.
+        GraphcError: an unknown ``wrt`` name.
     """
     sources = _resolve_wrt(graph, wrt)
     inputs = list(graph.inputs)
@@ -300,12 +387,9 @@ def jvp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
             inputs.append(t)
             seeds[x] = t
     else:
-        unknown = set(seed) - {x.name for x in sources}
-        if unknown:
-            raise GraphcError(f"seed names {sorted(unknown)} are not among wrt inputs "
-                              f"{[x.name for x in sources]}")
+        values = _seed_values(seed, "jvp", [x.name for x in sources], "wrt inputs")
         for x in sources:
-            v = float(seed.get(x.name, 0.0))
+            v = values.get(x.name, 0.0)
             if v != 0.0:
                 seeds[x] = ops.const(v, x.dtype, x.shape)
     tan = tangents(graph, seeds)
@@ -328,6 +412,11 @@ def vjp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
     Returns:
         A graph with outputs ``(*outputs, *adjoints)`` structured as
         ``(primal structure, (x̄₁, x̄₂, ...))``, adjoint output names ``<x>_bar``.
+
+    Raises:
+        DomainError: ``wrt`` is not a name or a list of names, or ``seed`` is not an
+            ``{output name: real number}`` mapping.
+        GraphcError: an unknown ``wrt`` name.
     """
     sources = _resolve_wrt(graph, wrt)
     inputs = list(graph.inputs)
@@ -339,12 +428,9 @@ def vjp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
             inputs.append(c)
             cots.append(c)
     else:
-        unknown = set(seed) - set(graph.output_names)
-        if unknown:
-            raise GraphcError(f"seed names {sorted(unknown)} are not outputs "
-                              f"{list(graph.output_names)}")
+        values = _seed_values(seed, "vjp", list(graph.output_names), "outputs")
         for y, o in zip(graph.output_names, graph.outputs):
-            v = float(seed.get(y, 0.0))
+            v = values.get(y, 0.0)
             cots.append(ops.const(v, o.dtype, o.shape) if v else None)
     adj = adjoints(graph, sources, cots)
     bars = [_or_zero(adj.get(id(x)), x) for x in sources]
@@ -386,6 +472,7 @@ def grad(graph: Graph, wrt=None) -> Graph:
 
     Raises:
         GraphcError: more than one output, or an unknown ``wrt`` name.
+        DomainError: ``wrt`` is neither a name nor a list of names (``wrt=0``).
     """
     sources = _resolve_wrt(graph, wrt)
     grads = _gradient_nodes(graph, sources)

@@ -1,6 +1,7 @@
 """The kernel caches: in memory (same graph structure, same process), on disk (new
 processes), corrupted or truncated files, unwritable directories, concurrent writers,
-clearing (API and CLI)."""
+clearing (API and CLI). Planted, foreign and malformed entries, links, the size bound:
+tests/hardening/test_cache_security.py."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def cache_dir(tmp_path, monkeypatch):
     jit.clear_memory_cache()
     yield d
     jit.clear_memory_cache()
+
+
+def _unpack(path: Path) -> bytes | None:
+    """The payload of cache file ``path``, authenticated with its directory's key."""
+    secret = (path.parent / cache.KEY_NAME).read_bytes()
+    return cache.unpack(path.read_bytes(), path.name[:-len(cache.SUFFIX)], secret)
 
 
 def _child(src: str, cache_dir: Path) -> dict:
@@ -87,20 +94,21 @@ def test_damaged_files_are_rebuilt_never_loaded(cache_dir, damage):
     again = _child(SRC, cache_dir)
     assert again["source"] == "compiled"
     assert again["y"] == pytest.approx(7.194, abs=5e-4)
-    assert cache.unpack(path.read_bytes()) is not None    # rewritten, valid
+    assert _unpack(path) is not None    # rewritten, valid
     assert _child(SRC, cache_dir)["source"] == "disk"
 
 
 def test_checksum_detects_every_kind_of_damage():
-    payload = os.urandom(1000)
-    good = cache.pack(payload)
-    assert cache.unpack(good) == payload
-    assert cache.unpack(good[:-1]) is None
-    assert cache.unpack(good + b"x") is None
-    assert cache.unpack(b"") is None
-    assert cache.unpack(b"X" + good[1:]) is None
-    for i in (len(cache.MAGIC) + 3, len(good) - 1):
-        assert cache.unpack(good[:i] + bytes([good[i] ^ 1]) + good[i + 1:]) is None
+    payload, secret = os.urandom(1000), os.urandom(32)
+    good = cache.pack(payload, "k", secret)
+    assert cache.unpack(good, "k", secret) == payload
+    assert cache.unpack(good[:-1], "k", secret) is None
+    assert cache.unpack(good + b"x", "k", secret) is None
+    assert cache.unpack(b"", "k", secret) is None
+    assert cache.unpack(b"X" + good[1:], "k", secret) is None
+    for i in range(len(good)):       # every single byte
+        assert cache.unpack(good[:i] + bytes([good[i] ^ 1]) + good[i + 1:], "k",
+                            secret) is None
 
 
 def test_unwritable_directory_falls_back_to_memory(tmp_path, monkeypatch):
@@ -140,7 +148,7 @@ def test_concurrent_processes_compiling_the_same_graph(cache_dir):
     ys = {json.loads(o.strip().splitlines()[-1])["y"] for o in outs}
     assert len(ys) == 1
     files = cache.entries()
-    assert len(files) == 1 and cache.unpack(files[0].read_bytes()) is not None
+    assert len(files) == 1 and _unpack(files[0]) is not None
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".tmp-")]
 
 

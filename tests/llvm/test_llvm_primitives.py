@@ -26,7 +26,7 @@ N = 1000 + 37  # full SIMD blocks and a partial last block
 DTYPES = ("float64", "float32")
 COMPOSITES = {"sigmoid": 6.0, "softplus": 6.0}
 EXACT_LOWERINGS = {"select", "sign", "heaviside", "relu", "leaky_relu", "llvm.fabs",
-                   "llvm.maximum", "llvm.minimum", "llvm.sqrt"}
+                   "minimum", "maximum", "llvm.sqrt"}
 
 
 def _levels():

@@ -27,6 +27,7 @@ from ...ir import array_ops as A
 from ...ir.shapes import bind as bind_shapes
 from ...ir.shapes import env_key
 from ..common import NP_DTYPES, as_input_array, bind_arguments
+from ..numpy_interp import label_checker
 from .arrays import (ArrayProgramSource, Home, MapStep, MatmulStep, Options, ReduceStep,
                      render_arrays, supports)
 from .jit import DEFAULT_CC, _is_device_array, _sim_enabled, numba_cuda, python_function
@@ -233,6 +234,7 @@ class ArrayProgram:
         self.out_shapes = [tuple(o.shape) for o in g.outputs]
         self.out_dtypes = [np.dtype(NP_DTYPES[o.dtype]) for o in g.outputs]
         self.workspace = dict(source.plan.workspace)
+        self.check_labels = label_checker(g)
 
     def launch(self, kernel, buffers: dict) -> None:
         if any(d == 0 for d in kernel.grid):
@@ -323,7 +325,9 @@ class CudaArrayKernel:
         BackendUnavailableError: Numba/numba-cuda missing (construction), no GPU (call;
             the simulator counts as one), a named matmul library missing (call).
         LoweringError: an op the CUDA backend does not lower, or bad options.
-        InputError / ShapeError (call): wrong inputs or shapes.
+        InputError / ShapeError (call): wrong inputs or shapes; class labels (of
+            ``cross_entropy``, ``one_hot``) that are not integers in ``[0, C)``,
+            checked on the host before any kernel is launched.
     """
 
     def __init__(self, graph: Graph, *, threads_per_block: int = 256, max_blocks: int = 65535,
@@ -408,6 +412,10 @@ class CudaArrayKernel:
                 staged.append(("host", as_input_array(v, x.name, x.dtype)))
         env = bind_shapes(graph, [a for _, a in staged])
         prog = self.program(env)
+        check = prog.check_labels
+        if check is not None:  # class indices in [0, C), on the host before any launch
+            check([(a if where == "host" else a.copy_to_host()) if k in check.needs
+                   else None for k, (where, a) in enumerate(staged)])
         inputs = []
         for where, a in staged:
             if where == "host":

@@ -54,6 +54,7 @@ from ...ir.shapes import env_key, is_array_graph
 from ...ir.shapes import specialize as shared_specialize
 from ...ir.shapes import array_consumers
 from ..common import NP_DTYPES, bind_array_inputs
+from ..numpy_interp import label_checker, output_targets
 from . import cache as disk_cache
 from . import vecmath
 from .buffers import POOL
@@ -1249,8 +1250,11 @@ class Program:
         self.work_bytes = max(64, schedule.work_bytes)
         self.cost = sum(_prod(x.shape) for x in graph.nodes)
         self.run = module.run
+        self.check_labels = label_checker(graph)
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if self.check_labels is not None:  # class indices in [0, C), before the run
+            self.check_labels(arrays)
         # large outputs and workspaces come from the buffer pool (no page faults)
         outs = [POOL.empty(s, dt) for s, dt in zip(self.out_shapes, self.out_dtypes)]
         work = POOL.empty((self.work_bytes,), np.uint8)
@@ -1379,8 +1383,23 @@ class ArrayKernel:
         return self.program(dict(sizes)).llvm_ir
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate on inputs by position or keyword (see the class docstring).
+
+        Args:
+            out: optional arrays to write the outputs into, arranged like the result
+                (or flat, one per output), each of its output's shape and a dtype the
+                output casts to (``same_kind``); they are returned. The outputs are
+                computed into separate buffers first, so ``out`` may overlap the
+                inputs (NumPy's ufunc semantics).
+
+        Raises:
+            InputError: wrong inputs, class labels that are not integers in
+                ``[0, C)``, or bad ``out`` arrays.
+            ShapeError: shapes that fail a node's shape rule on the bound sizes.
+        """
+        out = kwargs.pop("out", None) if kwargs else None
         last = self._last
-        if last is not None and not kwargs and len(args) == self._n_in:
+        if last is not None and not kwargs and out is None and len(args) == self._n_in:
             shapes, prog = last
             for a, dt, s in zip(args, self._dtypes, shapes):
                 if type(a) is not np.ndarray or a.dtype is not dt or a.shape != s or \
@@ -1393,7 +1412,12 @@ class ArrayKernel:
         prog = self.program(env)
         if not kwargs and len(args) == self._n_in:
             self._last = (tuple(a.shape for a in arrays), prog)
-        return self._finish(prog(arrays))
+        if out is None:
+            return self._finish(prog(arrays))
+        targets = output_targets(out, prog.out_shapes, prog.out_dtypes)
+        for t, o in zip(targets, prog(arrays)):
+            np.copyto(t, o, casting="same_kind")
+        return self._tree(targets)
 
     def _finish(self, outs: list[np.ndarray]) -> Any:
         return self._tree([o[()] if o.ndim == 0 else o for o in outs])

@@ -38,7 +38,8 @@ import numpy as np
 from llvmlite import binding as llvm
 
 from ...ir import Graph, GraphcError, InputError
-from ..common import NP_DTYPES, as_input_array, bind_arguments
+from ..common import NP_DTYPES, as_input_array, bind_arguments, chunked_handler
+from ..numpy_interp import output_targets, overlaps
 from . import cache as disk_cache
 from .buffers import MIN_BYTES as POOL_MIN_BYTES
 from .buffers import POOL
@@ -572,7 +573,10 @@ class LLVMKernel:
         Args:
             out: optional arrays to write the outputs into, arranged like the result
                 (or a flat sequence, one per output); each must have the broadcast shape
-                and a dtype the output casts to safely. They are returned.
+                and a dtype the output casts to safely. They are returned. An ``out``
+                that may share memory with an input or another ``out``
+                (``np.may_share_memory``) is written after the whole batch is computed,
+                so overlapping views give what NumPy's ufuncs give.
 
         Raises:
             InputError: missing, unknown or non-numeric inputs, shapes that do not
@@ -608,11 +612,11 @@ class LLVMKernel:
     def _call_general(self, args, kwargs) -> Any:
         g = self.graph
         out = kwargs.pop("out", None)
-        if any(_is_dask(a) for a in (*args, *kwargs.values())):
+        chunked = chunked_handler((*args, *kwargs.values()))
+        if chunked is not None:  # Dask arrays: chunk by chunk, lazily (graphc.interop)
             if out is not None:
                 raise InputError("out= cannot be used with Dask arrays")
-            from ...interop.dask import dask_map  # chunk by chunk, lazily
-            return dask_map(self, *args, **kwargs)
+            return chunked(self, *args, **kwargs)
         bound = bind_arguments(g, args, kwargs)
         arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(g.inputs, bound)]
         try:
@@ -632,9 +636,14 @@ class LLVMKernel:
         outs = []
         for k, dt in enumerate(self._out_dtypes):
             t = targets[k] if targets is not None else None
-            if t is not None and t.dtype == dt and t.flags.c_contiguous and t.flags.writeable:
+            if t is not None and t.dtype == dt and t.flags.c_contiguous and \
+                    t.flags.writeable and not overlaps(t, keep) and \
+                    not overlaps(t, targets[:k] + targets[k + 1:]):
                 outs.append(t)  # written in place
             else:
+                # a separate buffer, copied into ``t`` after the kernel: as NumPy's
+                # ufuncs do when ``out`` may share memory with an input (or another
+                # ``out``), so every input is read before any output is written
                 outs.append(POOL.empty(shape, dt))
         n = 1
         for d in shape:
@@ -651,34 +660,10 @@ class LLVMKernel:
         return self._tree(outs)
 
 
-def _is_dask(value: Any) -> bool:
-    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "chunks")
-
-
 def _out_arrays(out, n_out: int, shape: tuple, dtypes) -> list | None:
-    """Flatten and check an ``out=`` argument (nested like the result, or flat)."""
-    if out is None:
-        return None
-    flat, stack = [], [out]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (tuple, list)):
-            stack.extend(reversed(item))
-        else:
-            flat.append(item)
-    if len(flat) != n_out:
-        raise InputError(f"out= needs {n_out} array(s), one per output; got {len(flat)}")
-    for k, (t, dt) in enumerate(zip(flat, dtypes)):
-        if not isinstance(t, np.ndarray):
-            raise InputError(f"out[{k}] must be a NumPy array, got {type(t).__name__}")
-        if t.shape != tuple(shape):
-            raise InputError(f"out[{k}] has shape {t.shape}; the result has shape "
-                             f"{tuple(shape)}")
-        if not np.can_cast(dt, t.dtype, casting="same_kind"):
-            raise InputError(f"out[{k}] has dtype {t.dtype}; the output is {dt}")
-        if not t.flags.writeable:
-            raise InputError(f"out[{k}] is read-only")
-    return flat
+    """Flatten and check an ``out=`` argument (nested like the result, or flat), every
+    output of the broadcast ``shape`` (see :func:`..numpy_interp.output_targets`)."""
+    return output_targets(out, [shape] * n_out, dtypes)
 
 
 def _parallel_threshold(graph: Graph) -> int:
@@ -690,7 +675,7 @@ def _parallel_threshold(graph: Graph) -> int:
             continue
         name = n.prim.llvm or ""
         if name in ("fadd", "fsub", "fmul", "fneg") or name.startswith("fcmp") or \
-                name in ("select", "llvm.fabs", "llvm.maximum", "llvm.minimum", "relu"):
+                name in ("select", "llvm.fabs", "minimum", "maximum", "relu"):
             cost_ns += 0.05
         elif name in ("fdiv", "llvm.sqrt"):
             cost_ns += 0.2

@@ -42,6 +42,7 @@ the transcendental functions is that of the C library or of libmvec (documented 
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from typing import Callable, Sequence
@@ -206,10 +207,26 @@ class Emitter:
 
 
 def _sign(e: Emitter, ty, x):
-    one, mone = e.const(ty, 1.0), e.const(ty, -1.0)
-    # -1, 0 (keeping the sign of a zero, as NumPy) or 1; NaN stays NaN.
-    neg = e.b.select(e.b.fcmp_ordered("<", x, e.const(ty, 0.0)), mone, x)
-    return e.b.select(e.b.fcmp_ordered(">", x, e.const(ty, 0.0)), one, neg)
+    one, mone, zero = e.const(ty, 1.0), e.const(ty, -1.0), e.const(ty, 0.0)
+    # np.sign: -1, +0 (for either zero: np.sign(-0.) = +0.) or 1; NaN stays NaN.
+    nan_or_zero = e.b.select(e.b.fcmp_unordered("uno", x, x), x, zero)
+    neg = e.b.select(e.b.fcmp_ordered("<", x, zero), mone, nan_or_zero)
+    return e.b.select(e.b.fcmp_ordered(">", x, zero), one, neg)
+
+
+def _np_minmax(pred: str):
+    """NumPy's ``minimum`` (``pred`` ``"<"``) or ``maximum`` (``">"``): ``x`` where
+    ``x pred y`` or ``x`` is NaN, else ``y``. Ties, ``-0`` against ``+0`` included, give
+    the second argument (``np.minimum(-0., 0.) = 0.``, ``np.maximum(0., -0.) = -0.``),
+    unlike ``llvm.minimum``/``llvm.maximum``, which order ``-0 < +0``."""
+    def emit(e: Emitter, ty, x, y):
+        wins = e.b.or_(e.b.fcmp_ordered(pred, x, y), e.b.fcmp_unordered("uno", x, x))
+        return e.b.select(wins, x, y)
+    return emit
+
+
+_minimum = _np_minmax("<")
+_maximum = _np_minmax(">")
 
 
 def _heaviside(e: Emitter, ty, x):
@@ -223,8 +240,8 @@ def _sigmoid(e: Emitter, ty, x):
 
 
 def _relu(e: Emitter, ty, x):
-    # np.maximum(x, 0): NaN propagates
-    return e.intrinsic("llvm.maximum", ty, x, e.const(ty, 0.0))
+    # np.maximum(x, 0.): NaN propagates, relu(-0) = +0
+    return _maximum(e, ty, x, e.const(ty, 0.0))
 
 
 def _leaky_relu(e: Emitter, ty, x, *, alpha):
@@ -238,7 +255,7 @@ def _elu(e: Emitter, ty, x, *, alpha):
 
 
 def _softplus(e: Emitter, ty, x):
-    pos = e.intrinsic("llvm.maximum", ty, x, e.const(ty, 0.0))
+    pos = _maximum(e, ty, x, e.const(ty, 0.0))
     tail = e.math("log1p", ty, e.math("exp", ty,
                                       e.b.fneg(e.intrinsic("llvm.fabs", ty, x))))
     return e.b.fadd(pos, tail)
@@ -257,6 +274,8 @@ def _compare(pred: str, ordered: bool = True):
 
 COMPOSITE: dict[str, Callable] = {
     "sign": _sign,
+    "minimum": _minimum,
+    "maximum": _maximum,
     "heaviside": _heaviside,
     "sigmoid": _sigmoid,
     "relu": _relu,
@@ -286,6 +305,18 @@ def supports(prim: Primitive) -> bool:
             or name in LIBM or name.startswith("llvm."))
 
 
+@functools.lru_cache(maxsize=None)
+def _numpy_half_power_is_sqrt(dtype: str) -> bool:
+    """Whether this NumPy evaluates ``x ** 0.5`` with a constant (broadcast) exponent,
+    as the interpreter does, by ``sqrt`` (NumPy 2.x's fast path: ``-0 -> -0``,
+    ``-inf -> NaN``) rather than by C ``pow`` (``+0``, ``+inf``). The kernel follows
+    the reference interpreter."""
+    import numpy as np
+    with np.errstate(all="ignore"):
+        r = np.power(np.array([-0.0, -np.inf], dtype=dtype), np.array(0.5, dtype=dtype))
+    return bool(np.signbit(r[0]) and np.isnan(r[1]))
+
+
 def _pow(e: Emitter, ty, node: Node, a, b):
     exponent = node.args[1]
     if exponent.is_const:
@@ -297,6 +328,8 @@ def _pow(e: Emitter, ty, node: Node, a, b):
             fn = e.function(f"llvm.powi.{_suffix(ty)}.i32", ty, [ty, I32])
             return e.b.call(fn, [a, ir.Constant(I32, n)])
         if v == 0.5:
+            if _numpy_half_power_is_sqrt(_dtype_of(ty)):
+                return e.intrinsic("llvm.sqrt", ty, a)
             # pow(x, 0.5) = sqrt(x) except pow(-0, .5) = +0 and pow(-inf, .5) = +inf
             # (C99 F.9.4.4): adding +0 turns -0 into +0, and -inf is selected.
             root = e.b.fadd(e.intrinsic("llvm.sqrt", ty, a), e.const(ty, 0.0))
