@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -11,6 +11,28 @@ from ..ir.shapes import bind as bind_shapes
 from ..ir.shapes import is_array_graph
 
 NP_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+CHUNKED_HANDLERS: list[tuple[Callable[[Any], bool], Callable[..., Any]]] = []
+"""``(is_chunked(value), apply(kernel, *args, **kwargs))`` pairs for chunked array
+libraries (Dask), registered by :mod:`graphc.interop` when it is imported, so that
+backends never import the layer above them."""
+
+
+def register_chunked(is_chunked: Callable[[Any], bool], apply: Callable[..., Any]) -> None:
+    """Let kernels accept a chunked array type: a call with any argument for which
+    ``is_chunked(value)`` is true is handed to ``apply(kernel, *args, **kwargs)``."""
+    CHUNKED_HANDLERS.append((is_chunked, apply))
+
+
+def chunked_handler(values) -> Callable[..., Any] | None:
+    """The registered ``apply`` for the first chunked array among ``values``, or None."""
+    if not CHUNKED_HANDLERS:
+        return None
+    for v in values:
+        for is_chunked, apply in CHUNKED_HANDLERS:
+            if is_chunked(v):
+                return apply
+    return None
 
 
 def bind_arguments(graph: Graph, args: Sequence[Any], kwargs: Mapping[str, Any],

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import BackendUnavailableError, Graph, GraphcError
+from ..backends.common import register_chunked
 from ..ir.graph import graph_from_state, graph_state  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------
@@ -204,3 +205,6 @@ def _target_of(kernel: Any) -> str:
 
 __all__ = ["ChunkKernel", "cached_kernel", "dask_map", "graph_from_state", "graph_state",
            "is_dask_collection"]
+
+
+register_chunked(is_dask_collection, dask_map)  # LLVM kernels hand Dask arrays here

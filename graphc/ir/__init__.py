@@ -6,8 +6,9 @@ This package is the bottom layer: it imports only NumPy and the standard library
 
 from . import ops
 from . import array_ops  # noqa: E402 - registers the array primitives after ops
-from .errors import (BackendUnavailableError, DomainError, GraphcError, InputError,
-                     LoweringError, NotDifferentiableError, ParseError, ShapeError)
+from .errors import (BackendUnavailableError, CacheWarning, DomainError, GraphcError,
+                     InputError, LoweringError, NotDifferentiableError, ParseError,
+                     ShapeError)
 from .graph import Graph, postorder, unflatten
 from .node import Node
 from .ops import const, variable
@@ -16,8 +17,8 @@ from .primitive import (PRIMITIVES, Primitive, apply, broadcast_shapes, get_prim
 from .text import to_expr, to_source, to_text
 
 __all__ = [
-    "BackendUnavailableError", "DomainError", "Graph", "GraphcError", "InputError",
-    "LoweringError", "Node", "NotDifferentiableError", "PRIMITIVES", "ParseError",
+    "BackendUnavailableError", "CacheWarning", "DomainError", "Graph", "GraphcError",
+    "InputError", "LoweringError", "Node", "NotDifferentiableError", "PRIMITIVES", "ParseError",
     "array_ops",
     "Primitive", "ShapeError", "apply", "broadcast_shapes", "const", "get_primitive",
     "lookup_function", "ops", "postorder", "register", "to_expr", "to_source", "to_text",

@@ -73,3 +73,9 @@ class BackendUnavailableError(GraphcError, ImportError):
 
 class InputError(GraphcError, TypeError):
     """A compiled kernel or evaluator was called with wrong inputs."""
+
+
+class CacheWarning(UserWarning):
+    """A kernel cache directory, key or entry was refused (not the user's, writable by
+    others, a link, unauthenticated or malformed); the kernel is compiled instead.
+    See docs/limits.md, "Kernel cache"."""

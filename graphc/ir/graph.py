@@ -13,7 +13,7 @@ Python's recursion limit.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import GraphcError, ShapeError
 from .node import Node
@@ -52,6 +52,29 @@ def _flatten_structure(structure) -> list[int]:
         else:
             stack.extend(reversed(s))
     return out
+
+
+
+DISPLAY_HOOKS: dict[str, Callable[["Graph"], str | None]] = {}
+"""Notebook renderers of graphs by kind (``"svg"``, ``"latex"``), registered by the
+layers above (:mod:`graphc.viz`, :mod:`graphc.interop.latex`) when they are imported, so
+that ``ir`` imports nothing above it (dependency inversion)."""
+
+
+def register_display(kind: str, render: Callable[["Graph"], str | None]) -> None:
+    """Register ``render(graph) -> str | None`` as the notebook display of ``kind``
+    (``"svg"`` for ``_repr_svg_``, ``"latex"`` for ``_repr_latex_``)."""
+    DISPLAY_HOOKS[kind] = render
+
+
+def _display(kind: str, graph: "Graph") -> str | None:
+    render = DISPLAY_HOOKS.get(kind)
+    if render is None:
+        return None
+    try:
+        return render(graph)
+    except Exception:  # noqa: BLE001 - a notebook display must never raise
+        return None
 
 
 class Graph:
@@ -179,22 +202,11 @@ class Graph:
         from .text import to_text
         return to_text(self)
 
-    def _repr_svg_(self):  # Jupyter: the diagram, when graphviz is available
-        try:
-            from ..viz import graph_to_svg  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - viz is optional for display
-            return None
-        try:
-            return graph_to_svg(self)
-        except Exception:  # noqa: BLE001
-            return None
+    def _repr_svg_(self):  # Jupyter: the diagram, when a renderer is registered
+        return _display("svg", self)
 
     def _repr_latex_(self):  # Jupyter: the formulas (and gradient) as LaTeX
-        try:
-            from ..interop.latex import repr_latex
-        except Exception:  # noqa: BLE001 - display is optional
-            return None
-        return repr_latex(self)
+        return _display("latex", self)
 
     # -- transformations that only regroup -----------------------------------------
     def with_outputs(self, outputs: Sequence[Node], output_names=None,
