@@ -16,6 +16,11 @@ Run::
 
     pip install '.[examples]'
     python examples/mlp_digits.py            # SGD and Adam, prints test accuracy
+    python examples/mlp_digits.py --plot loss.png   # and the loss curves (matplotlib)
+
+``--plot`` (default ``mlp_digits_loss.png`` in the current directory, ``--plot ''`` for
+none) saves the loss of every minibatch against the step for both optimizers
+(``examples/training_curves.py``).
 
 The same network, initial weights and batches in PyTorch: ``examples/mlp_torch_compare.py``.
 """
@@ -30,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import graphc as gc  # noqa: E402
 
@@ -190,24 +196,32 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="random seed (split, weights, "
+                    "batches)")
+    ap.add_argument("--plot", metavar="PATH", default="mlp_digits_loss.png",
+                    help="PNG of the loss curves (default mlp_digits_loss.png; '' for none)")
     args = ap.parse_args(argv)
     data = load_data(args.seed)
     Xtr, ytr, Xte, yte = data
     print(f"digits: {Xtr.shape[1]} training and {Xte.shape[1]} test images, "
           f"network {'-'.join(map(str, SIZES))} (tanh), batch {args.batch}")
     predict = make_predict()
-    results = {}
+    results, curves = {}, {}
     for name, opt in (("SGD (lr 0.5)", SGD(0.5)), ("Adam (lr 0.01)", Adam(0.01))):
         t0 = time.perf_counter()
         params, losses = train(opt, args.epochs, args.batch, args.seed, data=data)
         dt = time.perf_counter() - t0
         acc = accuracy(params, Xte, yte, predict)
         results[name] = acc
+        curves[name] = losses
         print(f"{name:15s} {len(losses)} steps in {dt:.2f} s ({dt / len(losses) * 1e6:.0f} "
               f"us/step incl. batching and the update): final batch loss {losses[-1]:.4f}, "
               f"train accuracy {accuracy(params, Xtr, ytr, predict):.4f}, "
               f"test accuracy {acc:.4f}")
+    if args.plot:
+        from training_curves import save_or_explain
+        save_or_explain(curves, args.plot, f"digits MLP {'-'.join(map(str, SIZES))}: "
+                        f"minibatch loss (batch {args.batch})")
     return 0 if all(a >= 0.95 for a in results.values()) else 1
 
 

@@ -9,7 +9,10 @@ not write. ``tests/tensors/test_torch_agreement.py`` runs this comparison in CI.
 Run::
 
     pip install '.[examples]'      # brings torch==2.13.0 (CPU wheel)
-    python examples/mlp_torch_compare.py
+    python examples/mlp_torch_compare.py [--plot mlp_torch_loss.png]
+
+``--plot`` (default ``mlp_torch_loss.png``, ``--plot ''`` for none) draws both loss
+curves of each optimizer, graphc solid and PyTorch dashed, against the step.
 """
 
 from __future__ import annotations
@@ -77,7 +80,10 @@ def max_relative_difference(a, b) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--plot", metavar="PATH", default="mlp_torch_loss.png",
+                    help="PNG of the loss curves (default mlp_torch_loss.png; '' for none)")
     args = ap.parse_args(argv)
+    curves, styles = {}, {}
     data = mlp.load_data(0)
     worst = 0.0
     for form in ("cross_entropy", "softmax"):
@@ -86,10 +92,18 @@ def main(argv=None) -> int:
             t = torch_losses(optimizer, args.steps, form=form, data=data)
             d = max_relative_difference(g, t)
             worst = max(worst, d)
+            if form == "cross_entropy":
+                curves[f"{optimizer} graphc"], curves[f"{optimizer} PyTorch"] = g, t
+                styles[f"{optimizer} PyTorch"] = {"linestyle": "--", "linewidth": 2.5,
+                                                  "alpha": 0.6}
             print(f"{form:13s} {optimizer:4s}: loss {g[0]:.6f} -> {g[-1]:.6f} (graphc), "
                   f"{t[0]:.6f} -> {t[-1]:.6f} (PyTorch); max relative difference over "
                   f"{len(g)} steps {d:.2e}")
     print("agree to 1e-9" if worst <= 1e-9 else "DISAGREE")
+    if args.plot:
+        from training_curves import save_or_explain
+        save_or_explain(curves, args.plot, "digits MLP: graphc and PyTorch, the same "
+                        "minibatches", styles=styles)
     return 0 if worst <= 1e-9 else 1
 
 

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import api
 from ..ir import Graph, to_text
-from ._common import add_common_arguments, check_point, format_number, parse_assignments
+from ._common import (MODES, TARGETS, add_common_arguments, add_name_list, check_point,
+                      format_number, parse_assignments)
 
 
 def register(sub) -> None:
@@ -16,12 +17,12 @@ def register(sub) -> None:
         p = sub.add_parser(name, help=helptext, description=helptext)
         add_common_arguments(p)
         if name != "eval":
-            p.add_argument("--wrt", nargs="+", metavar="NAME",
-                           help="differentiate with respect to these inputs (default all)")
+            add_name_list(p, "--wrt", "differentiate with respect to these inputs "
+                                      "(default all)")
         if name == "grad":
-            p.add_argument("--mode", choices=("fwd", "rev"), default="rev",
+            p.add_argument("--mode", choices=MODES[1:], default="rev",
                            help="forward (tangent) or reverse (adjoint) mode; default rev")
-        p.add_argument("--target", choices=("llvm", "numpy"), default="llvm",
+        p.add_argument("--target", choices=TARGETS[:2], default="llvm",
                        help="where to evaluate (default: LLVM-compiled kernel)")
         p.add_argument("--emit", choices=("ir", "llvm"),
                        help="print the graph IR or the LLVM IR instead of evaluating")

@@ -17,7 +17,11 @@ from .dot import (DEFAULT_MAX_NODES, VIEWS, DiagramTooLargeError, graph_to_dot,
                   passes_to_dot, trace_to_dot)
 from .render import graph_to_svg, render_dot, write_dot
 from .trace import AdjointStep, Partial, Problem, Row, Trace
+from .page import trace_fragment, trace_page
+from ..ir.graph import register_display
+
+register_display("svg", graph_to_svg)  # Graph._repr_svg_ in notebooks
 
 __all__ = ["DEFAULT_MAX_NODES", "VIEWS", "AdjointStep", "DiagramTooLargeError", "Partial",
            "Problem", "Row", "Trace", "graph_to_dot", "graph_to_svg", "passes_to_dot",
-           "render_dot", "trace_to_dot", "write_dot"]
+           "render_dot", "trace_fragment", "trace_page", "trace_to_dot", "write_dot"]

@@ -31,6 +31,9 @@ minutes.
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +41,21 @@ from typing import Any
 import numpy as np
 
 from ..ir import Graph, GraphcError, Node
+from ..ir.shapes import format_shape
 from . import notation as nt
 from .notation import Math, html_escape
 
 VIEWS = ("graph", "primal", "tangent", "adjoint", "combined")
+RANKDIRS = ("auto", "LR", "TB")
+"""Layout directions: ``LR`` (left to right), ``TB`` (top to bottom, with compact
+nodes: values side by side) and ``auto`` (the default): the one of the two that shows
+the diagram largest on a 16:9 slide, by :func:`estimate_size`."""
+FONT_SIZE = 11
+"""Point size of the node text; titles, edge labels and notes scale with it."""
+MAX_DPI = 1200
+MAX_FONT_SIZE = 96
+SLIDE = (1920, 1080)
+"""The slide the ``auto`` layout direction aims at, in pixels (16:9)."""
 DEFAULT_MAX_NODES = 2500
 """Largest diagram (nodes after hiding constants or collapsing) drawn by default.
 Measured with Graphviz 2.43 (tests/viz/test_viz_large.py, docs/traces.md): 1,000
@@ -49,6 +63,7 @@ nodes render to SVG in about 0.4-1 s and to PNG in 1.5-3 s; 2,500 nodes in about
 (SVG) and 8 s (PNG). Layouts of graphs beyond a few thousand nodes take minutes."""
 
 _FONT = "DejaVu Sans"
+_MATH_FONT = "DejaVu Serif"
 _HEAD_OP = "#dbe6f4"
 _HEAD_IN = "#dcefd8"
 _HEAD_GROUP = "#efe3f6"
@@ -118,8 +133,8 @@ def _cell(text: str, bg: str | None = None, bold: bool = False) -> str:
     return f"<TR><TD{attr}>{body}</TD></TR>"
 
 
-def _shape_cell(text: str) -> str:
-    return (f'<TR><TD><FONT POINT-SIZE="9" COLOR="{_SHAPE_COLOR}">{html_escape(text)}'
+def _shape_cell(text: str, size: str = "9") -> str:
+    return (f'<TR><TD><FONT POINT-SIZE="{size}" COLOR="{_SHAPE_COLOR}">{html_escape(text)}'
             f"</FONT></TD></TR>")
 
 
@@ -169,6 +184,32 @@ def _table(cells: list[str], border: str = "#555555", width: int = 1) -> str:
             f'COLOR="{border}">' + "".join(cells) + "</TABLE>>")
 
 
+class _ValueRow(str):
+    """A node-table row holding a value (primal, tangent or adjoint)."""
+
+
+class _FlagRow(str):
+    """A node-table row holding a NaN/inf note."""
+
+
+def _wide_table(cells: list[str], border: str = "#555555", width: int = 1) -> str:
+    """A node table for top-to-bottom layouts: the heading, operation and shape
+    stacked in the first column and the values side by side after it (spanning those
+    rows), so that a node is wide and low instead of a tall stack (``cells`` as for :func:`_table`;
+    value rows are :class:`_ValueRow`, a NaN/inf note a :class:`_FlagRow`)."""
+    values = [c for c in cells[1:] if isinstance(c, _ValueRow)]
+    if not values:
+        return _table(cells, border, width)
+    info = [c for c in cells if not isinstance(c, (_ValueRow, _FlagRow))]
+    flags = [c for c in cells[1:] if isinstance(c, _FlagRow)]
+    tds = [v[len("<TR>"):-len("</TR>")].replace("<TD", f'<TD ROWSPAN="{len(info)}"', 1)
+           for v in values]
+    tds[0] = tds[0].replace("<TD", '<TD BORDER="1" SIDES="L" COLOR="#bbbbbb"', 1)
+    rows = [info[0].replace("</TD></TR>", "</TD>" + "".join(tds) + "</TR>", 1), *info[1:]]
+    span = f'<TD COLSPAN="{1 + len(values)}"'
+    return _table(rows + [f.replace("<TD", span, 1) for f in flags], border, width)
+
+
 def _shorten(text: str) -> str:
     return text if len(text) <= _EXPR_MAX else text[:_EXPR_MAX - 1] + "…"
 
@@ -205,8 +246,10 @@ class _Options:
     max_nodes: int | None = DEFAULT_MAX_NODES
     rankdir: str = "LR"
     digits: int = 6
-    title: str | None = None
+    title: str | Math | None = None
     matrix_max: tuple[int, int] = nt.SMALL_MATRIX
+    dpi: float | None = None
+    font_size: float | None = None
 
 
 def _count_nodes(graph: Graph, opts: _Options) -> int:
@@ -261,10 +304,18 @@ class _Writer:
                 pid = f"{src}_r{len(self.proxies)}"
                 self.proxies[key] = pid
                 self.lines.append(f'{indent}{pid} [label={_q(ref)} shape=box '
-                                  f'style="rounded,dashed" color="#999999" fontsize=10 '
+                                  f'style="rounded,dashed" color="#999999" fontsize={self.pt(10)} '
                                   f'height=0.25 margin="0.05,0.02"]')
             src = pid
         self.lines.append(f"{indent}{src} -> {dst}" + (f" [{attrs}]" if attrs else ""))
+
+    def pt(self, base: float) -> str:
+        """A point size: ``base`` (for the default node font of :data:`FONT_SIZE`
+        points) scaled to the ``font_size`` option, in whole points (rounded half up,
+        at least 1): Graphviz truncates the ``POINT-SIZE`` of HTML-like labels."""
+        if self.o.font_size is None:
+            return format(base, "g")
+        return str(max(1, math.floor(base * self.o.font_size / FONT_SIZE + 0.5)))
 
     def num(self, v: Any) -> str:
         return nt.value(v, self.o.digits, self.o.matrix_max).text
@@ -274,9 +325,15 @@ class _Writer:
         arrays, shape and statistics for large ones."""
         html = _value_html(prefix, v, self.o.digits, self.o.matrix_max)
         if html is None:
-            return _cell(f"{prefix} = {self.num(v)}", bg)
+            return _ValueRow(_cell(f"{prefix} = {self.num(v)}", bg))
         attr = f' BGCOLOR="{bg}"' if bg else ""
-        return f"<TR><TD{attr}>{html}</TD></TR>"
+        return _ValueRow(f"<TR><TD{attr}>{html}</TD></TR>")
+
+    def table(self, cells: list[str], border: str = "#555555", width: int = 1) -> str:
+        """The node's HTML-like label: a vertical stack of rows for left-to-right
+        layouts, the compact :func:`_wide_table` for top-to-bottom ones."""
+        return (_wide_table if self.o.rankdir in ("TB", "BT") else _table)(
+            cells, border, width)
 
     def shape_cell(self, n: Node, vals: DiagramValues) -> str | None:
         """``(H, D) = (3, 2)`` for an array node (None for scalars)."""
@@ -285,7 +342,7 @@ class _Writer:
         concrete = None
         if vals.primal is not None and n in vals.primal:
             concrete = nt.value_shape(vals.primal[n])
-        return _shape_cell(nt.shape_text(n.shape, concrete))
+        return _shape_cell(nt.shape_text(n.shape, concrete), self.pt(9))
 
     # -- full view -------------------------------------------------------------------
     def body(self, graph: Graph, vals: DiagramValues, prefix: str = "",
@@ -307,7 +364,7 @@ class _Writer:
                 if not o.hide_constants:
                     L.append(f'{indent}{ids[id(n)]} [label={_q(self.num(n.value))} '
                              f'shape=box style="rounded" color="{_CONST_COLOR}" '
-                             f'fontcolor="{_CONST_COLOR}" fontsize=10 height=0.25 '
+                             f'fontcolor="{_CONST_COLOR}" fontsize={self.pt(10)} height=0.25 '
                              f'margin="0.05,0.02"]')
                 continue
             k = nums[n]
@@ -334,9 +391,9 @@ class _Writer:
                 cells.append(self.value_cell(nt.var(k, 'bar').text,
                                              vals.adjoint.get(n, 0.0), _ADJ_BG))
             if flag:
-                cells.append(_cell(flag, _FLAG_BG))
+                cells.append(_FlagRow(_cell(flag, _FLAG_BG)))
             border = ("#d35400", 3) if flag else ("#555555", 1)
-            L.append(f"{indent}{ids[id(n)]} [label={_table(cells, *border)}]")
+            L.append(f"{indent}{ids[id(n)]} [label={self.table(cells, *border)}]")
         self.output_nodes(graph, vals, prefix, indent, show_primal)
         # edges (spans estimate dot's ranks: a leaf sits just before its first user)
         level: dict[int, int] = {}
@@ -452,7 +509,7 @@ class _Writer:
             if shape:
                 cells.append(shape)
             self._value_cells(cells, x, nums[x], vals, show_primal)
-            L.append(f"{indent}{_id(prefix, nums[x])} [label={_table(cells)}]")
+            L.append(f"{indent}{_id(prefix, nums[x])} [label={self.table(cells)}]")
         for r in roots:
             members = sum(1 for v in owner.values() if v is r)
             head = f"{names[r].text}  ({members} op{'s' if members != 1 else ''})"
@@ -466,9 +523,9 @@ class _Writer:
             flagged = [vals.node_flags[n] for n in graph.operations
                        if owner.get(id(n)) is r and n in vals.node_flags]
             if flagged:
-                cells.append(_cell(flagged[0], _FLAG_BG))
+                cells.append(_FlagRow(_cell(flagged[0], _FLAG_BG)))
             border = ("#d35400", 3) if flagged else ("#555555", 1)
-            L.append(f"{indent}{rid[id(r)]} [label={_table(cells, *border)}]")
+            L.append(f"{indent}{rid[id(r)]} [label={self.table(cells, *border)}]")
         self.output_nodes(graph, vals, prefix, indent, show_primal)
         level: dict[str, int] = {}
         deps: list[tuple[Node, list[tuple[str, str, bool]]]] = []
@@ -527,38 +584,402 @@ class _Writer:
                                          _ADJ_BG))
 
     # -- assembly --------------------------------------------------------------------
-    def header(self, title: str | None, rankdir: str, count: int = 0) -> None:
+    def header(self, title: str | Math | _Html | None, rankdir: str,
+               count: int = 0) -> None:
+        """The graph, node and edge attribute lines: direction, fonts (scaled by
+        ``font_size``), ``dpi`` when given, the title (:func:`_title_attr`)."""
         L = self.lines
         L.append("digraph graphc {")
-        attrs = (f'rankdir={rankdir} fontname="{_FONT}" fontsize=13 nodesep=0.35 '
-                 f"ranksep=0.55")
+        # top to bottom: ranks closer (the compact nodes are wide and low)
+        ranksep = "0.4" if rankdir == "TB" else "0.55"
+        attrs = (f'rankdir={rankdir} fontname="{_FONT}" fontsize={self.pt(13)} '
+                 f"nodesep=0.35 ranksep={ranksep}")
+        if self.o.dpi is not None:
+            attrs += f" dpi={format(self.o.dpi, 'g')}"
         if count >= LARGE_LAYOUT:
             attrs += " nslimit=0.2 mclimit=0.3"
             self.elabel = "xlabel"
             self.large = True
         if title:
-            attrs += f" label={_q(title)} labelloc=t"
+            attrs += f" label={_title_attr(title)} labelloc=t"
         L.append(f"  graph [{attrs}]")
-        L.append(f'  node [shape=plain fontname="{_FONT}" fontsize=11]')
-        L.append(f'  edge [fontname="{_FONT}" fontsize=10 color="#444444" arrowsize=0.7]')
+        L.append(f'  node [shape=plain fontname="{_FONT}" fontsize={self.pt(11)}]')
+        L.append(f'  edge [fontname="{_FONT}" fontsize={self.pt(10)} color="#444444" '
+                 f"arrowsize=0.7]")
 
     def text(self) -> str:
         return "\n".join(self.lines + ["}"]) + "\n"
 
 
+class _Html(str):
+    """A ready Graphviz HTML-like label body (without the outer ``< >``)."""
+
+
+_TITLE_WIDTH = 90
+"""Characters per title line before the equations of a program wrap."""
+
+
+def math_lines(m: Math, width: int = _TITLE_WIDTH) -> list[str]:
+    """``m``'s text as lines of about ``width`` characters: broken after the ``"; "``
+    between equations (:func:`graphc.viz.notation.equations`), and a longer equation
+    at its spaces (words are not split)."""
+    import textwrap
+    lines: list[str] = []
+    for part in m.text.split("; "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "; " + part
+        else:
+            lines.extend(textwrap.wrap(part, width, break_long_words=False,
+                                       break_on_hyphens=False) or [""])
+    return lines
+
+
+def math_label(m: Math, point: Math | None = None, note: str | None = None,
+               note_size: str = "11") -> _Html:
+    """A diagram title typeset as mathematics (Graphviz HTML-like label): the
+    equations ``m`` (serif, one-letter variables in italics:
+    :func:`graphc.viz.notation.html_math`), then ``at`` and the ``point`` when given,
+    then ``note`` as plain text in ``note_size`` points on its own line."""
+    lines = [nt.html_math(line) for line in math_lines(m)]
+    if point is not None and point.text:
+        at = "   at   " + nt.html_math(point.text)
+        if len(m.text) + len(point.text) < _TITLE_WIDTH and len(lines) == 1:
+            lines[-1] += at
+        else:
+            lines.append(at.strip())
+    body = f'<FONT FACE="{_MATH_FONT}">' + "<BR/>".join(lines) + "</FONT>"
+    if note:
+        body += f'<BR/><FONT POINT-SIZE="{note_size}">{html_escape(note)}</FONT>'
+    return _Html(body)
+
+
+def _title_attr(title: str | Math | _Html) -> str:
+    """The DOT value of the graph's ``label``: a plain string quoted, a
+    :class:`Math` typeset (:func:`math_label`), ready markup as is."""
+    if isinstance(title, _Html):
+        return f"<{title}>"
+    if isinstance(title, Math):
+        return f"<{math_label(title)}>"
+    return _q(title)
+
+
+def is_default_title(trace) -> bool:
+    """Whether ``trace.title`` is the caption :func:`graphc.trace` and ``graphc trace``
+    write when given none, ``<source or output names>  at  <point>`` (their format:
+    ``%.6g`` numbers, ``array(shape)`` for arrays): those are redrawn as mathematics
+    from the graph itself."""
+    title = trace.title
+    if title is None:
+        return True
+    g = trace.graph
+    _head, sep, tail = title.rpartition("  at  ")
+    if not sep or not g.inputs:
+        return title == ", ".join(g.output_names)
+
+    def short(v, fmt) -> str:
+        return fmt(v) if nt.is_array(v) else format(float(v), ".6g")
+
+    for fmt in (lambda v: f"array{format_shape(tuple(v.shape))}",
+                lambda v: f"array{tuple(v.shape)}"):
+        if tail == ", ".join(f"{x.name} = {short(trace.primal[x], fmt)}"
+                             for x in g.inputs):
+            return True
+    return False
+
+
+# -- layout-size estimate (for rankdir="auto") -------------------------------------------
+_EM_WIDTH = 0.55     # mean advance of DejaVu Sans glyphs, in em
+_EM_LINE = 1.2       # line height, in em
+_NODESEP = 0.35 * 72
+_NODE_RE = re.compile(r"^\s*(\w+) \[label=(.*)$")
+_EDGE_RE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
+
+
+def _dot_value(text: str) -> str | None:
+    """The DOT value at the start of ``text``: an HTML-like ``<...>`` label's body or a
+    quoted string's content (escapes kept); None for anything else."""
+    if text.startswith("<"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += {"<": 1, ">": -1}.get(ch, 0)
+            if depth == 0:
+                return text[1:i]
+        return None
+    if text.startswith('"'):
+        i = 1
+        while i < len(text) and text[i] != '"':
+            i += 2 if text[i] == "\\" else 1
+        return "\x00" + text[1:i]     # marks a plain string
+    return None
+
+
+def _text_extent(lines: list[str], size: float) -> tuple[float, float]:
+    width = max((sum(0 if unicodedata.combining(c) else 1 for c in line) for line in lines),
+                default=0)
+    return width * _EM_WIDTH * size, max(len(lines), 1) * _EM_LINE * size
+
+
+def _html_extent(el, size: float) -> tuple[float, float]:
+    """Approximate size in points of an HTML-like label element (tables of text)."""
+    if el.tag == "TABLE":
+        pad = float(el.get("CELLPADDING", 2)) + float(el.get("CELLSPACING", 2)) / 2
+        border = float(el.get("BORDER", 1))
+        width = height = spanned = 0.0
+        for row in (r for r in el if r.tag == "TR"):
+            tds = [td for td in row if td.tag == "TD"]
+            cells = [_html_extent(td, size) for td in tds]
+            width = max(width, sum(w + 2 * pad for w, _ in cells))
+            height += max((h + 2 * pad for td, (_, h) in zip(tds, cells)
+                           if td.get("ROWSPAN", "1") == "1"), default=0.0)
+            spanned = max([spanned] + [h + 2 * pad for td, (_, h) in zip(tds, cells)
+                                       if td.get("ROWSPAN", "1") != "1"])
+        return width + 2 * border, max(height, spanned) + 2 * border
+    tables = [c for c in el.iter() if c.tag == "TABLE" and c is not el]
+    if tables:
+        w, h = _html_extent(tables[0], size)
+        text = (el.text or "").strip()
+        return w + _text_extent([text], size)[0], h
+    lines = [""]
+    for piece in _walk_text(el):
+        if piece is None:
+            lines.append("")
+        else:
+            lines[-1] += piece
+    return _text_extent(lines, size)
+
+
+def _walk_text(el):
+    """Text pieces of ``el`` in order, None for each line break."""
+    if el.text:
+        yield el.text
+    for child in el:
+        if child.tag == "BR":
+            yield None
+        else:
+            yield from _walk_text(child)
+        if child.tail:
+            yield child.tail
+
+
+def _label_extent(value: str, size: float) -> tuple[float, float]:
+    if value.startswith("\x00"):
+        return _text_extent(value[1:].split("\\n"), size)
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring("<L>" + value.replace("&nbsp;", "&#160;") + "</L>")
+    except ET.ParseError:
+        return _text_extent([re.sub(r"<[^>]*>", "", value)], size)
+    return _html_extent(root, size)
+
+
+def estimate_size(dot_text: str) -> tuple[float, float]:
+    """An estimate, in points, of the width and height of the drawing ``dot`` makes of
+    ``dot_text`` (as written by this module): node labels measured from their text
+    (glyphs about 0.55 em wide, lines 1.2 em), ranks by longest path (sources next to
+    their first user, as dot's network simplex places them), a label rank between
+    ranks when edges carry labels (as dot adds one), ranks spaced by ``ranksep`` and
+    nodes by ``nodesep``, the title on top. Good to tens of percent: enough to choose
+    a layout direction, not to size a page.
+
+    Raises:
+        GraphcError: ``dot_text`` names no layout direction.
+    """
+    m = re.search(r"rankdir=(\w+)", dot_text)
+    if not m:
+        raise GraphcError("estimate_size needs DOT text with a rankdir")
+    across = m.group(1) in ("LR", "RL")   # ranks run along x
+    rs = re.search(r"ranksep=([\d.]+)", dot_text)
+    ranksep = float(rs.group(1)) * 72 if rs else 0.5 * 72
+    fs = re.search(r"node \[shape=plain [^]]*fontsize=([\d.]+)", dot_text)
+    size = float(fs.group(1)) if fs else FONT_SIZE
+    title = (0.0, 0.0)
+    nodes: dict[str, tuple[float, float]] = {}
+    edges: list[tuple[str, str, tuple[float, float] | None]] = []
+    for line in dot_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("graph ["):
+            k = stripped.find(" label=")
+            if k >= 0:
+                value = _dot_value(stripped[k + 7:])
+                if value is not None:
+                    title = _label_extent(value, size)
+            continue
+        em = _EDGE_RE.match(line)
+        if em:
+            a, b, attrs = em.groups()
+            lab = None
+            if attrs:
+                k = attrs.find(" label=") if not attrs.startswith("label=") else -1
+                if attrs.startswith("label="):
+                    k = -1
+                    value = _dot_value(attrs[6:])
+                elif k >= 0:
+                    value = _dot_value(attrs[k + 7:])
+                else:
+                    value = None
+                if value is not None:
+                    lab = _label_extent(value, size * 10 / 11)
+            edges.append((a, b, lab))
+            nodes.setdefault(a, (0.0, 0.0))
+            nodes.setdefault(b, (0.0, 0.0))
+            continue
+        nm = _NODE_RE.match(line)
+        if nm:
+            value = _dot_value(nm.group(2))
+            w, h = _label_extent(value, size) if value is not None else (0.0, 0.0)
+            if "shape=ellipse" in line:
+                w, h = w * 1.4 + 8, h * 1.4 + 8
+            elif value is not None and value.startswith("\x00"):
+                w, h = w + 8, h + 6
+            nodes[nm.group(1)] = (w, h)
+    # ranks: longest path from the sources, then sources pulled next to their first user
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    indeg = {n: 0 for n in nodes}
+    for a, b, _ in edges:
+        succ[a].append(b)
+        indeg[b] += 1
+    order = [n for n in nodes if indeg[n] == 0]
+    rank = {n: 0 for n in nodes}
+    for n in order:            # Kahn's algorithm; ``order`` grows while iterating
+        for b in succ[n]:
+            rank[b] = max(rank[b], rank[n] + 1)
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                order.append(b)
+    heads = {b for _, b, _ in edges}
+    for n in nodes:
+        if n not in heads and succ[n]:
+            rank[n] = min(rank[b] for b in succ[n]) - 1
+    levels = max(rank.values(), default=0) - min(rank.values(), default=0) + 1
+    lo = min(rank.values(), default=0)
+    along = [0.0] * levels           # extent of each rank along the rank axis
+    gap_along = [0.0] * levels       # label rank between rank k-1 and k
+    gap_width = [0.0] * levels
+    by_rank: list[list[str]] = [[] for _ in range(levels)]
+    for n in nodes:                  # in the order written, as dot's initial order
+        by_rank[rank[n] - lo].append(n)
+    for n, (w, h) in nodes.items():
+        k = rank[n] - lo
+        along[k] = max(along[k], w if across else h)
+    for a, b, lab in edges:
+        if lab is not None:
+            k = rank[b] - lo
+            la, lc = (lab[0], lab[1]) if across else (lab[1], lab[0])
+            gap_along[k] = max(gap_along[k], la)
+            gap_width[k] += lc + _NODESEP
+    # dot halves ranksep when edges carry labels, and puts a label rank in each gap
+    total_along = sum(along) + (levels - 1) * ranksep + sum(gap_along)
+    # across the ranks: place each rank's nodes at the mean of their predecessors
+    # (sources after the others), pushed apart by nodesep; a chain whose operations
+    # take side inputs drifts sideways in dot's drawings too
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b, _ in edges:
+        preds[b].append(a)
+    centre: dict[str, float] = {}
+    lo_edge, hi_edge = 0.0, 0.0
+    for k in range(levels):
+        placed = []
+        for n in by_rank[k]:
+            ps = [centre[p] for p in preds[n] if p in centre]
+            placed.append((sum(ps) / len(ps) if ps else None, n))
+        known = sorted((x, n) for x, n in placed if x is not None)
+        free = [n for x, n in placed if x is None]
+        right = None
+        for x, n in known + [(None, n) for n in free]:
+            size_across = nodes[n][1] if across else nodes[n][0]
+            if x is None:
+                x = (right + _NODESEP + size_across / 2) if right is not None else 0.0
+            elif right is not None:
+                x = max(x, right + _NODESEP + size_across / 2)
+            right = x + size_across / 2
+            centre[n] = x
+            lo_edge = min(lo_edge, x - size_across / 2)
+            hi_edge = max(hi_edge, right)
+    total_width = max(hi_edge - lo_edge, max(gap_width, default=0.0))
+    w, h = (total_along, total_width) if across else (total_width, total_along)
+    return max(w, title[0]), h + title[1]
+
+
+def slide_scale(size: tuple[float, float], slide: tuple[float, float] = SLIDE) -> float:
+    """How much a drawing of ``size`` is scaled to fit ``slide`` (same units)."""
+    w, h = size
+    return min(slide[0] / max(w, 1e-9), slide[1] / max(h, 1e-9))
+
+
+def _build(opts: _Options, title, count: int, fill) -> str:
+    """DOT text: the header and ``fill(writer)``'s body. For ``rankdir="auto"`` both
+    directions are written and the one that suits a 16:9 slide better by
+    :func:`estimate_size` is kept (:func:`_prefer_second`; left to right on a tie,
+    and always from :data:`LARGE_LAYOUT` nodes on, where writing twice is not worth
+    it)."""
+    from dataclasses import replace
+    if opts.rankdir != "auto":
+        dirs = [opts.rankdir]
+    elif count >= LARGE_LAYOUT:
+        dirs = ["LR"]
+    else:
+        dirs = ["LR", "TB"]
+    texts = []
+    for rankdir in dirs:
+        w = _Writer(replace(opts, rankdir=rankdir))
+        w.header(title, rankdir, count)
+        fill(w)
+        texts.append(w.text())
+    if len(texts) == 1:
+        return texts[0]
+    return texts[1] if _prefer_second(*(estimate_size(t) for t in texts)) else texts[0]
+
+
+def _prefer_second(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    """Whether a drawing of (estimated) size ``second`` suits a 16:9 slide better than
+    one of size ``first``: the one whose aspect ratio is within 16:9 either way, unless
+    its text would be shown at less than 0.8 times the other's size; otherwise (both
+    or neither within) the second only if it shows 10 % larger."""
+    def fits(size):
+        w, h = size
+        return max(w / max(h, 1e-9), h / max(w, 1e-9)) <= SLIDE[0] / SLIDE[1]
+
+    a, b = slide_scale(first), slide_scale(second)
+    if fits(second) != fits(first):
+        return b >= 0.8 * a if fits(second) else not a >= 0.8 * b
+    return b > 1.1 * a
+
+
+def _positive(what: str, v: Any, most: float) -> float | None:
+    """``v`` as a positive finite number at most ``most`` (None stays None)."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise GraphcError(f"{what} must be a positive number, got {v!r}")
+    f = float(v)
+    if not (0 < f <= most):
+        raise GraphcError(f"{what} must be a positive number of at most {most:g}, "
+                          f"got {v!r}")
+    return f
+
+
 def _options(view: str, **kw) -> _Options:
     if view not in VIEWS:
         raise GraphcError(f"unknown view {view!r}; views are {', '.join(VIEWS)}")
-    rankdir = kw.get("rankdir", "LR")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise GraphcError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
+    rankdir = kw.get("rankdir")
+    if rankdir is None:
+        rankdir = "auto"
+    if rankdir not in RANKDIRS:
+        raise GraphcError(f"rankdir must be LR (left to right), TB (top to bottom) or "
+                          f"auto, got {rankdir!r}")
+    title = kw.get("title")
+    if title is not None and not isinstance(title, (str, Math)):
+        raise GraphcError(f"title must be a string or a graphc.viz.notation.Math, got "
+                          f"{type(title).__name__}")
     max_nodes = kw.get("max_nodes", DEFAULT_MAX_NODES)
     if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):
         raise GraphcError(f"max_nodes must be a positive integer or None, got {max_nodes!r}")
     return _Options(view=view, hide_constants=bool(kw.get("hide_constants", False)),
                     collapse=bool(kw.get("collapse", False)), max_nodes=max_nodes,
                     rankdir=rankdir, digits=int(kw.get("digits") or 6),
-                    title=kw.get("title"), matrix_max=nt.matrix_limit(kw.get("matrix_max")))
+                    title=title, matrix_max=nt.matrix_limit(kw.get("matrix_max")),
+                    dpi=_positive("dpi", kw.get("dpi"), MAX_DPI),
+                    font_size=_positive("font_size", kw.get("font_size"), MAX_FONT_SIZE))
 
 
 def _as_value(v: Any) -> Any:
@@ -575,9 +996,10 @@ def _as_value(v: Any) -> Any:
 
 def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
                  hide_constants: bool = False, collapse: bool = False,
-                 max_nodes: int | None = DEFAULT_MAX_NODES, rankdir: str = "LR",
-                 digits: int = 6, title: str | None = None,
-                 matrix_max: Any = None) -> str:
+                 max_nodes: int | None = DEFAULT_MAX_NODES, rankdir: str | None = None,
+                 digits: int = 6, title: str | Math | None = None,
+                 matrix_max: Any = None, dpi: float | None = None,
+                 font_size: float | None = None) -> str:
     """The computational graph as Graphviz DOT text.
 
     Args:
@@ -591,12 +1013,23 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
             one per operation.
         max_nodes: raise :class:`DiagramTooLargeError` above this many nodes (None:
             no limit).
-        rankdir: Graphviz layout direction (``LR`` or ``TB``...).
+        rankdir: layout direction, ``"LR"`` (left to right), ``"TB"`` (top to
+            bottom; nodes with values put them side by side) or ``None``/``"auto"``:
+            the one that shows the diagram larger on a 16:9 slide
+            (:data:`RANKDIRS`, :func:`estimate_size`).
         digits: significant digits of values.
-        title: caption on top.
+        title: caption on top: a string (printed as given) or a
+            :class:`~graphc.viz.notation.Math` typeset as mathematics (e.g.
+            ``graphc.viz.notation.equations(graph)``: italic variables, subscripts).
         matrix_max: arrays of at most 2 dimensions and this many rows and columns
             (an int n for n×n, or ``(rows, columns)``; default 4×4) print as
             matrices, larger ones as shape and min/mean/max with NaN/inf counts.
+        dpi: Graphviz's ``dpi`` (pixels per inch of PNG output; default
+            :data:`graphc.viz.render.PNG_DPI` for PNG): a positive number up to
+            :data:`MAX_DPI`.
+        font_size: point size of the node text (default :data:`FONT_SIZE`, 11);
+            titles, edge labels and notes scale with it (whole points); positive, up
+            to :data:`MAX_FONT_SIZE`.
 
     Returns:
         DOT text (deterministic; see the module docstring for node names).
@@ -606,19 +1039,19 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
     """
     opts = _options("primal" if values is not None else "graph",
                     hide_constants=hide_constants, collapse=collapse, max_nodes=max_nodes,
-                    rankdir=rankdir, digits=digits, title=title, matrix_max=matrix_max)
+                    rankdir=rankdir, digits=digits, title=title, matrix_max=matrix_max,
+                    dpi=dpi, font_size=font_size)
     _check_size([graph], opts)
     vals = DiagramValues(primal={n: _as_value(v) for n, v in values.items()}
                          if values is not None else None)
-    w = _Writer(opts)
-    w.header(title, rankdir, _count_nodes(graph, opts))
-    (w.collapsed if collapse else w.body)(graph, vals)
-    return w.text()
+    return _build(opts, title, _count_nodes(graph, opts),
+                  lambda w: (w.collapsed if collapse else w.body)(graph, vals))
 
 
 def passes_to_dot(history: Iterable[tuple[str, Graph]], *, hide_constants: bool = False,
                   collapse: bool = False, max_nodes: int | None = DEFAULT_MAX_NODES,
-                  rankdir: str = "TB", digits: int = 6, title: str | None = None) -> str:
+                  rankdir: str = "TB", digits: int = 6, title: str | Math | None = None,
+                  dpi: float | None = None, font_size: float | None = None) -> str:
     """Several graphs side by side, one cluster each, e.g. a graph before and after
     passes: ``passes_to_dot(graphc.run_passes(g, ["simplify", "cse"],
     snapshots=True)[1])``.
@@ -635,19 +1068,22 @@ def passes_to_dot(history: Iterable[tuple[str, Graph]], *, hide_constants: bool 
     if not history:
         raise GraphcError("passes_to_dot needs at least one graph")
     opts = _options("graph", hide_constants=hide_constants, collapse=collapse,
-                    max_nodes=max_nodes, rankdir=rankdir, digits=digits, title=title)
+                    max_nodes=max_nodes, rankdir=rankdir, digits=digits, title=title,
+                    dpi=dpi, font_size=font_size)
     _check_size([g for _, g in history], opts)
-    w = _Writer(opts)
-    w.header(title, rankdir, sum(_count_nodes(g, opts) for _, g in history))
-    for k, (name, g) in enumerate(history):
-        caption = name if k == 0 else f"after {name}"
-        caption += f": {len(g)} operation{'s' if len(g) != 1 else ''}"
-        w.lines.append(f"  subgraph cluster_{k} {{")
-        w.lines.append(f'    graph [label={_q(caption)} style="rounded" color="#999999"]')
-        (w.collapsed if collapse else w.body)(g, DiagramValues(), prefix=f"s{k}_",
-                                               indent="    ")
-        w.lines.append("  }")
-    return w.text()
+
+    def fill(w: _Writer) -> None:
+        for k, (name, g) in enumerate(history):
+            caption = name if k == 0 else f"after {name}"
+            caption += f": {len(g)} operation{'s' if len(g) != 1 else ''}"
+            w.lines.append(f"  subgraph cluster_{k} {{")
+            w.lines.append(f'    graph [label={_q(caption)} style="rounded" '
+                           f'color="#999999"]')
+            (w.collapsed if collapse else w.body)(g, DiagramValues(), prefix=f"s{k}_",
+                                                   indent="    ")
+            w.lines.append("  }")
+
+    return _build(opts, title, sum(_count_nodes(g, opts) for _, g in history), fill)
 
 
 _VIEW_NOTES = {
@@ -660,17 +1096,25 @@ _VIEW_NOTES = {
 
 def trace_to_dot(trace, view: str, *, hide_constants: bool = False,
                  collapse: bool = False, max_nodes: int | None = DEFAULT_MAX_NODES,
-                 rankdir: str = "LR", digits: int | None = None,
-                 title: str | None = None, matrix_max: Any = None) -> str:
+                 rankdir: str | None = None, digits: int | None = None,
+                 title: str | Math | None = None, matrix_max: Any = None,
+                 dpi: float | None = None, font_size: float | None = None) -> str:
     """DOT text of a :class:`graphc.viz.Trace` in one of :data:`VIEWS` (see
-    :meth:`Trace.to_dot`). NaN/inf origins are highlighted (orange border and note;
-    for a derivative, the edge of the offending local partial). ``matrix_max``
-    defaults to the trace's."""
+    :meth:`Trace.to_dot`; options as in :func:`graph_to_dot`). NaN/inf origins are
+    highlighted (orange border and note; for a derivative, the edge of the offending
+    local partial). ``matrix_max`` defaults to the trace's.
+
+    The title (``title=None``): the trace's own title, with a line saying what the
+    view shows. The caption :func:`graphc.trace` writes when given none (the source
+    and the point, ``ln(x1) + x1*x2 - sin(x2)  at  x1 = 2, x2 = 5``) is typeset as
+    mathematics from the graph instead (:func:`graphc.viz.notation.equations`:
+    *f*(*x*₁, *x*₂) = ln *x*₁ + *x*₁ × *x*₂ − sin *x*₂ at *x*₁ = 2, *x*₂ = 5); a
+    caption of the user's own is printed as given."""
     d = digits or trace.digits
     opts = _options(view, hide_constants=hide_constants, collapse=collapse,
                     max_nodes=max_nodes, rankdir=rankdir, digits=d, title=title,
                     matrix_max=matrix_max if matrix_max is not None else
-                    trace.matrix_max)
+                    trace.matrix_max, dpi=dpi, font_size=font_size)
     if view == "tangent" and trace.tangent is None:
         raise GraphcError("the tangent view needs a forward-mode trace (mode='fwd')")
     if view in ("adjoint", "combined") and trace.adjoint is None:
@@ -714,26 +1158,35 @@ def trace_to_dot(trace, view: str, *, hide_constants: bool = False,
                          node_flags=node_flags,
                          edge_flags=edge_flags)
     if title is None:
-        parts = [trace.title] if trace.title else []
+        note = None
         if collapse and view in ("adjoint", "combined"):
-            parts.append("collapsed by statement: v̄ᵢ of each statement's result in red; "
-                         "dashed edges point the way adjoints flow")
+            note = ("collapsed by statement: v̄ᵢ of each statement's result in red; "
+                    "dashed edges point the way adjoints flow")
         elif view in _VIEW_NOTES:
-            parts.append(_VIEW_NOTES[view])
-        title = "\n".join(parts) or None
-    w = _Writer(opts)
-    w.header(title, rankdir, _count_nodes(g, opts))
-    (w.collapsed if collapse else w.body)(g, vals)
-    return w.text()
+            note = _VIEW_NOTES[view]
+        eq = nt.equations(g, d) if is_default_title(trace) else None
+        if eq is not None and len(eq.text) <= 4 * _TITLE_WIDTH:
+            size = _Writer(opts).pt(11)
+            title = math_label(eq, nt.point(g, trace.primal, d), note, size)
+        else:
+            title = "\n".join(p for p in (trace.title, note) if p) or None
+    return _build(opts, title, _count_nodes(g, opts),
+                  lambda w: (w.collapsed if collapse else w.body)(g, vals))
 
 
 __all__ = [
     "DEFAULT_MAX_NODES",
+    "FONT_SIZE",
+    "RANKDIRS",
     "VIEWS",
     "DiagramTooLargeError",
     "DiagramValues",
+    "estimate_size",
     "graph_to_dot",
+    "is_default_title",
+    "math_label",
     "passes_to_dot",
+    "slide_scale",
     "statement_groups",
     "trace_to_dot",
 ]

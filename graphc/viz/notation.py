@@ -415,12 +415,134 @@ def _format_op(node: Node, args: list[tuple[Math, int]]) -> tuple[Math, int]:
     return Math(text, tex), prim.precedence
 
 
+_SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉₋₊ᵢⱼₖₗₘₙ"
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᵀ"
+_MATH_TOKEN = re.compile(
+    r"(?P<num>\d+(?:\.\d*)?(?:e[\u2212+-]?\d+)?)"             # 2, 0.5, 1e−05
+    r"|(?P<word>(?:[A-Za-z\u0391-\u03c9][\u0300-\u036f]*)+)"   # x, v̄, sin, W
+    r"|(?P<other>.)", re.S)
+
+
+def html_math(text: str) -> str:
+    """Plain math text (the ``text`` style of :class:`Math`, e.g. ``ln x₁ + x₁ × x₂``)
+    as a Graphviz HTML-like label fragment typeset like mathematics: variables of one
+    letter (with their accents) in italics, as in TeX's math mode; function and
+    multi-letter names (``ln``, ``sin``, ``relu``, ``mean``), numbers, operators and
+    Unicode subscripts and superscripts upright (ISO 80000-2 conventions, which
+    amsmath's ``\\ln``/``\\operatorname`` follow too). ``& < > "`` are escaped.
+
+    Args:
+        text: any string; characters other than letters pass through escaped.
+
+    Returns:
+        Markup for a ``<...>`` label (``<I>x</I>₁ + ...``): only ``<I>`` tags and
+        entities, so it nests in ``<FONT>``, table cells and ``<BR/>``-separated
+        lines.
+    """
+    out = []
+    for m in _MATH_TOKEN.finditer(text):
+        word = m.group("word")
+        if word is not None:
+            letters = [ch for ch in word if not unicodedata.combining(ch)]
+            if len(letters) == 1:
+                out.append(f"<I>{html_escape(word)}</I>")
+            else:
+                out.append(html_escape(word))
+        else:
+            out.append(html_escape(m.group(0)))
+    return "".join(out)
+
+
+def _tree_size(root: Node, stop: dict, limit: int) -> int:
+    """Operations in ``root`` written out as a tree (shared subexpressions counted at
+    each use), walking down to the nodes in ``stop`` other than ``root``; counting
+    ends past ``limit``."""
+    size: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in size:
+            continue
+        if (node is not root and node in stop) or not node.args:
+            size[id(node)] = 1
+        elif expanded:
+            size[id(node)] = min(limit + 1, 1 + sum(size[id(a)] for a in node.args))
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if id(a) not in size)
+    return size[id(root)]
+
+
+def equations(graph, digits: int = 6, max_terms: int | None = 200) -> Math | None:
+    """The graph as the equations it computes, in both styles: one ``name = expression``
+    per statement of a program (:attr:`Graph.labels`, later statements using the
+    earlier ones' names) and per unlabelled output (as a function of the inputs),
+    joined by ``"; "``: ``f(x₁, x₂) = ln x₁ + x₁ × x₂ − sin x₂``,
+    ``u = w₁ × x + b₁; h = relu(u); ...``.
+
+    Args:
+        graph: a :class:`graphc.Graph` (inputs print by name, :func:`name`).
+        digits: significant digits of constants.
+        max_terms: None when an equation written out would hold more than this many
+            terms (shared subexpressions repeat in the written form, so a graph of a
+            few hundred nodes can stand for an astronomically long formula); None: no
+            limit.
+
+    Returns:
+        The equations, or None (too long).
+    """
+    names: dict[Node, Math] = {x: name(x.name) for x in graph.inputs}
+    parts: list[Math] = []
+    labelled = [op for op in graph.operations if op in graph.labels]
+    if max_terms is not None:
+        stop = dict.fromkeys(list(graph.inputs) + labelled)
+        roots = labelled + [o for o in graph.outputs if o not in graph.labels]
+        if len(roots) > max_terms or any(
+                _tree_size(r, stop, max_terms) > max_terms for r in roots):
+            return None
+    for op in labelled:
+        parts.append(name(graph.labels[op]) + Math(" = ", " = ")
+                     + format_expr(op, names, digits))
+        names[op] = name(graph.labels[op])
+    for out_name, out in zip(graph.output_names, graph.outputs):
+        if out in graph.labels and graph.labels[out] == out_name:
+            continue
+        args = [name(x.name) for x in graph.inputs]
+        lhs = name(out_name) + Math("(" + ", ".join(a.text for a in args) + ")",
+                                    r"\left(" + ", ".join(a.latex for a in args)
+                                    + r"\right)")
+        parts.append(lhs + Math(" = ", " = ") + format_expr(out, names, digits))
+    return Math("; ".join(m.text for m in parts), r";\quad ".join(m.latex for m in parts))
+
+
+def point(graph, values, digits: int = 6) -> Math:
+    """The point of a trace, ``x₁ = 2, x₂ = 5``, from ``{input node: value}``; an
+    array input prints as the space it lies in, ``W₁ ∈ ℝ³ˣ²`` (LaTeX
+    ``W_{1} \\in \\mathbb{R}^{3\\times 2}``).
+
+    Args:
+        graph: the traced graph; values: ``{node: value}`` with every input.
+        digits: significant digits.
+    """
+    parts: list[Math] = []
+    for x in graph.inputs:
+        v = values[x]
+        if is_array(v):
+            tex_shape = r"\times ".join(str(k) for k in v.shape)
+            sup = "\u02e3".join(str(k).translate(_SUP) for k in v.shape)
+            parts.append(name(x.name) + Math(f" \u2208 \u211d{sup}",
+                                             rf" \in \mathbb{{R}}^{{{tex_shape}}}"))
+        else:
+            parts.append(name(x.name) + Math(" = ", " = ") + number(v, digits))
+    return Math(", ".join(m.text for m in parts), ",\\ ".join(m.latex for m in parts))
+
+
 def html_escape(text: str) -> str:
     """Escape ``& < > "`` for HTML (and Graphviz HTML-like labels)."""
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
 
 
-__all__ = ["SMALL_MATRIX", "Math", "format_expr", "html_escape", "is_array", "is_small",
-           "matrix", "matrix_limit", "name", "number", "shape_text", "stats", "subscript",
-           "summary", "value", "value_shape", "var"]
+__all__ = ["SMALL_MATRIX", "Math", "equations", "format_expr", "html_escape", "html_math",
+           "is_array", "is_small", "matrix", "matrix_limit", "name", "number", "point",
+           "shape_text", "stats", "subscript", "summary", "value", "value_shape", "var"]

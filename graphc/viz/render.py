@@ -8,6 +8,7 @@ system package manager (Debian/Ubuntu: ``apt-get install graphviz``; macOS:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..ir import Graph, GraphcError
@@ -39,23 +40,32 @@ def format_from_path(path, format: str | None = None) -> str:
     return _EXT[ext]
 
 
-def render_dot(dot_text: str, format: str = "svg") -> bytes:
+def render_dot(dot_text: str, format: str = "svg", dpi: float | None = None) -> bytes:
     """Run ``dot -T<format>`` on ``dot_text``.
 
     Args:
         dot_text: a DOT graph (from :func:`graph_to_dot`, :meth:`Trace.to_dot`...).
-        format: ``svg``, ``png`` (at :data:`PNG_DPI`), ``pdf`` or ``dot`` (the text
-            itself).
+        format: ``svg``, ``png``, ``pdf`` or ``dot`` (the text itself).
+        dpi: pixels per inch of PNG output: this, else the ``dpi`` the DOT text sets
+            (the diagram functions' ``dpi=`` option), else :data:`PNG_DPI`. SVG and
+            PDF keep their size in points whatever the DOT text's ``dpi`` (Graphviz
+            would scale them by dpi/72). A positive number up to 1200.
 
     Returns:
         The rendered file's bytes.
 
     Raises:
         GraphcError: the ``graphviz`` package or the ``dot`` program is missing (the
-            message says how to install it), or ``dot`` failed (its message).
+            message says how to install it), ``dot`` failed (its message), or
+            ``dpi`` is not a positive number.
     """
     fmt = format_from_path("", format)
+    if dpi is not None:
+        from .dot import MAX_DPI, _positive
+        dpi = _positive("dpi", dpi, MAX_DPI)
     if fmt == "dot":
+        if dpi is not None:
+            dot_text = _set_dpi(dot_text, dpi)
         return dot_text.encode("utf-8")
     try:
         import graphviz
@@ -63,7 +73,12 @@ def render_dot(dot_text: str, format: str = "svg") -> bytes:
         raise GraphcError("rendering diagrams needs the graphviz package: "
                           "pip install graphviz") from None
     if fmt == "png":
-        dot_text = _with_dpi(dot_text, PNG_DPI)
+        if dpi is not None:
+            dot_text = _set_dpi(dot_text, dpi)
+        elif not _DPI.search(dot_text):
+            dot_text = _with_dpi(dot_text, PNG_DPI)
+    elif _DPI.search(dot_text):
+        dot_text = _set_dpi(dot_text, 72)     # vector output: sizes in points
     try:
         return graphviz.pipe("dot", fmt, dot_text.encode("utf-8"), quiet=True)
     except graphviz.ExecutableNotFound:
@@ -76,6 +91,17 @@ def render_dot(dot_text: str, format: str = "svg") -> bytes:
         raise GraphcError(f"Graphviz's dot failed: {err.strip()[:500]}") from None
 
 
+_DPI = re.compile(r"^\s*graph \[[^\n]*\bdpi=", re.M)
+
+
+def _set_dpi(dot_text: str, dpi: float) -> str:
+    """``dot_text`` with ``dpi`` set last (a later graph attribute wins in DOT)."""
+    end = dot_text.rstrip().rfind("}")
+    if end < 0:
+        return dot_text
+    return dot_text[:end] + f"  graph [dpi={format(dpi, 'g')}]\n" + dot_text[end:]
+
+
 def _with_dpi(dot_text: str, dpi: int) -> str:
     brace = dot_text.find("{")
     if brace < 0:
@@ -83,11 +109,12 @@ def _with_dpi(dot_text: str, dpi: int) -> str:
     return dot_text[:brace + 1] + f"\n  graph [dpi={dpi}]" + dot_text[brace + 1:]
 
 
-def write_dot(dot_text: str, path, format: str | None = None) -> str:
+def write_dot(dot_text: str, path, format: str | None = None,
+              dpi: float | None = None) -> str:
     """Render ``dot_text`` into the file ``path`` (format from the extension unless
-    given) and return the path as a string."""
+    given; ``dpi`` as in :func:`render_dot`) and return the path as a string."""
     fmt = format_from_path(path, format)
-    data = render_dot(dot_text, fmt)
+    data = render_dot(dot_text, fmt, dpi)
     p = Path(os.fspath(path))
     p.write_bytes(data)
     return str(p)

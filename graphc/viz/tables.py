@@ -23,7 +23,10 @@ from .notation import html_escape
 from .trace import SECTION_TITLES, Row, Trace
 
 FORMATS = ("text", "md", "tex", "html")
-_ALIASES = {"txt": "text", "markdown": "md", "latex": "tex", "htm": "html"}
+_ALIASES = {"txt": "text", "markdown": "md", "latex": "tex", "htm": "html",
+            "html-table": "html"}
+TEX_PACKAGES = ("booktabs", "amsmath")
+"""LaTeX packages the ``tex`` table uses (``\\toprule``...; ``bmatrix``, ``\\text``)."""
 
 
 def _width(s: str) -> int:
@@ -67,19 +70,30 @@ def _note(r: Row, with_labels: bool, with_shapes: bool = False) -> str:
 
 
 def render_table(trace: Trace, fmt: str, digits: int,
-                 sections: Sequence[str] | None = None, matrix_max: Any = None) -> str:
+                 sections: Sequence[str] | None = None, matrix_max: Any = None, *,
+                 standalone: bool = False, document: bool = True) -> str:
     """Render ``trace`` as a table in ``fmt`` (see :meth:`Trace.table`).
 
     Args:
         trace, fmt, digits, sections: as in :meth:`Trace.table`.
         matrix_max: largest array printed in full (default: the trace's).
+        standalone: ``tex`` only: a whole LaTeX document that compiles on its own
+            (``\\documentclass{standalone}`` with :data:`TEX_PACKAGES`) instead of
+            the ``tabular`` to ``\\input`` into a paper.
+        document: ``html`` only: a whole HTML5 document (``<!DOCTYPE html>``,
+            ``<meta charset="utf-8">``: the table's v̄ and ∂ are not ASCII), as
+            ``Trace.table("html")`` and ``graphc trace --format html-table`` give;
+            False gives the bare ``<table>`` to embed in a page or a notebook.
 
     Raises:
-        GraphcError: unknown format or section.
+        GraphcError: unknown format or section; ``standalone`` with a format other
+            than ``tex``.
     """
     fmt = _ALIASES.get(fmt, fmt)
     if fmt not in FORMATS:
         raise GraphcError(f"unknown table format {fmt!r}; formats are {', '.join(FORMATS)}")
+    if standalone and fmt != "tex":
+        raise GraphcError(f"standalone applies to the tex table format, not {fmt!r}")
     have = trace.sections
     if sections is None:
         sections = have
@@ -92,8 +106,78 @@ def render_table(trace: Trace, fmt: str, digits: int,
     groups = [(s, [r for r in rows if r.section == s]) for s in sections]
     opts = _Opts(bool(trace.graph.labels),
                  any(n.shape != () for n in trace.graph.nodes), limit)
-    return {"text": _text, "md": _markdown, "tex": _latex, "html": _html}[fmt](
+    out = {"text": _text, "md": _markdown, "tex": _latex, "html": _html}[fmt](
         groups, digits, opts)
+    if fmt == "tex" and standalone:
+        return _tex_document(out, trace)
+    if fmt == "html" and document:
+        return _html_document(out, trace)
+    return out
+
+
+def _tex_document(table: str, trace: Trace) -> str:
+    """``table`` in a LaTeX document of its own: the ``standalone`` class (the page
+    cropped to the table, as for a figure in slides or a paper's ``\\includegraphics``)
+    with :data:`TEX_PACKAGES`, and above the table the title: the equations and the
+    point typeset from the graph for the default title
+    (:func:`graphc.viz.notation.equations`), the user's own title escaped."""
+    from .dot import _TITLE_WIDTH, is_default_title
+    g = trace.graph
+    eq = nt.equations(g, trace.digits) if is_default_title(trace) else None
+    if eq is not None and len(eq.text) <= 4 * _TITLE_WIDTH:
+        # one line per few equations, as in the diagrams' titles
+        texts, tex = eq.text.split("; "), eq.latex.split(r";\quad ")
+        lines: list[list[str]] = []
+        width = 0
+        for t_, l_ in zip(texts, tex):
+            if lines and width + len(t_) <= _TITLE_WIDTH:
+                lines[-1].append(l_)
+                width += len(t_) + 2
+            else:
+                lines.append([l_])
+                width = len(t_)
+        pt = nt.point(g, trace.primal, trace.digits).latex
+        title = " \\\\\n".join("$" + r";\quad ".join(line) + "$" for line in lines)
+        if pt:
+            title += f" \\quad at \\quad ${pt}$"
+    else:
+        title = f"\\textbf{{{_tex_text(trace.title or '')}}}"
+    lines = ["% graphc evaluation trace: a LaTeX document of its own (pdflatex)",
+             "\\documentclass[border=6pt]{standalone}",
+             *[f"\\usepackage{{{p}}}" for p in TEX_PACKAGES],
+             "\\begin{document}",
+             "\\begin{tabular}{@{}l@{}}",
+             title + " \\\\[6pt]",
+             table.rstrip("\n"),
+             "\\end{tabular}",
+             "\\end{document}"]
+    return "\n".join(lines) + "\n"
+
+
+def _html_document(table: str, trace: Trace) -> str:
+    """``table`` in an HTML5 document: charset, viewport, title and a small style
+    sheet (no external resources)."""
+    title = html_escape(trace.title or "graphc evaluation trace")
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{title}</title>",
+        "<style>",
+        "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:1.5em}",
+        "table.graphc-trace{border-collapse:collapse}",
+        "table.graphc-trace td,table.graphc-trace th{padding:.2em .6em}",
+        "table.graphc-trace th{border-bottom:1px solid #888;padding-top:.8em}",
+        "</style>",
+        "</head>",
+        "<body>",
+        f"<h1 style=\"font-size:1.1em\">{title}</h1>",
+        table.rstrip("\n"),
+        "</body>",
+        "</html>",
+    ]) + "\n"
 
 
 class _Opts:
@@ -168,8 +252,8 @@ def _tex_text(s: str) -> str:
 def _latex(groups, digits, opts) -> str:
     has_note = any(opts.note(r) for _, rs in groups for r in rs)
     ncol = 4 if has_note else 3
-    needs = "booktabs}" + (" and \\usepackage{amsmath}" if opts.shapes else "")
-    out = ["% graphc evaluation trace; needs \\usepackage{" + needs,
+    out = ["% graphc evaluation trace; needs \\usepackage{booktabs} and "
+           "\\usepackage{amsmath}",
            "\\begin{tabular}{" + "l" * ncol + "}", "\\toprule"]
     for k, (section, rows) in enumerate(groups):
         if k:

@@ -567,7 +567,46 @@ class Trace:
         except Exception:  # noqa: BLE001 - a display hook must not raise
             return None
 
-    def _repr_html_(self):  # Jupyter: diagram above the table
+    def to_html(self, path=None, *, fragment: bool = False, view: str | None = None,
+                digits: int | None = None, **options) -> str:
+        """The interactive trace page (:mod:`graphc.viz.page`): one self-contained HTML
+        document (inline SVG, CSS, JavaScript and the trace as JSON; no network access)
+        with the diagram beside the tables and controls (and ←/→/Home/End keys) that
+        step through the primal sweep and the tangent or adjoint sweep.
+
+        Args:
+            path: also write the page to this file (UTF-8).
+            fragment: return a ``<div>`` for embedding (notebooks) instead of a
+                whole document.
+            view: the diagram view (default: by mode).
+            digits: significant digits (default: the trace's).
+            **options: diagram options of :meth:`to_dot` (``hide_constants``,
+                ``rankdir``, ``max_nodes``, ``matrix_max``...).
+
+        Returns:
+            The HTML text. Without Graphviz's ``dot`` program, or over ``max_nodes``,
+            the page shows a note in place of the diagram.
+
+        Raises:
+            GraphcError: an unknown view or option; ``path`` cannot be written.
+        """
+        from .page import trace_fragment, trace_page
+        make = trace_fragment if fragment else trace_page
+        text = make(self, view=view, digits=digits, **options)
+        if path is not None:
+            try:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                raise GraphcError(f"cannot write the trace page to {path!r}: "
+                                  f"{exc.strerror or exc}") from None
+        return text
+
+    def _repr_html_(self):  # Jupyter: the interactive page (diagram beside the tables)
+        try:
+            return self.to_html(fragment=True)
+        except Exception:  # noqa: BLE001 - a display hook must not raise
+            pass
         table = self.table("html")
         svg = self._repr_svg_()
         if svg:

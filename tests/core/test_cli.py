@@ -58,7 +58,7 @@ def test_errors_exit_2_with_a_message(capsys, argv, fragment):
 
 def test_corpus_json_on_a_subset(capsys):
     status, out, _ = run(capsys, "corpus", "--json", "-n", "1000",
-                         "--ids", "I.6.2a", "II.35.21", "I.26.2")
+                         "--ids", "I.6.2a,II.35.21", "--ids", "I.26.2")
     assert status == 0
     data = json.loads(out)
     assert [r["id"] for r in data["rows"]] == ["I.6.2a", "I.26.2", "II.35.21"]

@@ -39,6 +39,10 @@ MLP = "z = W1 @ X + b1; h = tanh(z); y = W2 @ h + b2; l = mean((y - T)^2)"
 MLP_SHAPES = {"W1": ("H", "D"), "X": ("D", "B"), "b1": ("H", 1), "W2": (1, "H"),
               "b2": (1, 1), "T": (1, "B")}
 SVG_NS = "{http://www.w3.org/2000/svg}"
+# the textbook numbering (v-5 = W1 ... v0 = T) is the order of appearance; since issue 13
+# the default input order is the names' natural order, so these tests spell it out
+LAYER_INPUTS = ("W", "x", "b")
+MLP_INPUTS = ("W1", "X", "b1", "W2", "b2", "T")
 
 
 def mlp_point(H=4, D=3, B=5, seed=0):
@@ -68,7 +72,7 @@ def numpy_mlp(p):
 
 @pytest.fixture(scope="module")
 def mlp():
-    g = gc.parse(MLP, **MLP_SHAPES)
+    g = gc.parse(MLP, MLP_INPUTS, **MLP_SHAPES)
     p = mlp_point()
     return g, p, gc.trace(g, at=p)
 
@@ -126,7 +130,7 @@ def test_mlp_rows_show_structural_vjps_and_shapes(mlp):
 
 
 def test_forward_mode_with_array_seed_matches_jvp_and_differences():
-    g = gc.parse(MLP, **MLP_SHAPES)
+    g = gc.parse(MLP, MLP_INPUTS, **MLP_SHAPES)
     p = mlp_point(seed=1)
     V = np.random.default_rng(5).normal(size=p["W1"].shape)
     t = gc.trace(g, at=p, mode="fwd", seed={"W1": V, "b2": 0.5})
@@ -161,7 +165,7 @@ def test_reverse_seed_array_on_array_output_matches_vjp():
 
 
 def test_golden_small_array_example():
-    g = gc.parse(LAYER, **LAYER_SHAPES)
+    g = gc.parse(LAYER, **LAYER_SHAPES)   # natural input order: W, b, x
     t = gc.trace(g, at=LAYER_AT, digits=4, title="h = tanh(W @ x + b); l = sum(h ⊙ h)")
     check_golden("layer_adjoint.dot", t.to_dot("adjoint"))
     check_golden("layer_rev.txt", t.table("text"))
@@ -174,7 +178,7 @@ def test_golden_small_array_example():
 
 
 def test_render_svg_and_png(tmp_path):
-    g = gc.parse(MLP, **MLP_SHAPES)
+    g = gc.parse(MLP, MLP_INPUTS, **MLP_SHAPES)
     t = gc.trace(g, at=mlp_point(H=3, D=2, B=2))
     svg = t.pipe("svg")
     root = ET.fromstring(svg)
@@ -195,7 +199,7 @@ def test_render_svg_and_png(tmp_path):
 
 
 def test_large_arrays_print_as_shape_and_statistics():
-    g = gc.parse(MLP, **MLP_SHAPES)
+    g = gc.parse(MLP, MLP_INPUTS, **MLP_SHAPES)
     p = mlp_point(H=8, D=3, B=64, seed=2)
     t = gc.trace(g, at=p)
     ref = numpy_mlp(p)
@@ -243,7 +247,7 @@ def test_nan_diagnosis_is_elementwise():
 
 
 def test_tables_in_every_format_show_matrices():
-    g = gc.parse(LAYER, **LAYER_SHAPES)
+    g = gc.parse(LAYER, LAYER_INPUTS, **LAYER_SHAPES)
     t = gc.trace(g, at=LAYER_AT)
     md = t.table("md")
     assert "\\[0.5, −1\\], \\[2, 0.25\\]" in md and "(H, D) = (2, 2)" in md
@@ -276,7 +280,7 @@ def test_trace_of_a_string_declares_shapes_from_the_point():
 
 
 def test_trace_checks_array_values():
-    g = gc.parse(LAYER, **LAYER_SHAPES)
+    g = gc.parse(LAYER, LAYER_INPUTS, **LAYER_SHAPES)
     x = g.inputs[0]
     values = {n: v for n, v in evaluate_all(g, LAYER_AT).items()}
     Trace(g, values)                                     # fine

@@ -33,7 +33,7 @@ def test_trace_rev_to_svg(tmp_path, capsys):
 
 
 def test_trace_fwd_markdown_to_stdout(capsys):
-    assert main(["trace", BAYDIN, "--at", "x1=2", "x2=5", "--mode", "fwd", "--seed", "x1=1",
+    assert main(["trace", BAYDIN, "--at", "x1=2", "x2=5", "--mode", "fwd", "--tangent", "x1=1",
                  "--format", "md"]) == 0
     md = capsys.readouterr().out
     assert "**Forward tangent (derivative) trace**" in md
