@@ -9,11 +9,12 @@ gradient to an LLVM kernel, and render the primal and adjoint traces::
     y, (d1, d2) = k(x1=2.0, x2=5.0)         # 11.652071, (5.5, 1.716338)
 """
 
-from .api import (TARGETS, compile, evaluate, grad, hessian, jacobian, jvp, optimize,
-                  parse, run_passes, value_and_grad, vjp)
-from .ir import (BackendUnavailableError, DomainError, Graph, GraphcError, InputError,
-                 LoweringError, Node, NotDifferentiableError, ParseError, ShapeError,
-                 to_source, to_text)
+from .api import TARGETS, compile, evaluate, optimize, parse, run_passes
+from .transforms import (TransformedFunction, grad, hessian, jacfwd, jacobian, jacrev, jvp,
+                         value_and_grad, vjp)
+from .ir import (BackendUnavailableError, CacheWarning, DomainError, Graph, GraphcError,
+                 InputError, LoweringError, Node, NotDifferentiableError, ParseError,
+                 ShapeError, to_source, to_text)
 from .backends.llvm import clear_cache, get_num_threads, set_num_threads
 from .interop import dask_map, from_sympy, scipy_objective, to_latex, to_sympy
 from .numpy_api import (Function, abs, absolute, acos, add, arccos, arcsin, arctan, asin, atan,
@@ -25,11 +26,12 @@ from .numpy_api import (Function, abs, absolute, acos, add, arccos, arcsin, arct
 from .tracing import trace
 from .viz import Trace
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
-    "BackendUnavailableError", "DomainError", "Graph", "GraphcError", "InputError",
-    "LoweringError", "Node", "NotDifferentiableError", "ParseError", "ShapeError", "TARGETS",
+    "BackendUnavailableError", "CacheWarning", "DomainError", "Graph", "GraphcError",
+    "InputError", "LoweringError", "Node", "NotDifferentiableError", "ParseError", "ShapeError",
+    "TARGETS",
     "__version__", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
     "parse", "run_passes", "to_source", "to_text", "value_and_grad", "vjp",
 ]
@@ -44,3 +46,4 @@ __all__ += [  # NumPy-style functions and the @gc.function tracer (graphc.numpy_
     "true_divide", "variable", "where",
 ]
 __all__ += ["Trace", "trace"]  # evaluation traces: tables and diagrams (graphc.viz)
+__all__ += ["TransformedFunction", "jacfwd", "jacrev"]  # transforms (graphc.transforms)

@@ -13,7 +13,10 @@ registered primitive of :mod:`graphc.ir.ops` with NumPy's name and calling conve
   IEEE 754).
 
 So the same function body runs on numbers, is traced into a graph, and agrees with the
-compiled kernels. :func:`function` wraps a Python function so that ``f.graph`` is its
+compiled kernels. NumPy's own functions work on graph values too (``np.sin(x)``,
+``np.sum(x, axis=0)``, ``np.where(c, a, b)`` build the same nodes; one graphc has no
+counterpart for raises a :class:`~graphc.GraphcError` naming what to use: see
+:mod:`graphc.ir.numpy_dispatch`). :func:`function` wraps a Python function so that ``f.graph`` is its
 graph and ``f(2.0, 5.0)`` evaluates that graph.
 
 ``PRIMITIVE_FUNCTIONS`` maps every registered primitive to its function here; a test
@@ -371,8 +374,14 @@ class Function:
         return _hessian(self.graph, wrt)
 
     def __repr__(self) -> str:
+        """``<graphc.function name(x1, x2)>``: the inputs in the order calls take them."""
         name = getattr(self.fn, "__qualname__", repr(self.fn))
-        return f"<graphc.function {name}>"
+        try:
+            names = self._graph.input_names if self._graph is not None else \
+                _tracer.signature_inputs(self.fn, self._inputs, self._static)[0]
+        except Exception:  # noqa: BLE001 - a repr never raises; tracing reports it
+            return f"<graphc.function {name}>"
+        return f"<graphc.function {name}({', '.join(names)})>"
 
     def __str__(self) -> str:
         return str(self.graph)
@@ -404,7 +413,8 @@ def function(fn: Callable | None = None, *, inputs: Iterable[str] | None = None,
 
     Tracing happens on first use of ``f.graph`` (or of a call). Data-dependent Python
     control flow (``if x > 0:``) raises a :class:`~graphc.GraphcError` that names the
-    line and suggests ``gc.where``; see :mod:`graphc.frontend.tracer` for how local
+    line and suggests ``gc.where``; so does a chained comparison ``x < y < z`` (which
+    Python runs as ``(x < y) and (y < z)``), suggesting ``(x < y) * (y < z)``; see :mod:`graphc.frontend.tracer` for how local
     variable names become node labels.
 
     Args:

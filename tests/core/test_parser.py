@@ -41,7 +41,7 @@ def test_expressions_evaluate(src, at, want):
 def test_program_with_statements_and_labels():
     src = "u = w1*x + b1; v = sigmoid(u)\nz = w2*v + b2; l = (z - y)^2"
     g = gc.parse(src)
-    assert g.input_names == ("w1", "x", "b1", "w2", "b2", "y")
+    assert g.input_names == ("b1", "b2", "w1", "w2", "x", "y")  # natural order
     assert g.output_names == ("l",)
     assert sorted(g.labels.values()) == ["l", "u", "v", "z"]
     at = dict(w1=0.5, x=2.0, b1=0.1, w2=-1.0, b2=0.3, y=1.0)
@@ -60,7 +60,7 @@ def test_input_order_and_unused_inputs():
     g = gc.parse("x2 * x1", inputs=["x1", "x2", "x3"])
     assert g.input_names == ("x1", "x2", "x3")
     g2 = gc.parse("b * a + c")
-    assert g2.input_names == ("b", "a", "c")
+    assert g2.input_names == ("a", "b", "c")  # natural order, not first appearance
     with pytest.raises(gc.ParseError, match="unknown variable 'x4'"):
         gc.parse("x4 + x1", inputs=["x1"])
     # a declared input shadows a constant name

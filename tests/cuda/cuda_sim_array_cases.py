@@ -278,8 +278,8 @@ def test_integer_inputs_scalar_inputs_and_float32_graphs():
     g32 = gc.value_and_grad(gc.parse("sum(softmax(x) * w)", x=(2, 5), w=(5,),
                                      dtype="float32"), "x")
     rng = np.random.default_rng(8)
-    _, got = check(g32, [rng.normal(size=(2, 5)).astype(np.float32),
-                         rng.normal(size=5).astype(np.float32)], dtype="float32", **BLOCKS)
+    x, w = rng.normal(size=(2, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    _, got = check(g32, [w, x], dtype="float32", **BLOCKS)   # natural input order: w, x
     assert got[1].dtype == np.float32
 
 

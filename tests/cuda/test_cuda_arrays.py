@@ -38,7 +38,7 @@ GOLDEN_CASES = {
         lambda: render_arrays(gc.optimize(rosenbrock_graph()), {"n": 1000}),
     "arrays_softmax_of_matmul_float32":
         lambda: render_arrays(gc.optimize(gc.parse(
-            "softmax(x @ W, axis=1)", x=(8, 5), W=(5, 40), dtype="float32")), None,
+            "softmax(x @ W, axis=1)", ["x", "W"], x=(8, 5), W=(5, 40), dtype="float32")), None,
             Options(serial_reduce=16, tile=4)),
 }
 
@@ -178,8 +178,9 @@ def test_matmul_operands_as_view_chains_for_a_library():
     src = render_arrays(gc.optimize(g))
     (st,) = [s for s in src.plan.steps if isinstance(s, MatmulStep)]
     assert (st.m, st.n, st.k) == (4, 2, 3)
-    assert st.a == (("in", 0), (3, 4), (("transpose", {"axes": (1, 0)}),))
-    assert st.b == (("in", 1), (4, 2), (("getitem", {"index": "1:"}),))
+    # inputs in natural order: in0 = W, in1 = x
+    assert st.a == (("in", 1), (3, 4), (("transpose", {"axes": (1, 0)}),))
+    assert st.b == (("in", 0), (4, 2), (("getitem", {"index": "1:"}),))
     assert src.kernels[0].kind == "matmul" and src.kernels[0].block == (16, 16)
 
 

@@ -110,7 +110,8 @@ def test_cupy_and_torch_device_inputs_without_copies(cuda):
     g = gc.value_and_grad(gc.parse("sum(softmax(x @ W, axis=1) * Y)", x=("B", 8),
                                    W=(8, 4), Y=("B", 4)), "W")
     rng = np.random.default_rng(3)
-    vals = [rng.normal(size=(64, 8)), rng.normal(size=(8, 4)), rng.normal(size=(64, 4))]
+    x, W, Y = rng.normal(size=(64, 8)), rng.normal(size=(8, 4)), rng.normal(size=(64, 4))
+    vals = [W, Y, x]                        # the inputs' natural order
     want = gc.evaluate(g, *vals)
     k = gc.compile(g, target="cuda", **SMALL)
     ran = 0

@@ -142,9 +142,9 @@ def test_printed_programs_parse_back_to_the_same_graph():
 def test_gradient_of_broadcast_sums_over_the_broadcast_axes():
     g = gc.grad(gc.parse("sum(sin(x) * b)", x=(3, 4), b=(4,)), "b")
     x = np.random.default_rng(0).normal(size=(3, 4))
-    np.testing.assert_allclose(gc.evaluate(g, x, np.ones(4)), np.sin(x).sum(axis=0))
+    np.testing.assert_allclose(gc.evaluate(g, x=x, b=np.ones(4)), np.sin(x).sum(axis=0))
     g2 = gc.grad(gc.parse("sum(x + c)", x=(2, 3), c=()), "c")
-    assert gc.evaluate(g2, np.ones((2, 3)), 1.0) == 6.0
+    assert gc.evaluate(g2, x=np.ones((2, 3)), c=1.0) == 6.0
 
 
 def test_jacobian_and_hessian_refuse_arrays_with_advice():
