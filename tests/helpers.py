@@ -30,10 +30,11 @@ def read_rows(name: str) -> list[dict]:
 
 
 def central_difference(fun, x: np.ndarray, h: float) -> np.ndarray:
-    """Central differences of a scalar function of a vector: (f(x+h e_i)-f(x-h e_i))/2h."""
+    """Central differences of a scalar function of an array (any shape):
+    (f(x+h e_i)-f(x-h e_i))/2h for every entry i."""
     x = np.asarray(x, dtype=np.float64)
     g = np.empty_like(x)
-    for i in range(x.size):
+    for i in np.ndindex(x.shape):
         e = np.zeros_like(x)
         e[i] = h
         g[i] = (fun(x + e) - fun(x - e)) / (2 * h)

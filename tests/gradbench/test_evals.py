@@ -10,26 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "gradbench"))
-import graphc_tool as tool  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tool_client import call, tool  # noqa: E402,F401
 
-
-def call(module, function, input):
-    """Run one function through the tool's ``evaluate`` (as the protocol does)."""
-    r = tool.evaluate(module, function, dict(input, min_runs=1, min_seconds=0))
-    assert r["success"], r.get("error")
-    return r["output"]
+from helpers import central_difference  # noqa: E402
 
 
 def central_diff(f, x, h=1e-6):
     """Central finite differences of scalar ``f`` at array ``x`` (same shape)."""
-    x = np.asarray(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
+    return central_difference(f, x, h)
 
 
 CASES = [(seed, n) for seed in (0, 1, 2) for n in (1, 2, 7, 33)]
