@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .backends.numpy_interp import evaluate_all
-from .ir import Graph, GraphcError, Node, NotDifferentiableError, array_ops, ops
+from .ir import Graph, GraphcError, Node, array_ops, ops
 from .ir.array_ops import fit_shape
 from .ir.primitive import apply
 from .ir.shapes import format_shape, is_array_graph
@@ -257,7 +257,7 @@ def _template(op: Node):
         return hit
     phs, args = _placeholders(pattern)
     out_ph = ops.variable("__out", op.dtype, op.shape)
-    parts = _rule_partials(op.prim, args, out_ph, dict(op.params))
+    parts = _rule_partials(op, args, out_ph, dict(op.params))
     live = [p for p in parts if p is not None]
     raw = shown = None
     if live:
@@ -337,26 +337,15 @@ def linear_display(op: Node, kind: str) -> list[tuple[Node | None, Node | None,
     return [(e, sd, bindings) for e, sd in zip(shown, seeds)]
 
 
-def _rule_partials(prim, args: list[Node], out: Node, params: dict) -> list[Node | None]:
-    """The local partials ∂out/∂argᵢ from ``prim``'s record, as nodes over ``args`` and
-    ``out`` (None: identically zero). A ``partials`` rule is used as is; an explicit
-    linear rule (``vjp``, ``jvp``, as for ``where``) of an elementwise op gives its
-    partials as its values at cotangent (tangent) 1."""
-    if prim.vjp is not None:
-        parts = list(prim.vjp(*args, out=out, cotangent=ops.const(1.0, out.dtype),
-                              **params))
-    elif prim.jvp is not None:
-        parts = []
-        for i in range(len(args)):
-            tans = [ops.const(1.0, a.dtype) if j == i else None
-                    for j, a in enumerate(args)]
-            parts.append(prim.jvp(*args, out=out, tangents=tans, **params))
-    elif not prim.differentiable:
-        return [None] * len(args)
-    elif prim.partials is not None:
-        parts = list(prim.partials(*args, out=out, **params))
-    else:
-        raise NotDifferentiableError(f"{prim.name} has no derivative rule")
+def _rule_partials(op: Node, args: list[Node], out: Node, params: dict) -> list[Node | None]:
+    """The local partials ∂out/∂argᵢ of ``op``'s primitive, as nodes over ``args`` and
+    ``out`` (None: identically zero). Which rule applies is decided by
+    :func:`graphc.passes.ad.derivative_rule`, the function the AD passes use; the
+    tables print the record's textbook ``partials`` (without its ``edges``
+    correction), and an explicit linear rule (``where``) gives its partials as its
+    values at cotangent (tangent) 1."""
+    rule = ad.derivative_rule(op)
+    parts = rule.partials(args, out, params, textbook=True)
     return [None if p is None else ops.lift(p, out) for p in parts]
 
 
@@ -365,7 +354,7 @@ def _partial_nodes(op: Node) -> list[Node | None]:
     AD passes multiply by); None for every argument of a structural array op."""
     if _structural(op.prim):
         return [None] * len(op.args)
-    return _rule_partials(op.prim, list(op.args), op, dict(op.params))
+    return _rule_partials(op, list(op.args), op, dict(op.params))
 
 
 class _Collector:

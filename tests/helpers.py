@@ -4,6 +4,7 @@ corpora, random graphs from the registry, SymPy ground truth."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,29 @@ def flat(tree) -> list:
         else:
             out.append(np.asarray(t, dtype=float))
     return out
+
+
+GOLDEN_REGEN = os.environ.get("GRAPHC_REGEN_GOLDEN", "") not in ("", "0")
+"""Rewrite golden files instead of comparing (``GRAPHC_REGEN_GOLDEN=1``)."""
+
+
+def check_golden(path: Path, text: str) -> None:
+    """Compare ``text`` with the golden file ``path``, or rewrite it when
+    ``GRAPHC_REGEN_GOLDEN=1``. A missing golden file is a failure (never created
+    silently), so a test cannot pass by writing its own expectation; a difference
+    fails with a unified diff."""
+    import difflib
+    path = Path(path)
+    if GOLDEN_REGEN:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    name = f"{path.parent.name}/{path.name}"
+    assert path.exists(), (f"golden file {path} is missing; create it with "
+                           f"GRAPHC_REGEN_GOLDEN=1 and review it")
+    expected = path.read_text(encoding="utf-8")
+    if text != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
+                                            name, "actual"))
+        raise AssertionError(f"output differs from {name} (regenerate with "
+                             f"GRAPHC_REGEN_GOLDEN=1 if intended):\n{diff[:4000]}")

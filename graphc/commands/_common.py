@@ -13,6 +13,7 @@ from typing import Any
 
 from ..frontend.parser import parse_number
 from ..ir import GraphcError
+from ..passes.pipeline import PASSES
 
 
 def add_point(point: dict, name: str, value: Any, what: str = "--at") -> None:
@@ -132,7 +133,7 @@ DTYPES = ("float64", "float32")
 """The words of ``--dtype``."""
 
 CHOICES = {"--mode": MODES, "--target": TARGETS, "--emit": EMITS, "--format": FORMATS,
-           "--view": VIEWS, "--dtype": DTYPES}
+           "--view": VIEWS, "--dtype": DTYPES, "--pass": tuple(PASSES)}
 """Every option with a fixed set of words, and the one set its words come from
 (checked over every subcommand by tests/core/test_cli_consistency.py)."""
 

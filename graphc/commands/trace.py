@@ -83,9 +83,11 @@ def register(sub) -> None:
                    help="draw the gradient graph (reverse mode, output adjoint 1)")
     add_deprecated(g, "graph", "--ad", "write --grad, --mode rev or --mode fwd",
                    choices=("grad", "rev", "fwd"), dest="ad", default=None)
+    from ..passes.pipeline import PASSES
     g.add_argument("--pass", dest="passes", action="append", metavar="NAME", default=[],
+                   choices=list(PASSES),
                    help="a pass to run and show (repeatable, in order): "
-                        "fold, simplify, cse, dce, optimize")
+                        + "; ".join(f"{p.name}: {p.doc}" for p in PASSES.values()))
     _output_arguments(g, ("text",) + DIAGRAM_FORMATS)
     g.set_defaults(func=run_graph)
 

@@ -26,6 +26,7 @@ pytorch#2421). Smooth graphs get plain products.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Real
 from typing import Iterable, Mapping, Sequence
 
@@ -34,7 +35,7 @@ import numpy as np
 from ..ir import (DomainError, Graph, GraphcError, Node, NotDifferentiableError, ShapeError,
                   ops)
 from ..ir.array_ops import fit_shape
-from ..ir.primitive import local_partials
+from ..ir.primitive import Primitive, local_partials
 from ..ir.text import describe_node
 
 
@@ -189,6 +190,85 @@ def _fit(d: Node, like: Node, prim_name: str) -> Node:
                                      f"{exc}") from None
 
 
+# -- which derivative rule applies to a node -----------------------------------------
+
+LINEAR = "linear"
+"""Rule kind: the primitive's explicit ``jvp``/``vjp`` rules (linear maps of v̇, v̄)."""
+PARTIALS = "partials"
+"""Rule kind: local partials ``∂out/∂argᵢ`` (:func:`graphc.ir.primitive.local_partials`)."""
+NONE = "none"
+"""Rule kind: not differentiable (piecewise constant: comparisons, ``sign``...): zero."""
+
+
+@dataclass(frozen=True)
+class DerivativeRule:
+    """How one node is differentiated, as decided by :func:`derivative_rule`.
+
+    Attributes:
+        kind: :data:`LINEAR`, :data:`PARTIALS` or :data:`NONE`.
+        prim: the node's primitive (whose record holds the rule).
+    """
+
+    kind: str
+    prim: Primitive
+
+    def partials(self, args: Sequence[Node], out: Node, params: Mapping,
+                 *, textbook: bool = False) -> list[Node | None]:
+        """The local partials ``∂out/∂argᵢ`` as nodes over ``args`` and ``out`` (None:
+        identically zero), one per argument.
+
+        ``PARTIALS``: the record's ``partials`` corrected by its ``edges`` rule (what the
+        AD passes multiply by), or with ``textbook=True`` the record's ``partials`` as
+        written (``1/x``, ``heaviside(x)``: what trace tables print). ``LINEAR`` (an
+        elementwise op such as ``where``): the ``vjp`` rule at cotangent 1, or the
+        ``jvp`` rule at tangent 1 of each argument in turn. ``NONE``: all None.
+        """
+        prim = self.prim
+        if self.kind == NONE:
+            return [None] * len(args)
+        if self.kind == PARTIALS:
+            if textbook:
+                return list(prim.partials(*args, out=out, **params))
+            return list(local_partials(prim, *args, out=out, **params))
+        if prim.vjp is not None:
+            return list(prim.vjp(*args, out=out, cotangent=ops.const(1.0, out.dtype),
+                                 **params))
+        parts = []
+        for i in range(len(args)):
+            tans = [ops.const(1.0, a.dtype) if j == i else None for j, a in enumerate(args)]
+            parts.append(prim.jvp(*args, out=out, tangents=tans, **params))
+        return parts
+
+
+def derivative_rule(node: Node, graph: Graph | None = None) -> DerivativeRule:
+    """The one place that decides how ``node`` is differentiated; the forward and
+    reverse sweeps (:func:`tangents`, :func:`adjoints`) and the evaluation traces
+    (:mod:`graphc.tracing`) all ask it.
+
+    Order: an explicit ``jvp``/``vjp`` rule of the record (:data:`LINEAR`), else no
+    derivative for a record marked ``differentiable=False`` (:data:`NONE`), else the
+    record's local ``partials`` (:data:`PARTIALS`, with its ``edges`` correction).
+
+    Args:
+        node: an operation node (not an input or constant).
+        graph: the graph it belongs to, for naming the node in errors.
+
+    Raises:
+        NotDifferentiableError: a differentiable primitive without any rule (names the
+            node, as ``describe_node`` does, and what to add to its record).
+    """
+    prim = node.prim
+    if prim.jvp is not None or prim.vjp is not None:
+        return DerivativeRule(LINEAR, prim)
+    if not prim.differentiable:
+        return DerivativeRule(NONE, prim)
+    if prim.partials is not None:
+        return DerivativeRule(PARTIALS, prim)
+    where = describe_node(graph, node) if graph is not None else f"{prim.name} node"
+    raise NotDifferentiableError(f"{where}: {prim.name} has no derivative rule; give its "
+                                 f"record partials= or jvp=/vjp= in graphc/ir/ops.py")
+
+
 # -- the two transformations ----------------------------------------------------------
 
 def _resolve_wrt(graph: Graph, wrt) -> list[Node]:
@@ -273,17 +353,17 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
             continue
         prim = n.prim
         params = dict(n.params)
-        if prim.jvp is not None:
+        rule = derivative_rule(n, graph)
+        if rule.kind == NONE:
+            continue
+        if rule.kind == LINEAR:
+            if prim.jvp is None:
+                raise NotDifferentiableError(f"{describe_node(graph, n)}: {prim.name} has "
+                                             f"a vjp rule but no jvp rule")
             t = prim.jvp(*n.args, out=n, tangents=ts, **params)
             tan[id(n)] = None if t is None else _fit(t, n, prim.name)
             continue
-        if not prim.differentiable:
-            continue
-        if prim.partials is None:
-            raise NotDifferentiableError(
-                f"{describe_node(graph, n)}: {prim.name} has no derivative rule; "
-                f"give its record partials= or jvp=/vjp= in graphc/ir/ops.py")
-        parts = local_partials(prim, *n.args, out=n, **params)
+        parts = rule.partials(n.args, n, params)
         total = None
         for t, p in zip(ts, parts):
             total = add(total, scale(t, p, hazards))
@@ -310,16 +390,16 @@ def adjoints(graph: Graph, sources: Sequence[Node],
             continue
         prim = n.prim
         params = dict(n.params)
-        if prim.vjp is not None:
-            bars = prim.vjp(*n.args, out=n, cotangent=bar, **params)
-        elif not prim.differentiable:
+        rule = derivative_rule(n, graph)
+        if rule.kind == NONE:
             continue
-        elif prim.partials is None:
-            raise NotDifferentiableError(
-                f"{describe_node(graph, n)}: {prim.name} has no derivative rule; "
-                f"give its record partials= or jvp=/vjp= in graphc/ir/ops.py")
+        if rule.kind == LINEAR:
+            if prim.vjp is None:
+                raise NotDifferentiableError(f"{describe_node(graph, n)}: {prim.name} has "
+                                             f"a jvp rule but no vjp rule")
+            bars = prim.vjp(*n.args, out=n, cotangent=bar, **params)
         else:
-            parts = local_partials(prim, *n.args, out=n, **params)
+            parts = rule.partials(n.args, n, params)
             bars = [scale(bar, p, hazards) if id(a) in act else None
                     for a, p in zip(n.args, parts)]
         for i, (a, b) in enumerate(zip(n.args, bars)):

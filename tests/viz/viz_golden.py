@@ -10,7 +10,6 @@ created silently), so a test cannot pass by writing its own expectation.
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 
@@ -28,16 +27,5 @@ REGRESSION_AT = {"w1": 5, "w2": -1, "b1": 0, "b2": 1, "x": 3, "y": -12}
 
 def check_golden(name: str, text: str) -> None:
     """Compare ``text`` with golden/``name`` (or rewrite it when regenerating)."""
-    path = GOLDEN / name
-    if REGEN:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), (f"golden file {path} is missing; create it with "
-                           f"GRAPHC_REGEN_GOLDEN=1 and review it")
-    expected = path.read_text(encoding="utf-8")
-    if text != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
-                                            f"golden/{name}", "actual"))
-        raise AssertionError(f"output differs from golden/{name} (regenerate with "
-                             f"GRAPHC_REGEN_GOLDEN=1 if intended):\n{diff[:4000]}")
+    from helpers import check_golden as check
+    check(GOLDEN / name, text)
