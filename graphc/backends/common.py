@@ -98,5 +98,79 @@ def bind_array_inputs(graph: Graph, args: Sequence[Any], kwargs: Mapping[str, An
     return arrays, bind_shapes(graph, arrays)
 
 
+def output_targets(out: Any, shapes: Sequence[tuple], dtypes: Sequence) -> list | None:
+    """Flatten and check an ``out=`` argument of a kernel call: arrays arranged like
+    the result (or a flat sequence), one per output, each of that output's shape
+    (``shapes[k]``), writeable, of a dtype the output (``dtypes[k]``) casts to with
+    ``casting="same_kind"`` (NumPy's ufunc rule). None when ``out`` is None.
+
+    Raises:
+        InputError: the wrong number of arrays, or one of the wrong type, shape or
+            dtype, or read-only (names its position).
+    """
+    if out is None:
+        return None
+    if type(out) is tuple and len(out) == len(dtypes) and \
+            all(type(t) is np.ndarray for t in out):
+        flat = list(out)
+    else:
+        flat, stack = [], [out]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, (tuple, list)):
+                stack.extend(reversed(item))
+            else:
+                flat.append(item)
+    if len(flat) != len(dtypes):
+        raise InputError(f"out= needs {len(dtypes)} array(s), one per output; got "
+                         f"{len(flat)}")
+    for k, (t, shape, dt) in enumerate(zip(flat, shapes, dtypes)):
+        if not isinstance(t, np.ndarray):
+            raise InputError(f"out[{k}] must be a NumPy array, got {type(t).__name__}")
+        if t.shape != tuple(shape):
+            raise InputError(f"out[{k}] has shape {t.shape}; the result has shape "
+                             f"{tuple(shape)}")
+        if t.dtype is not dt and not np.can_cast(dt, t.dtype, casting="same_kind"):
+            raise InputError(f"out[{k}] has dtype {t.dtype}; the output is {np.dtype(dt)}")
+        if not t.flags.writeable:
+            raise InputError(f"out[{k}] is read-only")
+    return flat
+
+
+def memory_owner(a: np.ndarray) -> np.ndarray | None:
+    """The array that owns the memory ``a`` views (``a`` itself when it owns its data),
+    following ``.base`` through NumPy arrays; None when the memory belongs to something
+    else (a ``bytes``/``mmap``/foreign buffer, ``as_strided``'s helper object) or to an
+    array that does not own its data (made from a raw pointer)."""
+    while True:
+        b = a.base
+        if b is None:
+            return a if a.flags.owndata else None
+        if not isinstance(b, np.ndarray):
+            return None
+        a = b
+
+
+def overlaps(a: np.ndarray, others: Sequence[np.ndarray]) -> bool:
+    """True when ``a`` may share memory with any of ``others``
+    (``np.may_share_memory``: bounds only, so never a false "no"; NumPy's ufuncs test
+    the same before writing to ``out=`` and work on a copy when it says yes).
+
+    Arrays whose memory belongs to different NumPy arrays that own their data (see
+    :func:`memory_owner`) are separate allocations and cannot overlap; only the other
+    pairs are passed to ``np.may_share_memory`` (which costs about 0.4 µs a pair)."""
+    mine = memory_owner(a)
+    for b in others:
+        if b is a:
+            return True
+        if mine is not None:
+            theirs = memory_owner(b)
+            if theirs is not None and theirs is not mine:
+                continue
+        if np.may_share_memory(a, b):
+            return True
+    return False
+
+
 __all__ = ["NP_DTYPES", "as_input_array", "bind_arguments", "bind_array_inputs",
-           "is_array_graph"]
+           "is_array_graph", "memory_owner", "output_targets", "overlaps"]

@@ -16,7 +16,7 @@ from ..ir import Graph, InputError, Node
 from ..ir.array_ops import check_class_indices, class_label_uses
 from ..ir.shapes import concrete_shapes, subst_params
 from .common import (NP_DTYPES, as_input_array, bind_arguments, bind_array_inputs,
-                     is_array_graph)
+                     is_array_graph, output_targets, overlaps)  # noqa: F401 (re-exported)
 
 
 def labels_name(labels: Node) -> str:
@@ -123,48 +123,6 @@ def evaluate(graph: Graph, *args, **kwargs) -> Any:
         ShapeError: an array graph's node fails its shape rule on the bound sizes.
     """
     return graph.output_tree(_evaluate_flat(graph, args, kwargs))
-
-
-def output_targets(out: Any, shapes: Sequence[tuple], dtypes: Sequence) -> list | None:
-    """Flatten and check an ``out=`` argument of a kernel call: arrays arranged like
-    the result (or a flat sequence), one per output, each of that output's shape
-    (``shapes[k]``), writeable, of a dtype the output (``dtypes[k]``) casts to with
-    ``casting="same_kind"`` (NumPy's ufunc rule). None when ``out`` is None.
-
-    Raises:
-        InputError: the wrong number of arrays, or one of the wrong type, shape or
-            dtype, or read-only (names its position).
-    """
-    if out is None:
-        return None
-    flat, stack = [], [out]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (tuple, list)):
-            stack.extend(reversed(item))
-        else:
-            flat.append(item)
-    if len(flat) != len(dtypes):
-        raise InputError(f"out= needs {len(dtypes)} array(s), one per output; got "
-                         f"{len(flat)}")
-    for k, (t, shape, dt) in enumerate(zip(flat, shapes, dtypes)):
-        if not isinstance(t, np.ndarray):
-            raise InputError(f"out[{k}] must be a NumPy array, got {type(t).__name__}")
-        if t.shape != tuple(shape):
-            raise InputError(f"out[{k}] has shape {t.shape}; the result has shape "
-                             f"{tuple(shape)}")
-        if not np.can_cast(dt, t.dtype, casting="same_kind"):
-            raise InputError(f"out[{k}] has dtype {t.dtype}; the output is {np.dtype(dt)}")
-        if not t.flags.writeable:
-            raise InputError(f"out[{k}] is read-only")
-    return flat
-
-
-def overlaps(a: np.ndarray, others: Sequence[np.ndarray]) -> bool:
-    """True when ``a`` may share memory with any of ``others``
-    (``np.may_share_memory``: bounds only, so never a false "no"; NumPy's ufuncs test
-    the same before writing to ``out=`` and work on a copy when it says yes)."""
-    return any(np.may_share_memory(a, b) for b in others)
 
 
 class NumpyKernel:

@@ -38,8 +38,8 @@ import numpy as np
 from llvmlite import binding as llvm
 
 from ...ir import Graph, GraphcError, InputError
-from ..common import NP_DTYPES, as_input_array, bind_arguments, chunked_handler
-from ..numpy_interp import output_targets, overlaps
+from ..common import (NP_DTYPES, as_input_array, bind_arguments, chunked_handler,
+                      output_targets, overlaps)
 from . import cache as disk_cache
 from .buffers import MIN_BYTES as POOL_MIN_BYTES
 from .buffers import POOL
@@ -454,6 +454,13 @@ def get_module(graph: Graph, pattern: tuple[bool, ...], level: str,
 # ---------------------------------------------------------------------------------
 # the kernel object
 
+_EXACT_INT = 1 << 24
+"""Python ints of at most this magnitude take the fast path (exact in float32 and
+float64, so converting them directly or through int64 gives the same value)."""
+
+_MISSING = object()
+
+
 def _tree_builder(structure):
     """A fast function arranging a flat list of outputs as ``structure``."""
     if isinstance(structure, int):
@@ -483,7 +490,8 @@ class LLVMKernel:
     split across :func:`graphc.get_num_threads` threads.
 
     One machine-code specialisation is compiled per pattern of scalar/array inputs, on
-    first use, and cached (in memory and on disk).
+    first use, and cached (in memory and on disk). For many calls on the same buffers,
+    :meth:`bind` them once (see ``docs/performance.md``).
 
     Args:
         graph: an elementwise graph.
@@ -513,6 +521,9 @@ class LLVMKernel:
         self._out_dtypes = tuple(np.dtype(NP_DTYPES[o.dtype]) for o in graph.outputs)
         self._tree = _tree_builder(graph.structure)
         self._all_arrays = (False,) * self._n_in
+        self._index = {x.name: k for k, x in enumerate(graph.inputs)}
+        self._all_scalars = (True,) * self._n_in
+        self._scratch: list = []
         self._min_parallel = _parallel_threshold(graph)
 
     def __reduce__(self):
@@ -582,36 +593,173 @@ class LLVMKernel:
             InputError: missing, unknown or non-numeric inputs, shapes that do not
                 broadcast, or ``out`` arrays of the wrong number, shape or dtype.
         """
-        if not kwargs and len(args) == self._n_in:
-            # fast path: contiguous arrays of the graph's dtypes and one shape
-            shape = None
-            for a, dt in zip(args, self._in_dtypes):
-                if type(a) is not np.ndarray or a.dtype is not dt or \
-                        not a.flags.c_contiguous or a.size <= 1:
-                    break
-                if shape is None:
-                    shape = a.shape
-                elif a.shape != shape:
+        out = None
+        if kwargs:
+            out = kwargs.pop("out", None)
+            if kwargs:
+                ordered = self._by_keyword(args, kwargs)
+                if ordered is None:
+                    return self._call_general(args, kwargs, out)
+                args, kwargs = ordered, {}
+        if len(args) != self._n_in:
+            return self._call_general(args, kwargs, out)
+        if out is None:
+            for a in args:  # every input a Python or NumPy scalar: the scalar path
+                ta = type(a)
+                if not (ta is float or ta is np.float64 or ta is np.float32 or
+                        (ta is int and -_EXACT_INT <= a <= _EXACT_INT)):
                     break
             else:
-                if shape is not None:
-                    n = args[0].size
-                    if n * 8 < POOL_MIN_BYTES:   # small: plain arrays, one thread
-                        outs = [np.empty(shape, dt) for dt in self._out_dtypes]
-                    else:
-                        outs = [POOL.empty(shape, dt) for dt in self._out_dtypes]
-                    cm = self._compiled.get(self._all_arrays) or \
-                        self.specialization(self._all_arrays)
-                    if n < self._min_parallel and cm.pyfunc is not None:
-                        cm.pyfunc(0, n, *args, *outs)
-                    else:
-                        self._run(cm, n, args, outs)
-                    return self._tree(outs)
-        return self._call_general(args, kwargs)
+                if args:
+                    return self._call_scalars(args)
+        # fast path: each input a float (or small int), or an ndarray of the graph's
+        # dtype that is C-contiguous of one common shape, or of size 1 (a scalar)
+        ins = args
+        pattern = None
+        shape = shape1 = None
+        k = 0
+        for a, dt in zip(args, self._in_dtypes):
+            ta = type(a)
+            if ta is np.ndarray:
+                if a.dtype is not dt:
+                    break
+                if shape is not None and a.shape == shape:  # size > 1, seen before
+                    if not a.flags.c_contiguous:
+                        break
+                elif a.size == 1:
+                    if pattern is None:
+                        pattern, ins = [False] * self._n_in, list(args)
+                    pattern[k] = True
+                    if a.ndim:
+                        if shape1 is None:
+                            shape1 = a.shape
+                        elif a.shape != shape1:
+                            break
+                elif shape is None and a.flags.c_contiguous:
+                    shape = a.shape
+                else:
+                    break
+            elif ta is float or ta is np.float64 or ta is np.float32 or \
+                    (ta is int and -_EXACT_INT <= a <= _EXACT_INT):
+                if pattern is None:
+                    pattern, ins = [False] * self._n_in, list(args)
+                ins[k] = np.array(a, dt)
+                pattern[k] = True
+            else:
+                break
+            k += 1
+        else:
+            if shape is None:
+                shape = shape1 or ()
+            elif shape1 is not None and len(shape1) > len(shape):
+                return self._call_general(args, kwargs, out)
+            n = 1
+            for d in shape:
+                n *= d
+            pattern = self._all_arrays if pattern is None else tuple(pattern)
+            cm = self._compiled.get(pattern) or self.specialization(pattern)
+            if out is not None:
+                return self._call_out(cm, n, shape, args, ins, out)
+            if n * 8 < POOL_MIN_BYTES:   # small: plain arrays
+                outs = [np.empty(shape, dt) for dt in self._out_dtypes]
+            else:
+                outs = [POOL.empty(shape, dt) for dt in self._out_dtypes]
+            if n < self._min_parallel and cm.pyfunc is not None:
+                if n:
+                    cm.pyfunc(0, n, *ins, *outs)
+            elif n:
+                self._run(cm, n, ins, outs)
+            if not shape:
+                return self._tree([o[()] for o in outs])
+            return self._tree(outs)
+        return self._call_general(args, kwargs, out)
 
-    def _call_general(self, args, kwargs) -> Any:
+    def bind(self, *args: Any, out: Any = None, **kwargs: Any) -> "BoundCall":
+        """Pre-bind inputs (and optionally ``out``) for calling the kernel many times
+        on the same buffers (optimiser loops, benchmarks' repeated runs).
+
+        Inputs are given as for :meth:`__call__`. The returned :class:`BoundCall`
+        takes no arguments: each call reads the bound arrays' *current* contents (the
+        caller may update them in place between calls), writes the same output arrays
+        and returns them arranged like the result. Everything a normal call decides
+        (broadcast shape, scalar pattern, specialisation, which arrays are read or
+        written in place, which need a copy) is decided here once.
+
+        Contract: the bound arrays stay the same objects with the same shape, strides
+        and dtype; mutating their values in place is allowed. Values that are not NumPy
+        arrays (Python floats, lists) are converted once and bound as constants. The
+        outputs (the ``out`` arrays, else arrays allocated here) are overwritten by every
+        call. A bound call is not thread-safe (its temporaries are shared).
+
+        Raises:
+            InputError: as :meth:`__call__` (missing, unknown or non-numeric inputs,
+                shapes that do not broadcast, bad ``out`` arrays); the bound call raises
+                it when a bound array's shape, strides or dtype changed since binding.
+        """
+        return BoundCall(self, args, kwargs, out)
+
+    def _call_scalars(self, args: tuple) -> Any:
+        """Every input a scalar: the values go into 0-d scratch arrays and the results
+        come back as NumPy scalars (copies), so the scratch arrays are reused; a free
+        list (``list.pop``/``append``, atomic) gives each concurrent call its own."""
+        try:
+            ins, outs = self._scratch.pop()
+        except IndexError:
+            ins = [np.empty((), dt) for dt in self._in_dtypes]
+            outs = [np.empty((), dt) for dt in self._out_dtypes]
+        for b, a in zip(ins, args):
+            b[()] = a
+        cm = self._compiled.get(self._all_scalars) or \
+            self.specialization(self._all_scalars)
+        if cm.pyfunc is not None:
+            cm.pyfunc(0, 1, *ins, *outs)
+        else:
+            cm.run(0, 1, ins, outs)
+        result = [o[()] for o in outs]
+        self._scratch.append((ins, outs))
+        return self._tree(result)
+
+    def _by_keyword(self, args: tuple, kwargs: dict) -> tuple | None:
+        """Inputs given (partly) by keyword, in input order; None (for the general
+        path to report) when one is missing, unknown or given twice."""
+        index = self._index
+        if len(args) + len(kwargs) != self._n_in:
+            return None
+        values = list(args) + [_MISSING] * len(kwargs)
+        for name, v in kwargs.items():
+            i = index.get(name, -1)
+            if i < len(args) or values[i] is not _MISSING:
+                return None
+            values[i] = v
+        return tuple(values)
+
+    def _call_out(self, cm: "CompiledModule", n: int, shape: tuple, args, ins,
+                  out) -> Any:
+        """The fast path's ``out=``: outputs written in place where that is safe (a
+        C-contiguous writeable target of the output's dtype that shares no memory with
+        an input or another target), else computed into a temporary and copied."""
+        targets = output_targets(out, [shape] * len(self._out_dtypes), self._out_dtypes)
+        arrays = [a for a in args if type(a) is np.ndarray]
+        outs = []
+        for k, dt in enumerate(self._out_dtypes):
+            t = targets[k]
+            if t.dtype is dt and t.flags.c_contiguous and not overlaps(t, arrays) and \
+                    not overlaps(t, targets[:k] + targets[k + 1:]):
+                outs.append(t)
+            else:
+                outs.append(POOL.empty(shape, dt))
+        if n:
+            if n < self._min_parallel and cm.pyfunc is not None:
+                cm.pyfunc(0, n, *ins, *outs)
+            else:
+                self._run(cm, n, ins, outs)
+        for t, o in zip(targets, outs):
+            if t is not o:
+                np.copyto(t, o, casting="same_kind")
+        return self._tree(targets)
+
+    def _call_general(self, args, kwargs, out=None) -> Any:
         g = self.graph
-        out = kwargs.pop("out", None)
         chunked = chunked_handler((*args, *kwargs.values()))
         if chunked is not None:  # Dask arrays: chunk by chunk, lazily (graphc.interop)
             if out is not None:
@@ -658,6 +806,122 @@ class LLVMKernel:
         if shape == ():
             outs = [o[()] for o in outs]
         return self._tree(outs)
+
+
+class BoundCall:
+    """A kernel call with its arguments bound (see :meth:`LLVMKernel.bind`): calling it
+    re-runs the kernel on the bound buffers and returns the outputs.
+
+    Attributes:
+        kernel: the :class:`LLVMKernel`.
+        shape: the broadcast shape of the outputs.
+        outputs: the output arrays, flat (the ``out`` arrays when given).
+    """
+
+    __slots__ = ("kernel", "shape", "outputs", "_checks", "_stage", "_after", "_args",
+                 "_go", "_result", "_scalar", "_n")
+
+    def __init__(self, kernel: "LLVMKernel", args: tuple, kwargs: dict, out: Any):
+        g = kernel.graph
+        if chunked_handler((*args, *kwargs.values())) is not None:
+            raise InputError("bind() takes NumPy arrays or scalars, not Dask arrays")
+        values = bind_arguments(g, args, kwargs, "kernel")
+        arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(g.inputs, values)]
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+        except ValueError:
+            raise InputError("inputs cannot be broadcast together: " + ", ".join(
+                f"{x.name} {a.shape}" for x, a in zip(g.inputs, arrays))) from None
+        n = 1
+        for d in shape:
+            n *= d
+        pattern = tuple(a.size == 1 for a in arrays)
+        cm = kernel.specialization(pattern)
+        checks, stage, ins, given = [], [], [], []
+        for x, v, a, dt, scalar in zip(g.inputs, values, arrays, kernel._in_dtypes,
+                                       pattern):
+            if isinstance(v, np.ndarray):
+                given.append(v)
+                checks.append((v, v.shape, v.strides, v.dtype, f"input {x.name!r}"))
+                if type(v) is np.ndarray and v.dtype is dt and \
+                        (scalar or (v.shape == shape and v.flags.c_contiguous)):
+                    ins.append(v)  # read in place at every call
+                    continue
+                src = v.reshape(()) if scalar else np.broadcast_to(v, shape)
+                dst = np.empty((), dt) if scalar else np.empty(shape, dt)
+                stage.append((dst, np.asarray(src)))
+                ins.append(dst)
+            else:  # a constant: converted once, into memory of its own
+                ins.append(np.array(a.reshape(()) if scalar else np.broadcast_to(a, shape),
+                                    dt, copy=True, order="C"))
+        targets = output_targets(out, [shape] * len(kernel._out_dtypes),
+                                 kernel._out_dtypes)
+        outs, after = [], []
+        for k, dt in enumerate(kernel._out_dtypes):
+            if targets is None:
+                outs.append(np.empty(shape, dt))
+                continue
+            t = targets[k]
+            checks.append((t, t.shape, t.strides, t.dtype, f"out[{k}]"))
+            others = targets[:k] + targets[k + 1:]
+            if type(t) is np.ndarray and t.dtype is dt and t.flags.c_contiguous and \
+                    not overlaps(t, given) and not overlaps(t, others):
+                outs.append(t)
+            else:  # computed into a temporary, then copied (as NumPy's ufuncs do)
+                tmp = np.empty(shape, dt)
+                outs.append(tmp)
+                after.append((t, tmp))
+        self.kernel = kernel
+        self.shape = shape
+        self.outputs = targets if targets is not None else outs
+        self._checks = tuple(checks)
+        self._stage = tuple(stage)
+        self._after = tuple(after)
+        self._n = n
+        self._scalar = targets is None and shape == ()
+        self._result = kernel._tree(self.outputs)
+        if n == 0:
+            self._go, self._args = _nothing, ()
+        elif n < kernel._min_parallel and cm.pyfunc is not None:
+            self._go, self._args = cm.pyfunc, (0, n, *ins, *outs)
+        else:
+            self._go, self._args = kernel._run, (cm, n, tuple(ins), tuple(outs))
+
+    def __call__(self) -> Any:
+        """Run the kernel on the bound arrays' current values; returns the outputs
+        (the bound output arrays, arranged like the result; NumPy scalars when every
+        input is a scalar and no ``out`` was bound).
+
+        Raises:
+            InputError: a bound array's shape, strides or dtype changed since binding.
+        """
+        for a, shape, strides, dt, _ in self._checks:
+            if a.shape != shape or a.dtype is not dt or a.strides != strides:
+                self._changed()
+        for dst, src in self._stage:
+            np.copyto(dst, src, casting="unsafe")
+        self._go(*self._args)
+        for t, o in self._after:
+            np.copyto(t, o, casting="same_kind")
+        if self._scalar:
+            return self.kernel._tree([o[()] for o in self.outputs])
+        return self._result
+
+    def _changed(self):
+        for a, shape, strides, dt, what in self._checks:
+            if a.shape != shape or a.dtype is not dt or a.strides != strides:
+                raise InputError(
+                    f"bound {what} changed since bind(): it was {shape} {dt} (strides "
+                    f"{strides}), it is now {a.shape} {a.dtype} (strides {a.strides}); "
+                    "bound arrays may be updated in place but keep their shape and "
+                    "dtype (call bind() again)")
+
+    def __repr__(self) -> str:
+        return f"<graphc bound call of {self.kernel!r}, shape {self.shape}>"
+
+
+def _nothing(*_args) -> None:
+    return None
 
 
 def _out_arrays(out, n_out: int, shape: tuple, dtypes) -> list | None:
