@@ -23,8 +23,13 @@ from .numpy_api import (Function, abs, absolute, acos, add, arccos, arcsin, arct
                         maximum, minimum, multiply, negative, not_equal, pow, power, relu,
                         sigmoid, sign, sin, sinh, softplus, sqrt, subtract, tan, tanh,
                         true_divide, variable, where)
+from .numpy_api import (acosh, arccosh, arcsinh, arctan2, arctanh, asinh, atan2,
+                        atanh, cbrt, ceil, clip, erf, erfc, exp2, floor, hypot, log2,
+                        log10, logaddexp, mod, reciprocal, remainder, rint, round, square)
 from .tracing import trace
 from .viz import Trace
+from . import numpy  # noqa: E402 - gc.numpy: NumPy's names (import graphc.numpy as gnp)
+from .numpy import logsumexp, matmul, mean, softmax, sum  # noqa: A004,E402 - as jnp.sum
 
 from ._version import __version__
 
@@ -44,6 +49,10 @@ __all__ += [  # NumPy-style functions and the @gc.function tracer (graphc.numpy_
     "maximum", "minimum", "multiply", "negative", "not_equal", "pow", "power", "relu",
     "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt", "subtract", "tan", "tanh",
     "true_divide", "variable", "where",
+    "acosh", "arccosh", "arcsinh", "arctan2", "arctanh", "asinh", "atan2", "atanh", "cbrt",
+    "ceil", "clip", "erf", "erfc", "exp2", "floor", "hypot", "log10", "log2", "logaddexp",
+    "mod", "reciprocal", "remainder", "rint", "round", "square",
 ]
 __all__ += ["Trace", "trace"]  # evaluation traces: tables and diagrams (graphc.viz)
+__all__ += ["logsumexp", "matmul", "mean", "softmax"]  # arrays (graphc.numpy; gc.sum too)
 __all__ += ["TransformedFunction", "jacfwd", "jacrev"]  # transforms (graphc.transforms)

@@ -70,12 +70,10 @@ def _eager(name: str, args: tuple, params: dict) -> Any:
 
 def _dispatch(name: str, builder: Callable, *args: Any, **params: Any) -> Any:
     if any(isinstance(a, Node) for a in args):
-        for a in args:
-            if not isinstance(a, Node) and np.ndim(a) != 0:
-                raise InputError(
-                    f"{name}: an array constant ({type(a).__name__} of shape {np.shape(a)}) "
-                    f"cannot be combined with a graph value yet; pass it as an input of "
-                    f"the traced function")
+        like = next(a for a in args if isinstance(a, Node))
+        from .ir.numpy_dispatch import array_constant  # arrays become array constants
+        args = tuple(a if isinstance(a, Node) or np.ndim(a) == 0 else
+                     array_constant(_as_number_array(a, name), like.dtype, name) for a in args)
         return builder(*args, **params)
     return _eager(name, args, params)
 
@@ -276,12 +274,114 @@ def where(condition, x, y):
     return _dispatch("where", ops.where, condition, x, y)
 
 
+
+def floor(x):
+    """Largest integer ``<= x`` (primitive ``floor``); derivative 0."""
+    return _dispatch("floor", ops.floor, x)
+
+
+def ceil(x):
+    """Smallest integer ``>= x`` (primitive ``ceil``); derivative 0."""
+    return _dispatch("ceil", ops.ceil, x)
+
+
+def round(x):  # noqa: A001 - NumPy's name
+    """Nearest integer, ties to even like ``np.round(x)``/``np.rint`` (primitive
+    ``round``); derivative 0. (No ``decimals`` argument.)"""
+    return _dispatch("round", ops.round_, x)
+
+
+def remainder(x, y):
+    """``x mod y`` with the sign of ``y`` (NumPy's ``remainder``, Python's ``%``;
+    primitive ``mod``); NaN for ``y = 0``. Derivatives 1 and ``-floor(x/y)``."""
+    return _dispatch("mod", ops.mod, x, y)
+
+
+def exp2(x):
+    """``2 ** x`` (primitive ``exp2``)."""
+    return _dispatch("exp2", ops.exp2, x)
+
+
+def log2(x):
+    """Base-2 logarithm (primitive ``log2``); NaN for ``x < 0``."""
+    return _dispatch("log2", ops.log2, x)
+
+
+def log10(x):
+    """Base-10 logarithm (primitive ``log10``); NaN for ``x < 0``."""
+    return _dispatch("log10", ops.log10, x)
+
+
+def arcsinh(x):
+    """Inverse hyperbolic sine (primitive ``asinh``)."""
+    return _dispatch("asinh", ops.asinh, x)
+
+
+def arccosh(x):
+    """Inverse hyperbolic cosine (primitive ``acosh``); NaN for ``x < 1``."""
+    return _dispatch("acosh", ops.acosh, x)
+
+
+def arctanh(x):
+    """Inverse hyperbolic tangent (primitive ``atanh``); NaN for ``|x| > 1``."""
+    return _dispatch("atanh", ops.atanh, x)
+
+
+def arctan2(y, x):
+    """Angle of the point ``(x, y)`` in ``[-pi, pi]`` (primitive ``atan2``)."""
+    return _dispatch("atan2", ops.atan2, y, x)
+
+
+def hypot(x, y):
+    """``sqrt(x² + y²)`` without overflow (primitive ``hypot``)."""
+    return _dispatch("hypot", ops.hypot, x, y)
+
+
+def erf(x):
+    """Error function (primitive ``erf``; SciPy's ``special.erf``)."""
+    return _dispatch("erf", ops.erf, x)
+
+
+def erfc(x):
+    """Complementary error function ``1 - erf(x)`` (primitive ``erfc``)."""
+    return _dispatch("erfc", ops.erfc, x)
+
+
+def cbrt(x):
+    """Real cube root (primitive ``cbrt``); ``cbrt'(0) = +inf``."""
+    return _dispatch("cbrt", ops.cbrt, x)
+
+
+def clip(x, lo, hi):
+    """``min(max(x, lo), hi)`` (NumPy's ``clip`` with both bounds given; primitive
+    ``clip``); the derivative goes to ``x`` on ``lo <= x <= hi``."""
+    return _dispatch("clip", ops.clip, x, lo, hi)
+
+
+def logaddexp(x, y):
+    """``log(e^x + e^y)`` without overflow (primitive ``logaddexp``)."""
+    return _dispatch("logaddexp", ops.logaddexp, x, y)
+
+
+def square(x):
+    """``x * x`` (primitive ``square``)."""
+    return _dispatch("square", ops.square, x)
+
+
+def reciprocal(x):
+    """``1 / x`` (primitive ``reciprocal``); NumPy's ``reciprocal`` on floats."""
+    return _dispatch("reciprocal", ops.reciprocal, x)
+
+
 # NumPy's and graphc's other names for the same functions
 absolute = abs
 asin, acos, atan = arcsin, arccos, arctan
 pow = power  # noqa: A001 - NumPy 2 has np.pow
 true_divide = divide
 expit = sigmoid
+rint = round
+mod = remainder
+asinh, acosh, atanh, atan2 = arcsinh, arccosh, arctanh, arctan2
 
 
 def variable(name: str, dtype: str = "float64") -> Node:
@@ -299,6 +399,10 @@ PRIMITIVE_FUNCTIONS: dict[str, Callable] = {
     "leaky_relu": leaky_relu, "elu": elu, "softplus": softplus, "minimum": minimum,
     "maximum": maximum, "lt": less, "le": less_equal, "gt": greater, "ge": greater_equal,
     "eq": equal, "ne": not_equal, "where": where,
+    "floor": floor, "ceil": ceil, "round": round, "mod": remainder, "exp2": exp2,
+    "log2": log2, "log10": log10, "asinh": arcsinh, "acosh": arccosh, "atanh": arctanh,
+    "atan2": arctan2, "hypot": hypot, "erf": erf, "erfc": erfc, "cbrt": cbrt,
+    "clip": clip, "logaddexp": logaddexp, "square": square, "reciprocal": reciprocal,
 }
 """The NumPy-style function of each registered primitive (leaves excepted)."""
 
@@ -422,7 +526,10 @@ def function(fn: Callable | None = None, *, inputs: Iterable[str] | None = None,
         inputs: parameters that become graph inputs (default: all but ``static``).
         dtype: ``"float64"`` (default) or ``"float32"``.
         static: ``{parameter: value}`` passed as plain Python values while tracing.
-        shapes: static shapes of array inputs (reserved for array graphs).
+        shapes: ``{parameter: shape}`` of array inputs, e.g. ``{"W": ("H", "D")}``: a
+            tuple of ints and/or symbol names bound when the kernel is called (as
+            :func:`graphc.parse`'s shapes); other inputs are scalars. See
+            docs/arrays-in-python.md.
         name: base name of unnamed outputs (default: the function's name).
 
     Returns:
@@ -441,4 +548,7 @@ __all__ = [
     "less_equal", "log", "log1p", "maximum", "minimum", "multiply", "negative", "not_equal",
     "pow", "power", "relu", "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt", "subtract",
     "tan", "tanh", "true_divide", "variable", "where",
+    "acosh", "arccosh", "arcsinh", "arctan2", "arctanh", "asinh", "atan2", "atanh", "cbrt",
+    "ceil", "clip", "erf", "erfc", "exp2", "floor", "hypot", "log10", "log2", "logaddexp",
+    "mod", "reciprocal", "remainder", "rint", "round", "square",
 ]

@@ -6,6 +6,7 @@ Grammar (informally)::
     statement  := NAME '=' expr | expr
     expr       := comparison of sums of products of unary of powers of atoms
     atom       := NUMBER | NAME | NAME '(' args ')' | '(' expr ')' | atom '[' index ']'
+                | array      array := '[' (['-'] NUMBER | array) (',' ...)* [','] ']'
     args       := arg (',' arg)*      arg := [NAME '='] (expr | literal)
     literal    := '(' [item (',' item)* [',']] ')' | True | False | None
     index      := entry (',' entry)*  entry := INT | [INT] ':' [INT] [':' [INT]]
@@ -13,10 +14,13 @@ Grammar (informally)::
 Operators, loosest first: comparisons ``< <= > >= == !=`` (1.0 where true, else 0.0;
 they chain as in Python: ``a < b < c`` means ``(a < b) and (b < c)``, built as the
 product of the two 0/1 comparisons with ``b`` computed once, while ``(a < b) < c``
-compares the 0/1 value of ``a < b`` with ``c``); ``+ -``; ``* / @``
-(``@`` is the matrix product); unary ``- +``; ``^`` and ``**`` (power,
+compares the 0/1 value of ``a < b`` with ``c``); ``+ -``; ``* / % @``
+(``@`` is the matrix product, ``%`` the remainder with the divisor's sign, as in
+Python); unary ``- +``; ``^`` and ``**`` (power,
 right-associative, so ``-x^2 = -(x^2)`` and ``x^-2 = x^(-2)``); subscripts ``x[1:]``,
-``x[:-1]``, ``x[0, 1:]`` bind tightest (integer literals only). Keyword arguments
+``x[:-1]``, ``x[0, 1:]`` bind tightest (integer literals only). An array literal
+``[[1, 2], [3, -4.5]]`` (rectangular nested lists of signed numbers or ``pi``/``e``...)
+is an array constant (:func:`graphc.ir.numpy_dispatch.array_constant`). Keyword arguments
 ``axis=``, ``keepdims=`` and shapes take literals: integers, tuples of integers and
 dimension names (``(B, 64)``), ``True``/``False``/``None``. ``max(x)``/``min(x)``
 with one argument (or ``axis=``) are reductions; with two or more, elementwise. Numbers may have exponents (``1e-5``); ``pi``, ``e``, ``inf`` and
@@ -43,12 +47,13 @@ from ..ir.primitive import function_names, lookup_function
 
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPERATORS = ("**", "<=", ">=", "==", "!=", "+", "-", "*", "/", "^", "@", "<", ">")
+_OPERATORS = ("**", "<=", ">=", "==", "!=", "+", "-", "*", "/", "%", "^", "@", "<", ">")
 _BINARY = {  # symbol: (precedence, right-associative, builder)
     "<": (1, False, ops.lt), "<=": (1, False, ops.le), ">": (1, False, ops.gt),
     ">=": (1, False, ops.ge), "==": (1, False, ops.eq), "!=": (1, False, ops.ne),
     "+": (2, False, ops.add), "-": (2, False, ops.sub),
     "*": (3, False, ops.mul), "/": (3, False, ops.div), "@": (3, False, array_ops.matmul),
+    "%": (3, False, ops.mod),  # Python's: as tight as * and /, sign of the divisor
     "^": (5, True, ops.pow), "**": (5, True, ops.pow),
 }
 _UNARY_PRECEDENCE = 4
@@ -63,7 +68,7 @@ class _Chain(tuple):
     right: Node
 
 
-_ALLOWED = ("numbers, names of inputs and functions, operators + - * / @ ^ ** "
+_ALLOWED = ("numbers, names of inputs and functions, operators + - * / % @ ^ ** "
             "< <= > >= == !=, parentheses, subscripts x[1:], ',' between arguments, "
             "'=' in statements and keyword arguments, ';' or newlines between statements")
 PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) | {
@@ -88,7 +93,7 @@ _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\f\v]+|\#[^\n]*)
   | (?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\*\*|<=|>=|==|!=|[-+*/^@<>])
+  | (?P<op>\*\*|<=|>=|==|!=|[-+*/%^@<>])
   | (?P<sep>[;\n])
   | (?P<punct>[(),=\[\]:])
 """, re.VERBOSE)
@@ -326,7 +331,11 @@ class _Parser:
                 elif tok.kind == "(":
                     operators.append(("(", tok.pos))
                     k += 1
-                elif tok.kind in ("[", "]", ":"):
+                elif tok.kind == "[":  # an array literal: a constant
+                    node, k = self._array_literal(tokens, k)
+                    operands.append((node, tok.pos))
+                    expect_operand = False
+                elif tok.kind in ("]", ":"):
                     self.error(f"unexpected {tok.text!r}", tok.pos,
                                "a number, a name, '(' or a unary '-' (subscripts follow a "
                                "value: x[1:])")
@@ -444,6 +453,69 @@ class _Parser:
             return k, True
         operands.append((_Static(tuple(items)), tok.pos))
         return j + 1, False
+
+    def _array_literal(self, tokens: list[Token], k: int) -> tuple[Node, int]:
+        """An array literal ``[[1, 2], [3, -4.5]]`` at ``tokens[k]`` (a ``[``): nested
+        lists of signed numbers, rectangular, as a constant of the parser's dtype
+        (:func:`graphc.ir.numpy_dispatch.array_constant`). Returns (node, next index)."""
+        from ..ir.numpy_dispatch import array_constant
+        start = tokens[k].pos
+        stack: list[list] = []
+        root: list = []
+        expect_item = True
+        while True:
+            tok = tokens[k]
+            if expect_item and tok.kind == "[":
+                stack.append([])
+            elif expect_item and (tok.kind in ("num", "name") or (
+                    tok.kind == "op" and tok.text in "+-" and
+                    tokens[k + 1].kind in ("num", "name"))):
+                sign = 1.0
+                if tok.kind == "op":
+                    sign = -1.0 if tok.text == "-" else 1.0
+                    k += 1
+                    tok = tokens[k]
+                if tok.kind == "num":
+                    value = tok.value
+                else:
+                    node = None if tokens[k + 1].kind == "(" else \
+                        self.variable(tok.text, tok.pos)  # pi, e, inf, nan
+                    if node is None or not node.is_const or node.shape:
+                        self.error(f"{tok.text!r} in an array literal is not a number: "
+                                   f"an array literal holds numbers only (build arrays "
+                                   f"of graph values with concatenate/stack)", tok.pos,
+                                   "a number")
+                    value = node.value
+                stack[-1].append(sign * value)
+                expect_item = False
+            elif tok.kind == "]" and stack[-1]:
+                done = stack.pop()
+                if not stack:
+                    root = done
+                    k += 1
+                    break
+                stack[-1].append(done)
+                expect_item = False
+            elif tok.kind == "," and not expect_item:
+                expect_item = True
+            elif tok.kind == "]":
+                self.error("an empty array literal", tok.pos, "a number")
+            else:
+                what = "the end of the input" if tok.kind == "end" else repr(tok.text)
+                self.error(f"unexpected {what} in an array literal", tok.pos,
+                           "a number, a signed number, a named constant or '['"
+                           if expect_item else "',' or ']'")
+            k += 1
+        try:
+            import numpy as _np
+            arr = _np.array(root, dtype=float)
+        except ValueError:
+            self.error("an array literal must be rectangular (every row of one length, "
+                       "numbers at one depth)", start, "a rectangular array")
+        try:
+            return array_constant(arr, self.dtype, "an array literal"), k
+        except GraphcError as exc:
+            self.error(str(exc), start)
 
     def _subscript(self, tokens: list[Token], k: int) -> tuple[str, int]:
         """Read ``[ index ]`` starting at the ``[`` token ``k``; returns the index text

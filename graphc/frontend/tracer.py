@@ -38,6 +38,14 @@ between graph values are identity tests, so write ``gc.equal(x, y) * gc.equal(y,
 ``np.where(c, a, b)``... on graph values build the same nodes as graphc's functions
 (NumPy's dispatch protocols, :mod:`graphc.ir.numpy_dispatch`); a NumPy function graphc
 has no counterpart for raises a :class:`~graphc.GraphcError` saying what to use.
+
+**Arrays.** ``shapes={"W": ("H", "D"), "x": ("D",)}`` makes inputs arrays (symbolic
+dimensions are bound when the kernel is called). Array values support ``W @ x``, NumPy
+basic indexing ``x[0]``, ``x[1:, ::2]``, ``x[..., None]``, ``.T``, ``.shape``,
+``.ndim``, ``.size``, ``.sum(axis=, keepdims=)``, ``.mean()``, ``.max()``, ``.min()``,
+``.reshape()``, ``.transpose()``, and :mod:`graphc.numpy` (``import graphc.numpy as gnp``)
+has NumPy's names for every primitive. NumPy arrays in the traced code
+(``W @ np.ones(3)``) become array constants.
 """
 
 from __future__ import annotations
@@ -269,8 +277,11 @@ def trace(fn: Callable, inputs: Iterable[str] | None = None, *, dtype: str = "fl
             (default: every parameter not in ``static``); other parameters keep their
             defaults (or ``static`` values) as Python values.
         dtype: ``"float64"`` (default) or ``"float32"`` for the inputs.
-        shapes: static shapes of array inputs (reserved for array graphs; scalars are
-            ``()``).
+        shapes: ``{parameter: shape}`` of array inputs: tuples of ints and/or symbol
+            names (``{"W": ("H", "D"), "x": ("D",)}``), as :func:`graphc.parse` takes
+            them; unlisted inputs are scalars ``()``. Array values support ``@``, basic
+            indexing, ``.T``, ``.sum()``... (:class:`~graphc.ir.Node`) and the functions
+            of :mod:`graphc.numpy`.
         static: ``{parameter: value}`` passed as plain Python values.
         name: base name of the outputs that are not bound to a local variable (default:
             the function's name, or ``y`` for a lambda).

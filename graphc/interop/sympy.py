@@ -94,8 +94,36 @@ TO_SYMPY: dict[str, Callable[..., Any]] = {
     "eq": lambda sp, a, b: _indicator(sp, sp.Eq(a, b)),
     "ne": lambda sp, a, b: _indicator(sp, sp.Ne(a, b)),
     "where": lambda sp, c, a, b: sp.Piecewise((a, _condition(sp, c)), (b, True)),
+    "floor": lambda sp, a: sp.floor(a),
+    "ceil": lambda sp, a: sp.ceiling(a),
+    "round": lambda sp, a: _round_half_even(sp, a),
+    "mod": lambda sp, a, b: sp.Mod(a, b),  # SymPy's Mod has the divisor's sign, like %
+    "exp2": lambda sp, a: 2 ** a,
+    "log2": lambda sp, a: sp.log(a) / sp.log(2),
+    "log10": lambda sp, a: sp.log(a) / sp.log(10),
+    "asinh": lambda sp, a: sp.asinh(a),
+    "acosh": lambda sp, a: sp.acosh(a),
+    "atanh": lambda sp, a: sp.atanh(a),
+    "atan2": lambda sp, a, b: sp.atan2(a, b),
+    "hypot": lambda sp, a, b: sp.sqrt(a ** 2 + b ** 2),
+    "erf": lambda sp, a: sp.erf(a),
+    "erfc": lambda sp, a: sp.erfc(a),
+    "cbrt": lambda sp, a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3),
+    "clip": lambda sp, a, lo, hi: sp.Min(sp.Max(a, lo), hi),
+    "logaddexp": lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "square": lambda sp, a: a ** 2,
+    "reciprocal": lambda sp, a: 1 / a,
 }
 """SymPy form of each registered primitive (``input`` and ``const`` are leaves)."""
+
+
+def _round_half_even(sp, a):
+    """Round to the nearest integer, ties to even (NumPy's ``rint``), in SymPy:
+    ``floor(a + 1/2)``, less 1 at a tie (``a + 1/2`` an integer) that lands on an odd
+    number."""
+    up = sp.floor(a + sp.Rational(1, 2))
+    odd_tie = sp.And(sp.Eq(up, a + sp.Rational(1, 2)), sp.Eq(sp.Mod(up, 2), 1))
+    return up - sp.Piecewise((1, odd_tie), (0, True))
 
 
 def _num(sp, value: float):
@@ -166,26 +194,18 @@ def _heaviside(x: Node, *h0: Node) -> Node:
     return ops.where(ops.gt(x, 0.0), 1.0, ops.where(ops.lt(x, 0.0), 0.0, at0))
 
 
-def _atan2(y: Node, x: Node) -> Node:
-    # quadrant-aware arctangent from atan and where (x = 0 handled by the y/x = ±inf limit)
-    base = ops.atan(ops.div(y, x))
-    pi = ops.const(math.pi, base.dtype)
-    shift = ops.where(ops.lt(x, 0.0), ops.where(ops.lt(y, 0.0), ops.neg(pi), pi), 0.0)
-    return ops.add(base, shift)
-
-
 FROM_SYMPY: dict[str, Callable[..., Node]] = {
     "sin": ops.sin, "cos": ops.cos, "tan": ops.tan, "asin": ops.asin, "acos": ops.acos,
     "atan": ops.atan, "sinh": ops.sinh, "cosh": ops.cosh, "tanh": ops.tanh,
     "exp": ops.exp, "log": ops.log, "Abs": ops.abs, "sign": ops.sign,
-    "Heaviside": _heaviside, "atan2": _atan2,
+    "Heaviside": _heaviside, "atan2": ops.atan2,
     "Max": lambda *a: _fold(ops.maximum, a), "Min": lambda *a: _fold(ops.minimum, a),
     "cot": lambda x: ops.div(ops.cos(x), ops.sin(x)),
     "sec": lambda x: ops.div(1.0, ops.cos(x)),
     "csc": lambda x: ops.div(1.0, ops.sin(x)),
-    "asinh": lambda x: ops.log(ops.add(x, ops.sqrt(ops.add(ops.mul(x, x), 1.0)))),
-    "acosh": lambda x: ops.log(ops.add(x, ops.sqrt(ops.sub(ops.mul(x, x), 1.0)))),
-    "atanh": lambda x: ops.mul(0.5, ops.log(ops.div(ops.add(1.0, x), ops.sub(1.0, x)))),
+    "asinh": ops.asinh, "acosh": ops.acosh, "atanh": ops.atanh,
+    "floor": ops.floor, "ceiling": ops.ceil, "Mod": ops.mod, "erf": ops.erf,
+    "erfc": ops.erfc,
     "StrictLessThan": ops.lt, "LessThan": ops.le, "StrictGreaterThan": ops.gt,
     "GreaterThan": ops.ge, "Equality": ops.eq, "Unequality": ops.ne,
     "And": lambda *a: _fold(ops.mul, [ops.ne(x, 0.0) for x in a]),

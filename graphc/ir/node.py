@@ -125,24 +125,110 @@ class Node:
 
     # Arithmetic sugar for building graphs in Python (derivative rules, the tracer).
     # Equality stays identity so nodes can be dict keys; use ops.eq for comparison.
-    def __add__(self, other): return _ops().add(self, other)
-    def __radd__(self, other): return _ops().add(other, self)
-    def __sub__(self, other): return _ops().sub(self, other)
-    def __rsub__(self, other): return _ops().sub(other, self)
-    def __mul__(self, other): return _ops().mul(self, other)
-    def __rmul__(self, other): return _ops().mul(other, self)
-    def __truediv__(self, other): return _ops().div(self, other)
-    def __rtruediv__(self, other): return _ops().div(other, self)
-    def __pow__(self, other): return _ops().pow(self, other)
-    def __rpow__(self, other): return _ops().pow(other, self)
+    # A NumPy array operand becomes an array constant (numpy_dispatch.array_constant).
+    def __add__(self, other): return _ops().add(self, _arr(other, self))
+    def __radd__(self, other): return _ops().add(_arr(other, self), self)
+    def __sub__(self, other): return _ops().sub(self, _arr(other, self))
+    def __rsub__(self, other): return _ops().sub(_arr(other, self), self)
+    def __mul__(self, other): return _ops().mul(self, _arr(other, self))
+    def __rmul__(self, other): return _ops().mul(_arr(other, self), self)
+    def __truediv__(self, other): return _ops().div(self, _arr(other, self))
+    def __rtruediv__(self, other): return _ops().div(_arr(other, self), self)
+    def __mod__(self, other): return _ops().mod(self, _arr(other, self))
+    def __rmod__(self, other): return _ops().mod(_arr(other, self), self)
+    def __pow__(self, other): return _ops().pow(self, _arr(other, self))
+    def __rpow__(self, other): return _ops().pow(_arr(other, self), self)
+    def __matmul__(self, other): return _array_ops().matmul(self, _arr(other, self))
+    def __rmatmul__(self, other): return _array_ops().matmul(_arr(other, self), self)
     def __neg__(self): return _ops().neg(self)
     def __pos__(self): return self
     def __abs__(self): return _ops().abs(self)
     # Ordering builds comparison nodes (1.0 or 0.0), like NumPy arrays; == stays identity.
-    def __lt__(self, other): return _ops().lt(self, other)
-    def __le__(self, other): return _ops().le(self, other)
-    def __gt__(self, other): return _ops().gt(self, other)
-    def __ge__(self, other): return _ops().ge(self, other)
+    def __lt__(self, other): return _ops().lt(self, _arr(other, self))
+    def __le__(self, other): return _ops().le(self, _arr(other, self))
+    def __gt__(self, other): return _ops().gt(self, _arr(other, self))
+    def __ge__(self, other): return _ops().ge(self, _arr(other, self))
+
+    # NumPy-style array methods and properties (see docs/arrays-in-python.md).
+    def __getitem__(self, index):
+        """NumPy basic indexing ``x[index]``: ints (negative from the end), slices (any
+        step), ``...`` and ``None`` (a new axis of length 1), alone or in a tuple.
+
+        Built from ``getitem`` (:func:`graphc.ir.array_ops.getitem`) and, for ``None``,
+        ``reshape``; the result's shape is NumPy's for the same index.
+
+        Raises:
+            ShapeError: an index out of bounds for a concrete axis, too many indices,
+                more than one ``...``, or advanced indexing (arrays, lists, booleans,
+                graph values), which graphc does not support.
+        """
+        return _basic_index(self, index)
+
+    def __len__(self):
+        """The length of the first axis (NumPy's ``len``); a TypeError for a scalar."""
+        if not self.shape:
+            raise TypeError("len() of a 0-d graph value")
+        if not isinstance(self.shape[0], int):
+            raise ShapeError(f"len() of a graph value whose first dimension is the symbol "
+                             f"{self.shape[0]}: it is known only when the kernel is called")
+        return self.shape[0]
+
+    def __iter__(self):
+        """``x[0], x[1], ...`` along the first axis (a concrete length)."""
+        n = len(self)
+        return (self[i] for i in range(n))
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions, ``len(shape)``."""
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """The number of entries (a ShapeError for a symbolic shape: use
+        ``graphc.numpy.size(x)``, a graph value, instead)."""
+        if not all(isinstance(d, int) for d in self.shape):
+            raise ShapeError(f"the size of a graph value of symbolic shape {self.shape} is "
+                             f"known only when the kernel is called; graphc.numpy.size(x) "
+                             f"is it as a graph value")
+        return math.prod(self.shape)
+
+    @property
+    def T(self) -> "Node":  # noqa: N802 - NumPy's name
+        """The transpose (axes reversed; a 0-d or 1-d value is returned unchanged)."""
+        return self if len(self.shape) < 2 else _array_ops().transpose(self)
+
+    def transpose(self, *axes) -> "Node":
+        """``x.transpose()``, ``x.transpose(1, 0)`` or ``x.transpose((1, 0))`` as NumPy."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _array_ops().transpose(self, tuple(axes) if axes else None)
+
+    def reshape(self, *shape) -> "Node":
+        """``x.reshape(2, 3)`` or ``x.reshape((2, 3))`` (one entry may be -1)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return _array_ops().reshape(self, tuple(shape))
+
+    def sum(self, axis=None, keepdims=False) -> "Node":  # noqa: A003
+        """Sum over ``axis`` (an int, a tuple, or None for all axes), as ``np.sum``."""
+        return _array_ops().sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False) -> "Node":
+        """Mean over ``axis``, as ``np.mean``."""
+        return _array_ops().mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False) -> "Node":
+        """Product over ``axis``, as ``np.prod``."""
+        return _array_ops().prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False) -> "Node":  # noqa: A003
+        """Largest entry over ``axis`` (NaN propagates), as ``np.max``."""
+        return _array_ops().amax(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False) -> "Node":  # noqa: A003
+        """Smallest entry over ``axis`` (NaN propagates), as ``np.min``."""
+        return _array_ops().amin(self, axis=axis, keepdims=keepdims)
     __hash__ = object.__hash__
 
     def __bool__(self):
@@ -233,6 +319,68 @@ def _control_flow_error(frame, what: str) -> GraphcError:
 def _ops():
     from . import ops
     return ops
+
+
+def _array_ops():
+    from . import array_ops
+    return array_ops
+
+
+def _arr(other, like: Node):
+    """A NumPy array (or a list/tuple of numbers, as NumPy reads it) operand as an array
+    constant of ``like``'s dtype; anything else unchanged."""
+    if isinstance(other, (list, tuple)) or (type(other).__module__ == "numpy" and
+                                            hasattr(other, "ndim")):
+        from .numpy_dispatch import array_constant
+        return array_constant(other, like.dtype, "an operand")
+    return other
+
+
+def _basic_index(x: Node, index) -> Node:
+    """``x[index]`` for NumPy basic indexing (see ``Node.__getitem__``)."""
+    items = index if isinstance(index, tuple) else (index,)
+    for it in items:
+        ok = it is None or it is Ellipsis or isinstance(it, slice) or (
+            isinstance(it, int) or (type(it).__module__ == "numpy" and
+                                    getattr(it, "dtype", None) is not None and
+                                    it.dtype.kind in "iu" and getattr(it, "ndim", 1) == 0))
+        if isinstance(it, (bool,)) or (type(it).__module__ == "numpy" and
+                                       getattr(it, "dtype", None) is not None and
+                                       it.dtype.kind == "b"):
+            ok = False
+        if not ok:
+            raise ShapeError(
+                f"index {it!r:.40} ({type(it).__name__}) of a graph value: graphc supports "
+                f"NumPy basic indexing only (integers, slices, ..., None); select with "
+                f"gc.where or one_hot products instead of advanced indexing")
+    if sum(1 for it in items if it is Ellipsis) > 1:
+        raise ShapeError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for it in items if it is not None and it is not Ellipsis)
+    if used > len(x.shape):
+        raise ShapeError(f"too many indices for a graph value of shape {x.shape}: {used} "
+                         f"were indexed")
+    expanded: list = []
+    for it in items:
+        if it is Ellipsis:
+            expanded.extend([slice(None)] * (len(x.shape) - used))
+        else:
+            expanded.append(it)
+    basic = [it if isinstance(it, slice) else int(it) for it in expanded if it is not None]
+    basic += [slice(None)] * (len(x.shape) - len(basic))
+    out = x
+    if any(not (isinstance(it, slice) and it.start is None and it.stop is None and
+                it.step in (None, 1)) for it in basic):
+        out = _array_ops().getitem(x, tuple(basic))
+    if any(it is None for it in expanded):
+        shape, kept = [], iter(out.shape)
+        for it in expanded:
+            if it is None:
+                shape.append(1)
+            elif isinstance(it, slice):
+                shape.append(next(kept))
+        shape.extend(kept)
+        out = _array_ops().reshape(out, tuple(shape))
+    return out
 
 
 _prefix_keys: dict[tuple, int] = {}

@@ -24,10 +24,10 @@ of :mod:`graphc.ir.array_ops`; ``ndim shape size`` read the static shape. Argume
 does not have (``dtype=``, ``out=``, ``where=``, ``initial=``, ``order=``) raise unless
 they have NumPy's default value; so does every other NumPy function.
 
-Operands next to a graph value may be graph values, Python or NumPy real numbers, or 0-d
-arrays (constants of the graph value's dtype, as the arithmetic operators lift them).
-An array constant of another shape raises :class:`~graphc.InputError`: graphc has no
-array constants; pass the array as an input of the traced function.
+Operands next to a graph value may be graph values, Python or NumPy real numbers, or
+NumPy arrays: constants of the graph value's dtype (:func:`array_constant`; an array of
+equal entries is one ``const`` node of its shape, any other is built from ``const``
+pieces joined by ``concatenate``, at most :data:`MAX_ARRAY_CONSTANT` entries).
 """
 
 from __future__ import annotations
@@ -92,17 +92,9 @@ _UFUNC_HINTS = {
                  "NaN, at NaN), or gc.where for another value at 0",
     "fmax": "gc.maximum / np.maximum propagate NaN; graphc has no NaN-ignoring fmax",
     "fmin": "gc.minimum / np.minimum propagate NaN; graphc has no NaN-ignoring fmin",
-    "log2": "write gc.log(x) / math.log(2)",
-    "log10": "write gc.log(x) / math.log(10)",
-    "exp2": "write gc.power(2.0, x)",
     "float_power": "use gc.power / np.power",
-    "hypot": "write gc.sqrt(x*x + y*y) (it overflows where hypot does not)",
     "isnan": "gc.not_equal(x, x) is 1.0 exactly where x is NaN",
-    "arctan2": "graphc has no two-argument arctangent; gc.arctan(y / x) covers x > 0",
-    "floor": "graphc has no rounding primitives",
-    "ceil": "graphc has no rounding primitives",
-    "trunc": "graphc has no rounding primitives",
-    "rint": "graphc has no rounding primitives",
+    "trunc": "write gc.where(x < 0, gc.ceil(x), gc.floor(x))",
 }
 
 _REDUCE_FOR = {np.add: "np.sum", np.multiply: "np.prod", np.maximum: "np.max",
@@ -115,23 +107,88 @@ def _supported_ufunc_names() -> str:
 
 
 def _operand(x: Any, what: str, like: Node | None) -> Node:
-    """``x`` as a graph value next to ``like``: nodes pass, real numbers and 0-d arrays
-    become constants of ``like``'s dtype."""
+    """``x`` as a graph value next to ``like``: nodes pass, real numbers, NumPy arrays
+    and lists/tuples of numbers become constants of ``like``'s dtype
+    (:func:`array_constant`)."""
     if isinstance(x, Node):
         return x
     if isinstance(x, (bool, np.bool_)):
         x = float(x)
-    if isinstance(x, np.ndarray):
-        if x.ndim == 0 and x.dtype.kind in "biuf":
-            return ops.const(float(x), like.dtype if like is not None else "float64")
-        raise InputError(
-            f"{what}: an array constant ({x.dtype} array of shape {x.shape}) cannot be "
-            f"combined with a graph value: graphc has no array constants; pass the array "
-            f"as an input of the traced function (with its shape)")
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return array_constant(x, like.dtype if like is not None else "float64", what)
     if isinstance(x, (Real, np.floating, np.integer)):
         return ops.lift(float(x), like)
     raise InputError(f"{what}: cannot use {type(x).__name__} {x!r:.40} next to a graph "
                      f"value; expected graph values or real numbers")
+
+
+MAX_ARRAY_CONSTANT = 4096
+"""The most entries an array constant with more than one distinct value may have."""
+
+
+def _balanced_concat(pieces: list[Node]) -> Node:
+    while len(pieces) > 1:
+        pieces = [pieces[i] if i + 1 == len(pieces) else
+                  apply(array_ops.concatenate_p, pieces[i], pieces[i + 1], axis=0)
+                  for i in range(0, len(pieces), 2)]
+    return pieces[0]
+
+
+def array_constant(value: Any, dtype: str = "float64", what: str = "an array constant") -> Node:
+    """A NumPy array (or nested lists of real numbers) as a constant graph value.
+
+    graphc has one constant primitive, ``const``, a single float of some shape (every
+    entry equal). An array whose entries are all equal (``np.ones(3)``, ``np.full(...)``)
+    is one such node; any other array is built exactly from them, without a new
+    primitive: its entries in C order, each run of equal entries one ``const`` of shape
+    ``(run,)``, joined by ``concatenate`` (a balanced tree, depth ``log2`` of the number
+    of runs) and reshaped to the array's shape. Every backend and both AD modes support
+    these primitives, and a constant's derivative is zero.
+
+    Args:
+        value: a NumPy array, a NumPy/Python real number or nested lists of them (any
+            shape, integer, bool or float dtype). Entries are converted to ``dtype``
+            (float32 rounds, as the arithmetic operators round scalar constants).
+        dtype: ``"float64"`` or ``"float32"``.
+        what: what the value is, for error messages.
+
+    Returns:
+        A node of ``dtype`` and the array's shape.
+
+    Raises:
+        InputError: a non-real array (complex, object, strings), or an array of more
+            than :data:`MAX_ARRAY_CONSTANT` entries with more than one distinct value
+            (pass it as an input of the traced function instead: constants are stored
+            in the graph, entry by entry).
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{what}: cannot use {type(value).__name__} as an array constant "
+                         f"({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{what}: an array constant must hold real numbers, got "
+                         f"{arr.dtype} of shape {arr.shape}")
+    arr = arr.astype(np.float32 if dtype == "float32" else np.float64)
+    shape = tuple(int(d) for d in arr.shape)
+    flat = arr.reshape(-1)
+    if flat.size == 0:
+        return ops.const(0.0, dtype, shape)
+    def same(a, b):  # equal entries: NaN equals NaN, -0.0 differs from 0.0
+        return ((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))
+
+    if np.all(same(flat, flat[0])):
+        return ops.const(float(flat[0]), dtype, shape)
+    if flat.size > MAX_ARRAY_CONSTANT:
+        raise InputError(
+            f"{what}: an array constant of shape {shape} ({flat.size} entries, more than "
+            f"{MAX_ARRAY_CONSTANT}) is too large to store in the graph; pass the array as "
+            f"an input of the traced function (declare its shape with shapes=)")
+    starts = np.flatnonzero(np.concatenate([[True], ~same(flat[1:], flat[:-1])]))
+    ends = np.append(starts[1:], flat.size)
+    pieces = [ops.const(float(flat[a]), dtype, (int(b - a),)) for a, b in zip(starts, ends)]
+    out = _balanced_concat(pieces)
+    return out if len(shape) == 1 else array_ops.reshape(out, shape)
 
 
 def _operands(values, what: str) -> list[Node]:
@@ -349,5 +406,6 @@ def array_function(func: Callable, types: tuple, args: tuple, kwargs: dict) -> A
         raise ShapeError(f"{name}: {exc}") from None
 
 
-__all__ = ["ARRAY_FUNCTIONS", "COMPOSITE_UFUNCS", "NUMPY_NAMES", "array_function",
+__all__ = ["ARRAY_FUNCTIONS", "COMPOSITE_UFUNCS", "MAX_ARRAY_CONSTANT", "NUMPY_NAMES",
+           "array_constant", "array_function",
            "array_ufunc", "ufunc_primitives"]

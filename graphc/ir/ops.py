@@ -497,3 +497,311 @@ where_p = register(Primitive(
 # constants the parser knows
 
 NAMED_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+
+
+# ---------------------------------------------------------------------------------
+# rounding, remainder and more elementary functions (issue 13, elementwise part)
+#
+# Derivative conventions (docs/conventions.md, "Rounding, remainder, clip"):
+# floor, ceil and round are piecewise constant (differentiable=False: derivative 0,
+# also at their jumps); mod(x, y) = x - y·floor(x/y) has ∂x = 1 and ∂y = -floor(x/y)
+# away from its jumps; clip(x, lo, hi) passes the derivative to x on the closed
+# interval lo <= x <= hi (PyTorch's clamp convention), to lo where x < lo and to hi
+# where max(x, lo) > hi; its partials are NaN where its value is NaN.
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def floor(a): return apply(floor_p, lift(a))
+def ceil(a): return apply(ceil_p, lift(a))
+def round_(a): return apply(round_p, lift(a))
+def mod(a, b): a, b = _lift2(a, b); return apply(mod_p, a, b)
+def exp2(a): return apply(exp2_p, lift(a))
+def log2(a): return apply(log2_p, lift(a))
+def log10(a): return apply(log10_p, lift(a))
+def asinh(a): return apply(asinh_p, lift(a))
+def acosh(a): return apply(acosh_p, lift(a))
+def atanh(a): return apply(atanh_p, lift(a))
+def atan2(a, b): a, b = _lift2(a, b); return apply(atan2_p, a, b)
+def hypot(a, b): a, b = _lift2(a, b); return apply(hypot_p, a, b)
+def erf(a): return apply(erf_p, lift(a))
+def erfc(a): return apply(erfc_p, lift(a))
+def cbrt(a): return apply(cbrt_p, lift(a))
+def logaddexp(a, b): a, b = _lift2(a, b); return apply(logaddexp_p, a, b)
+def square(a): return apply(square_p, lift(a))
+def reciprocal(a): return apply(reciprocal_p, lift(a))
+
+
+def clip(x, lo, hi):
+    """``min(max(x, lo), hi)`` elementwise (NumPy's ``np.clip``); see ``clip_p``."""
+    x = lift(x)
+    like = x
+    return apply(clip_p, x, lift(lo, like), lift(hi, like))
+
+
+def _float_result(fn):
+    """A NumPy implementation from a scalar float function (``math.erf``): computed
+    in float64, returned in the argument's dtype (float32 stays float32)."""
+    ufunc = np.frompyfunc(fn, 1, 1)
+
+    def impl(x):
+        arr = np.asarray(x)
+        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+        out = np.asarray(ufunc(arr.astype(np.float64)), dtype=np.float64).astype(dtype)
+        return out[()] if out.ndim == 0 else out
+    impl.__name__ = fn.__name__
+    return impl
+
+
+_np_erf = _float_result(math.erf)
+_np_erfc = _float_result(math.erfc)
+
+
+def _rounding(name, impl, llvm, cuda_fn, latex, doc, aliases=()):
+    # |x| >= 2^52 is already an integer (also in float32), and NaN/inf pass through;
+    # copysign keeps the sign of a zero result (np.floor(-0.) = -0., np.ceil(-.5) = -0.)
+    cuda = ("(math.copysign(float(" + cuda_fn + "({0})), {0}) "
+            "if math.fabs({0}) < 4503599627370496.0 else {0})")
+    return register(Primitive(
+        name, 1, impl, name + "({0})", latex=latex, llvm=llvm, cuda=cuda, aliases=aliases,
+        differentiable=False, smooth=False, masks=True, domain=((-B, B),), doc=doc))
+
+
+floor_p = _rounding("floor", np.floor, "llvm.floor", "math.floor",
+                    r"\left\lfloor {0} \right\rfloor",
+                    "largest integer <= x; derivative 0")
+ceil_p = _rounding("ceil", np.ceil, "llvm.ceil", "math.ceil",
+                   r"\left\lceil {0} \right\rceil", "smallest integer >= x; derivative 0")
+round_p = _rounding("round", np.rint, "llvm.roundeven", "round",
+                    r"\operatorname{{round}}\left({0}\right)",
+                    "nearest integer, ties to even (NumPy's round/rint); derivative 0",
+                    aliases=("rint",))
+
+
+def _mod_dy(x, y, out):
+    """∂mod(x, y)/∂y = -floor(x/y), the integer k with mod = x + k·y, taken from the
+    computed remainder as ``round((out - x)/y)``: the remainder (fmod) is exact, so k is
+    the floor of the exact quotient of x and y, where ``floor(x/y)`` of the rounded
+    quotient is off by one next to its jumps (x = -4, y = 1 - 2^-53: x/y rounds to -4,
+    the remainder is 1 - 5·2^-53 and k = 5). For |k| >= 2^51 the rounding is moot."""
+    return round_(div(sub(out, x), y))
+
+
+mod_p = register(Primitive(
+    "mod", 2, np.remainder, "mod({0}, {1})",
+    latex=r"\operatorname{{mod}}\left({0}, {1}\right)", llvm="mod",
+    # np.remainder (Python's %): fmod, moved to the divisor's sign; a zero result has
+    # the divisor's sign; NaN for y = 0 or infinite x
+    cuda="(math.copysign(0.0, {1}) if math.fmod({0}, {1}) == 0 else "
+         "(math.fmod({0}, {1}) + {1} if (math.fmod({0}, {1}) < 0) != ({1} < 0) "
+         "else math.fmod({0}, {1})))",
+    aliases=("remainder",), smooth=False, unbounded=True,
+    partials=lambda x, y, *, out: (const(1.0, out.dtype), _mod_dy(x, y, out)),
+    domain=((-2 * B, 2 * B), (0.25, 2 * B)),  # several branches of floor(x/y)
+    doc="x mod y with the sign of y (NumPy's remainder, Python's %); d/dx = 1, "
+        "d/dy = -floor(x/y) away from the jumps (computed exactly, see _mod_dy)"))
+
+exp2_p = register(Primitive(
+    "exp2", 1, np.exp2, "exp2({0})", latex=r"2^{{{0}}}", llvm="llvm.exp2",
+    cuda="math.pow(2.0, {0})",
+    partials=lambda x, *, out: (mul(out, _LN2),), domain=((-B, B),),
+    doc="2 ** x; exp2' = ln 2 · 2^x", unbounded=True))
+
+log2_p = register(Primitive(
+    "log2", 1, np.log2, "log2({0})", latex=r"\log_2 {0}", llvm="llvm.log2",
+    cuda="math.log2({0})",
+    partials=lambda x, *, out: (div(1.0 / _LN2, x),), domain=((0.1, 2 * B),),
+    edges=lambda parts, x, *, out: (div(1.0 / _LN2, add(x, 0.0)),),
+    doc="base-2 logarithm; log2' = 1/(x ln 2)", unbounded=True))
+
+log10_p = register(Primitive(
+    "log10", 1, np.log10, "log10({0})", latex=r"\log_{{10}} {0}", llvm="llvm.log10",
+    cuda="math.log10({0})",
+    partials=lambda x, *, out: (div(1.0 / _LN10, x),), domain=((0.1, 2 * B),),
+    edges=lambda parts, x, *, out: (div(1.0 / _LN10, add(x, 0.0)),),
+    doc="base-10 logarithm; log10' = 1/(x ln 10)", unbounded=True))
+
+
+def _hypot_partials(x, y, *, out):
+    """The textbook partials x/hypot(x, y), y/hypot(x, y) (what trace tables print;
+    :func:`_hypot_edges` gives the form AD multiplies by)."""
+    return div(x, out), div(y, out)
+
+
+def _hypot_unit(a, b):
+    """``a / hypot(a, b)`` written so that its derivatives of every order have no
+    cancellation: ``sign(a) / hypot(1, b/a)`` where |a| >= |b| and
+    ``sign(b)·(a/b) / hypot(1, a/b)`` elsewhere (the ratio stays in [-1, 1]). Plain
+    ``a/h`` has ∂/∂a = 1/h - (a/h)²/h, which cancels to 0 where |a| >> |b| (true
+    value b²/h³); NaN at a = b = 0, the kink."""
+    r_ab, r_ba = div(b, a), div(a, b)
+    wide = div(sign(a), hypot(1.0, r_ab))
+    tall = mul(sign(b), div(r_ba, hypot(1.0, r_ba)))
+    return where(ge(abs(a), abs(b)), wide, tall)
+
+
+def _hypot_edges(parts, x, y, *, out):
+    return _hypot_unit(x, y), _hypot_unit(y, x)
+
+
+hypot_p = register(Primitive(
+    "hypot", 2, np.hypot, "hypot({0}, {1})",
+    latex=r"\sqrt{{{0}^2 + {1}^2}}", llvm="hypot", cuda="math.hypot({0}, {1})",
+    commutative=True, partials=_hypot_partials, edges=_hypot_edges,
+    domain=((-B, B), (0.5, B)),
+    # the partials x/h, y/h are NaN at (0, 0), the kink
+    unbounded=True,
+    doc="sqrt(x² + y²) without overflow; partials x/hypot, y/hypot (NaN at 0, 0)"))
+
+asinh_p = register(Primitive(
+    "asinh", 1, np.arcsinh, "asinh({0})", latex=r"\operatorname{{arsinh}} {0}",
+    llvm="asinh", cuda="math.asinh({0})", aliases=("arcsinh",),
+    # 1/hypot(x, 1): no overflow of x² (the true derivative ~ 1/|x| stays accurate)
+    partials=lambda x, *, out: (div(1.0, hypot(x, 1.0)),), domain=((-B, B),),
+    doc="inverse hyperbolic sine; asinh' = 1/sqrt(x² + 1)"))
+
+acosh_p = register(Primitive(
+    "acosh", 1, np.arccosh, "acosh({0})", latex=r"\operatorname{{arcosh}} {0}",
+    llvm="acosh", cuda="math.acosh({0})", aliases=("arccosh",),
+    # 1/(sqrt(x-1)·sqrt(x+1)): no cancellation of x² - 1 near 1, no overflow of x²
+    partials=lambda x, *, out: (div(1.0, mul(sqrt(sub(x, 1.0)), sqrt(add(x, 1.0)))),),
+    domain=((1.1, 2 * B),), unbounded=True,
+    doc="inverse hyperbolic cosine (NaN for x < 1); acosh' = 1/sqrt(x² - 1)"))
+
+atanh_p = register(Primitive(
+    "atanh", 1, np.arctanh, "atanh({0})", latex=r"\operatorname{{artanh}} {0}",
+    llvm="atanh", cuda="math.atanh({0})", aliases=("arctanh",),
+    partials=lambda x, *, out: (div(1.0, mul(sub(1.0, x), add(1.0, x))),),
+    domain=((-0.9, 0.9),), unbounded=True,
+    doc="inverse hyperbolic tangent (NaN for |x| > 1); atanh' = 1/(1 - x²)"))
+
+
+def _atan2_partials(y, x, *, out):
+    """∂atan2(y, x)/∂y = x/(x² + y²), ∂/∂x = -y/(x² + y²) (the textbook forms, which
+    trace tables print; :func:`_atan2_edges` gives the form AD multiplies by)."""
+    r2 = add(mul(x, x), mul(y, y))
+    return div(x, r2), neg(div(y, r2))
+
+
+def _atan2_edges(parts, y, x, *, out):
+    """The atan2 partials as (x/r)/r and -(y/r)/r with r = hypot(y, x) and x/r, y/r
+    from :func:`_hypot_unit`: no overflow or underflow of the squares, and no
+    cancellation in their derivatives."""
+    r = hypot(y, x)
+    return div(_hypot_unit(x, y), r), neg(div(_hypot_unit(y, x), r))
+
+
+atan2_p = register(Primitive(
+    "atan2", 2, np.arctan2, "atan2({0}, {1})",
+    latex=r"\operatorname{{atan2}}\left({0}, {1}\right)", llvm="atan2",
+    cuda="math.atan2({0}, {1})", aliases=("arctan2",),
+    partials=_atan2_partials, edges=_atan2_edges, domain=((-B, B), (0.5, B)),
+    unbounded=True,  # the partials are NaN at (0, 0)
+    doc="angle of the point (x, y) = (arg 1, arg 0), in [-pi, pi]; "
+        "partials (x, -y)/(x² + y²)"))
+
+
+def _erf_partial(x):
+    """erf'(x) = 2/sqrt(pi) · exp(-x²) (Abramowitz & Stegun 7.1.19), selected to 0 for
+    |x| >= 64, where exp(-x²) is 0 in both dtypes: the derivatives of higher order
+    would otherwise form (-2x)·exp(-x²) = ∞·0 = NaN once x² overflows. x² is
+    ``pow(x, 2)``, which AD knows may overflow (see :func:`_atan_partial`)."""
+    d = mul(_TWO_OVER_SQRT_PI, exp(neg(pow(x, 2.0))))
+    return where(ge(abs(x), 64.0), const(0.0, x.dtype), d)  # NaN stays NaN
+
+
+erf_p = register(Primitive(
+    "erf", 1, _np_erf, "erf({0})", latex=r"\operatorname{{erf}} {0}", llvm="erf",
+    cuda="math.erf({0})", partials=lambda x, *, out: (_erf_partial(x),),
+    domain=((-B, B),), doc="error function; erf' = 2/sqrt(pi) exp(-x²)"))
+
+erfc_p = register(Primitive(
+    "erfc", 1, _np_erfc, "erfc({0})", latex=r"\operatorname{{erfc}} {0}", llvm="erfc",
+    cuda="math.erfc({0})", partials=lambda x, *, out: (neg(_erf_partial(x)),),
+    domain=((-B, B),), doc="complementary error function 1 - erf(x), accurate where "
+                           "erf(x) is near 1; erfc' = -2/sqrt(pi) exp(-x²)"))
+
+_CUDA_CBRT = "math.copysign(math.pow(math.fabs({0}), 1.0 / 3.0), {0})"
+
+cbrt_p = register(Primitive(
+    "cbrt", 1, np.cbrt, "cbrt({0})", latex=r"\sqrt[3]{{{0}}}", llvm="cbrt",
+    # numba-cuda has no cbrt: pow(|x|, 1/3) (1/3 rounded: up to 60 ulp off at 1e300)
+    # and one Newton step c - (c - x/c²)/3, within about an ulp of np.cbrt; 0, ±inf
+    # and NaN pass through
+    cuda="({0} if {0} == 0.0 or {0} - {0} != 0.0 else (" + _CUDA_CBRT + " - ("
+         + _CUDA_CBRT + " - {0} / (" + _CUDA_CBRT + " * " + _CUDA_CBRT + ")) / 3.0))",
+    # cbrt' = (sqrt(3) cbrt(x))^-2: its derivatives (-2/9 cbrt^-5, 10/27 cbrt^-8) come out
+    # as sums of terms of one sign, so where they overflow they give inf, not inf - inf
+    partials=lambda x, *, out: (pow(mul(math.sqrt(3.0), out), -2.0),),
+    unbounded=True,  # cbrt'(0) = +inf
+    domain=((0.1, 8.0),), doc="real cube root; cbrt' = 1/(3 cbrt(x)²), +inf at 0"))
+
+
+def _clip_partials(x, lo, hi, *, out):
+    """1/0 masks: ∂x = [lo <= x <= hi], ∂lo = [x < lo]·[lo <= hi],
+    ∂hi = [max(x, lo) > hi]; they sum to 1 (the value is one of the three)."""
+    inside = mul(ge(x, lo), le(x, hi))
+    below = mul(lt(x, lo), le(lo, hi))
+    above = gt(maximum(x, lo), hi)
+    return inside, below, above
+
+
+def _clip_edges(parts, x, lo, hi, *, out):
+    """The clip partials where the value is NaN, as the chain rule through
+    ``minimum(maximum(x, lo), hi)`` gives them: NaN, except a partial that the
+    comparison of x with lo alone already masks to 0 (∂x where x < lo, ∂lo where
+    x >= lo), which stays 0 when only ``hi`` is NaN."""
+    dx, dlo, dhi = parts
+    zero = const(0.0, out.dtype)
+    return (where(lt(x, lo), zero, _nan_where_nan(dx, out)),
+            where(ge(x, lo), zero, _nan_where_nan(dlo, out)),
+            _nan_where_nan(dhi, out))
+
+
+def _np_clip(x, lo, hi):
+    # np.clip's documented meaning; np.clip itself gives other signs of zero on 0-d
+    # arrays than on 1-d ones (np.clip(0., 0., -0.) = 0., on arrays -0.)
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+_CUDA_MAX = "({0} if {0} > {1} or {0} != {0} else {1})"
+
+clip_p = register(Primitive(
+    "clip", 3, _np_clip, "clip({0}, {1}, {2})",
+    latex=r"\operatorname{{clip}}\left({0}, {1}, {2}\right)", llvm="clip",
+    cuda="(" + _CUDA_MAX.format("{0}", "{1}") + " if " + _CUDA_MAX.format("{0}", "{1}")
+         + " < {2} or " + _CUDA_MAX.format("{0}", "{1}") + " != "
+         + _CUDA_MAX.format("{0}", "{1}") + " else {2})",
+    smooth=False, masks=True, partials=_clip_partials, edges=_clip_edges,
+    # overlapping boxes: the bounds cross each other and x's test point (lo > hi too)
+    domain=((-B, B), (-1.5, 1.0), (-1.0, 1.5)),
+    doc="min(max(x, lo), hi) (NumPy's clip; NaN propagates); the derivative goes to x "
+        "on the closed interval lo <= x <= hi, to lo below it, to hi above it"))
+
+
+logaddexp_p = register(Primitive(
+    "logaddexp", 2, np.logaddexp, "logaddexp({0}, {1})",
+    latex=r"\ln\left(e^{{{0}}} + e^{{{1}}}\right)", llvm="logaddexp",
+    # NumPy's npy_logaddexp: x + ln 2 at ties, else max + log1p(exp(-|x - y|))
+    cuda="({0} + 0.6931471805599453 if {0} == {1} else "
+         "({0} + math.log1p(math.exp({1} - {0})) if {0} > {1} else "
+         "({1} + math.log1p(math.exp({0} - {1})) if {0} < {1} else {0} - {1})))",
+    commutative=True,
+    partials=lambda x, y, *, out: (sigmoid(sub(x, y)), sigmoid(sub(y, x))),
+    # y > 0.5 keeps the value away from 0: there max + log1p(...) cancels, its error is
+    # an ulp of max in every implementation (NumPy's included), not an ulp of the value
+    domain=((-B, B), (0.5, B)),
+    doc="log(e^x + e^y) without overflow; partials σ(x - y), σ(y - x)"))
+
+square_p = register(Primitive(
+    "square", 1, np.square, "square({0})", latex=r"{{{0}}}^{{2}}", llvm="square",
+    cuda="({0} * {0})", partials=lambda x, *, out: (mul(2.0, x),), domain=((-B, B),),
+    doc="x * x; square' = 2x"))
+
+reciprocal_p = register(Primitive(
+    "reciprocal", 1, np.reciprocal, "reciprocal({0})", latex=r"\frac{{1}}{{{0}}}",
+    llvm="reciprocal", cuda="(1.0 / {0})",
+    partials=lambda x, *, out: (neg(mul(out, out)),), domain=((0.5, B),),
+    unbounded=True, doc="1 / x; reciprocal' = -1/x²"))

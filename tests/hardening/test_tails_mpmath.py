@@ -79,6 +79,11 @@ def _pw(cond, then, other):
     return sp.Piecewise((then, cond), (other, True))
 
 
+# ``floor`` with derivative 0 (SymPy leaves ``Derivative(floor(x), x)`` unevaluated);
+# named ``floor`` so that lambdify prints mpmath's floor for it
+_FlatFloor = type("floor", (sp.floor,), {"fdiff": lambda self, argindex=1: sp.S.Zero})
+
+
 REFERENCE = {
     # name -> rule(*SymPy args, **params): NumPy semantics, written independently of
     # graphc (kinks are Piecewise; the harness skips points exactly at a kink)
@@ -111,6 +116,23 @@ REFERENCE = {
     "minimum": lambda a, b: _pw(a < b, a, b),
     "maximum": lambda a, b: _pw(a > b, a, b),
     "where": lambda c, a, b: _pw(sp.Ne(c, 0), a, b),
+    "mod": lambda a, b: a - b * _FlatFloor(a / b),
+    "exp2": lambda a: 2 ** a,
+    "log2": lambda a: sp.log(a) / sp.log(2),
+    "log10": lambda a: sp.log(a) / sp.log(10),
+    "hypot": lambda a, b: (_pw(a > 0, a, -a) if b == 0 else _pw(b > 0, b, -b) if a == 0
+                           else sp.sqrt(a ** 2 + b ** 2)),  # |x| at a fixed 0
+    "asinh": sp.asinh,
+    "acosh": sp.acosh,
+    "atanh": sp.atanh,
+    "atan2": sp.atan2,
+    "erf": sp.erf,
+    "erfc": sp.erfc,
+    "cbrt": lambda a: _pw(a > 0, a ** sp.Rational(1, 3), -(-a) ** sp.Rational(1, 3)),
+    "clip": lambda a, lo, hi: _pw(sp.Max(a, lo) > hi, hi, _pw(a < lo, lo, a)),
+    "logaddexp": lambda a, b: sp.log(sp.exp(a) + sp.exp(b)),
+    "square": lambda a: a ** 2,
+    "reciprocal": lambda a: 1 / a,
 }
 
 DIFFERENTIABLE = [p for p in PRIMITIVES.values()
@@ -465,6 +487,10 @@ KNOWN_FAILURES = {
     # (div, pow), reported; strict, so that a fix shows up as an unexpected pass.
     ("div[arg1|0]", "float64", False): "0/y: d2/dy2 and d3/dy3 NaN at tiny y (0 * inf)",
     ("div[arg1|0]", "float32", False): "0/y: d2/dy2 and d3/dy3 NaN at tiny y (0 * inf)",
+    ("atan2[arg1|0]", "float64", False): "atan2(y, 0): reverse d2/dy2, d3/dy3 NaN at "
+                                         "tiny y: the 0/r of div[arg1|0] (0 * inf)",
+    ("atan2[arg1|0]", "float32", False): "atan2(y, 0): reverse d2/dy2, d3/dy3 NaN at "
+                                         "tiny y: the 0/r of div[arg1|0] (0 * inf)",
     ("pow[arg1|0.5]", "float32", True): "d2/dy2 ln(x)^2 x^y is inf where x^y overflows "
                                         "but the derivative does not",
     ("pow[arg1|2]", "float32", True): "d2/dy2 ln(x)^2 x^y is inf where x^y overflows "

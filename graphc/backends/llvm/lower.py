@@ -272,6 +272,44 @@ def _compare(pred: str, ordered: bool = True):
     return emit
 
 
+def _mod(e: Emitter, ty, x, y):
+    """NumPy's ``remainder`` (``npy_divmod``): ``r = fmod(x, y)`` (LLVM's ``frem``),
+    plus ``y`` where ``r`` is nonzero and its sign differs from ``y``'s; a zero result
+    takes ``y``'s sign; NaN for ``y = 0`` or infinite ``x``."""
+    zero = e.const(ty, 0.0)
+    r = e.b.frem(x, y)
+    differ = e.b.xor(e.b.fcmp_ordered("<", r, zero), e.b.fcmp_ordered("<", y, zero))
+    moved = e.b.select(differ, e.b.fadd(r, y), r)
+    signed_zero = e.intrinsic("llvm.copysign", ty, zero, y)
+    return e.b.select(e.b.fcmp_ordered("==", r, zero), signed_zero, moved)
+
+
+def _clip(e: Emitter, ty, x, lo, hi):
+    """NumPy's ``clip``: ``minimum(maximum(x, lo), hi)`` with NaN propagating."""
+    return _minimum(e, ty, _maximum(e, ty, x, lo), hi)
+
+
+def _logaddexp(e: Emitter, ty, x, y):
+    """NumPy's ``npy_logaddexp``: ``x + ln 2`` where ``x == y`` (infinities included),
+    else ``max + log1p(exp(-|x - y|))``; NaN stays NaN."""
+    d = e.b.fsub(x, y)
+    zero = e.const(ty, 0.0)
+    pos = e.b.fadd(x, e.math("log1p", ty, e.math("exp", ty, e.b.fneg(d))))
+    neg = e.b.fadd(y, e.math("log1p", ty, e.math("exp", ty, d)))
+    res = e.b.select(e.b.fcmp_ordered(">", d, zero), pos,
+                     e.b.select(e.b.fcmp_ordered("<=", d, zero), neg, d))
+    tie = e.b.fadd(x, e.const(ty, math.log(2.0)))
+    return e.b.select(e.b.fcmp_ordered("==", x, y), tie, res)
+
+
+def _square(e: Emitter, ty, x):
+    return e.b.fmul(x, x)
+
+
+def _reciprocal(e: Emitter, ty, x):
+    return e.b.fdiv(e.const(ty, 1.0), x)
+
+
 COMPOSITE: dict[str, Callable] = {
     "sign": _sign,
     "minimum": _minimum,
@@ -289,6 +327,11 @@ COMPOSITE: dict[str, Callable] = {
     "fcmp_oge": _compare(">="),
     "fcmp_oeq": _compare("=="),
     "fcmp_une": _compare("!=", ordered=False),
+    "mod": _mod,
+    "clip": _clip,
+    "logaddexp": _logaddexp,
+    "square": _square,
+    "reciprocal": _reciprocal,
 }
 """Lowerings of ops that are short instruction sequences, keyed by ``Primitive.llvm``.
 Each takes ``(emitter, type, *argument values, **params)``; ``type`` may be a vector
