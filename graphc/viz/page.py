@@ -405,6 +405,7 @@ _CSS = """
 .gc-page{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
  color:#1a1a1a;background:#fff;line-height:1.35;font-size:15px;max-width:100%}
 .gc-page h1{font-size:1.25em;margin:.2em 0 .4em}
+.gc-page h1 .gc-math{font-family:"STIX Two Math","Latin Modern Math","DejaVu Serif",serif;font-weight:normal}
 .gc-page h2{font-size:1.05em;margin:.8em 0 .3em}
 .gc-page button{font:inherit;padding:.25em .7em;border:2px solid #0072B2;background:#fff;
  color:#0b3f63;border-radius:4px;cursor:pointer}
@@ -669,6 +670,26 @@ def _prefix(data: dict) -> str:
     return f"gc{h}"
 
 
+def _heading(trace, title: str) -> str:
+    """The page heading: the default caption redrawn as mathematics from the graph
+    (``f(x₁, x₂) = ln x₁ + x₁ × x₂ − sin x₂ at x₁ = 2, x₂ = 5``, italic variables), as the
+    diagram's title is; a caption the user gave, or a formula too long, is printed as
+    given."""
+    from .dot import is_default_title  # the diagram's rule for its own title
+    try:
+        eq = nt.equations(trace.graph, trace.digits) if is_default_title(trace) else None
+        if eq is None or len(eq.text) > 360:
+            return _esc(title)
+        at = nt.point(trace.graph, trace.primal, trace.digits)
+        math = nt.html_math(eq.text).replace("<I>", "<i>").replace("</I>", "</i>")
+        where = nt.html_math(at.text).replace("<I>", "<i>").replace("</I>", "</i>")
+        return (f'<span class="gc-math">{math}</span>'
+                + (f' <span class="gc-at">at</span> <span class="gc-math">{where}</span>'
+                   if at.text else ""))
+    except Exception:  # noqa: BLE001 - a heading must never stop the page
+        return _esc(title)
+
+
 def trace_fragment(trace, *, view: str | None = None, digits: int | None = None,
                    **diagram_options) -> str:
     """The interactive trace as an HTML fragment (one ``<div class="gc-page">`` with
@@ -732,7 +753,7 @@ def trace_fragment(trace, *, view: str | None = None, digits: int | None = None,
     return "\n".join([
         f'<div class="gc-page" id="{prefix}" data-gc-mode="{data["mode"]}">',
         f"<style>{_CSS}</style>",
-        f"<h1>{_esc(title)}</h1>",
+        f"<h1>{_heading(trace, title)}</h1>",
         f'<p class="gc-help">{_esc(modes)}. Keys: <kbd>←</kbd> <kbd>→</kbd> step, '
         "<kbd>Home</kbd> <kbd>End</kbd> start and end, <kbd>Tab</kbd> visits the nodes "
         "and rows (their details show on focus or hover).</p>",
