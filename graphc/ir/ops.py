@@ -349,8 +349,12 @@ cosh_p = register(Primitive(
 
 tanh_p = register(Primitive(
     "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", llvm="tanh", cuda="math.tanh({0})",
-    partials=lambda x, *, out: (_sech2(x),), domain=((-B, B),),
-    doc="hyperbolic tangent; tanh' = 4σ(2x)σ(-2x) (no cancellation where |tanh| → 1)"))
+    # the textbook partial 1 - tanh² (what trace tables print) cancels to 0 in the tails
+    # and its derivatives form inf/inf; AD multiplies by the stable 4σ(2x)σ(-2x)
+    partials=lambda x, *, out: (sub(1.0, mul(out, out)),),
+    edges=lambda parts, x, *, out: (_sech2(x),), domain=((-B, B),),
+    doc="hyperbolic tangent; tanh' = 1 - tanh² = 4σ(2x)σ(-2x) (AD uses the second form: "
+        "no cancellation where |tanh| → 1)"))
 
 log1p_p = register(Primitive(
     "log1p", 1, np.log1p, "log1p({0})", latex=r"\ln\left(1 + {0}\right)", llvm="log1p",
