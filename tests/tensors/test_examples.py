@@ -59,9 +59,11 @@ TRAINING = sorted(p.stem for p in EXAMPLES.glob("*.py")
 
 SMALL = {"polyfit": ["-n", "40"],
          "mlp_digits": ["--epochs", "1", "--batch", "256"],
-         "mlp_torch_compare": ["--steps", "4"]}
+         "mlp_torch_compare": ["--steps", "4"],
+         "mlp_python": ["--steps", "20"]}
 """A small run of each, and what it needs beyond graphc."""
-NEEDS = {"mlp_digits": ["sklearn"], "mlp_torch_compare": ["sklearn", "torch"]}
+NEEDS = {"mlp_digits": ["sklearn"], "mlp_torch_compare": ["sklearn", "torch"],
+         "mlp_python": ["sklearn"]}
 
 
 def png_image(data: bytes) -> tuple[int, int]:
