@@ -16,16 +16,27 @@ from the graph: only fixed templates, float literals and positional names (``a0`
   cse=True)``;
 * ``casadi``: CasADi SX with ``casadi.gradient``, ``Function.map`` (serial, or thread);
 * ``numba``: a hand-written-style ``@njit`` loop over the points computing value and
-  gradient (the trace of graphc's reverse mode), ``prange`` for threads.
+  gradient (the trace of graphc's reverse mode), ``prange`` for threads;
+* ``C`` and ``C-ffast-math``: hand-written C (``benchmarks/cpeers/<workload>.c``,
+  derivatives derived by hand) compiled at benchmark time with ``gcc -O3 -march=native``
+  without / with ``-ffast-math`` (``-fopenmp`` for threads > 1) into a shared library
+  in a temporary directory and called through ctypes; main workloads only. These are
+  not frameworks: the report shows graphc's ratio to them beside the fastest framework.
 
 A peer whose package is missing is reported absent.
 """
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import importlib
 import math
+import shutil
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -355,8 +366,106 @@ class NumbaPeer(Peer):
         return run, lambda out: out
 
 
+CPEERS_DIR = Path(__file__).resolve().parent / "cpeers"
+"""The hand-written C sources, one per main workload: ``<workload>.c`` defines
+``void kernel(long n, const double *restrict x_1, ..., double *restrict f,
+double *restrict g_1, ...)`` (inputs in the workload's variable order, then the value,
+then the gradient in the same order)."""
+
+_C_TMP: list = []
+
+
+def c_workloads() -> list[str]:
+    """Names of the workloads that have a hand-written C source."""
+    return sorted(p.stem for p in CPEERS_DIR.glob("*.c"))
+
+
+def compile_c(workload: str, fast_math: bool = False, openmp: bool = False,
+              cc: str = "gcc") -> Path:
+    """Compile ``cpeers/<workload>.c`` with ``cc -O3 -march=native`` (plus
+    ``-ffast-math`` / ``-fopenmp``) into a shared library in a fresh temporary
+    directory (removed at interpreter exit) and return its path.
+
+    Raises ``FileNotFoundError`` when there is no source or no compiler and
+    ``subprocess.CalledProcessError`` (with gcc's messages) when it does not compile."""
+    src = CPEERS_DIR / f"{workload}.c"
+    if not src.is_file():
+        raise FileNotFoundError(f"no hand-written C for workload {workload!r}")
+    if shutil.which(cc) is None:
+        raise FileNotFoundError(f"no C compiler {cc!r} on PATH")
+    if not _C_TMP:
+        _C_TMP.append(tempfile.mkdtemp(prefix="graphc-cpeer-"))
+        atexit.register(shutil.rmtree, _C_TMP[0], True)
+    flags = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c11"]
+    flags += ["-ffast-math"] if fast_math else []
+    flags += ["-fopenmp"] if openmp else []
+    tag = f"{workload}{'-fm' if fast_math else ''}{'-omp' if openmp else ''}"
+    lib = Path(_C_TMP[0]) / f"{tag}.so"
+    subprocess.run([cc, *flags, "-o", str(lib), str(src), "-lm"], check=True,
+                   capture_output=True, text=True)
+    return lib
+
+
+def load_c(lib: Path, n_inputs: int) -> Callable:
+    """``kernel`` of the shared library ``lib`` as ``run(xs) -> [value, *gradient]``:
+    ``xs`` are ``n_inputs`` contiguous float64 arrays of one length N; the result is
+    ``n_inputs + 1`` new float64 arrays of length N."""
+    kern = ctypes.CDLL(str(lib)).kernel
+    kern.restype = None
+    kern.argtypes = [ctypes.c_long] + [ctypes.c_void_p] * (2 * n_inputs + 1)
+
+    def run(xs):
+        n = xs[0].shape[0]
+        outs = [np.empty(n) for _ in range(n_inputs + 1)]
+        kern(n, *(x.ctypes.data for x in xs), *(o.ctypes.data for o in outs))
+        return outs
+    return run
+
+
+class CPeer(Peer):
+    """Hand-written C of the current workload (``workload`` is set by the benchmark
+    before ``build``), compiled at build time: the compile time reported is gcc's.
+
+    gcc calls scalar libm here except where ``-ffast-math`` lets it use libmvec's SIMD
+    ``exp``/``log``; gcc 12 fuses ``sin(t)`` and ``cos(t)`` of one argument (baydin,
+    deisenroth) into ``sincos``, which has no SIMD variant, so those loops stay scalar
+    even with ``-ffast-math`` (checked with ``-fopt-info-vec-missed`` and ``nm -D``)."""
+
+    name, module = "C", "gcc"
+    fast_math = False
+    workload: str | None = None
+
+    def available(self):
+        return None if shutil.which("gcc") else "gcc not on PATH"
+
+    def version(self):
+        try:
+            out = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True,
+                                 text=True, check=True)
+            return "gcc " + out.stdout.strip()
+        except Exception:  # noqa: BLE001
+            return "?"
+
+    def build(self, f, vg, n, threads):
+        if self.workload not in c_workloads():
+            raise Unsupported(f"no hand-written C for {self.workload}")
+        lib = compile_c(self.workload, self.fast_math, openmp=threads > 1)
+        return load_c(lib, len(f.inputs)), (lambda out: out)
+
+    def prepare(self, xs):
+        return [np.ascontiguousarray(x, dtype=np.float64) for x in xs]
+
+
+class CFastMathPeer(CPeer):
+    name = "C-ffast-math"
+    fast_math = True
+
+
 PEERS = [GraphcPeer(), NumpyPeer(), JaxPeer(), TorchPeer(), TorchCompilePeer(),
-         SymEnginePeer(), CasadiPeer(), NumbaPeer()]
+         SymEnginePeer(), CasadiPeer(), NumbaPeer(), CPeer(), CFastMathPeer()]
+
+C_PEERS = ("C", "C-ffast-math")
+"""Names of the hand-written C peers: a reference, not a framework."""
 
 
 def timed_build(peer: Peer, f: Graph, vg: Graph, xs: list, n: int, threads: int):

@@ -7,6 +7,11 @@ Usage (from the repository root)::
     python benchmarks/run.py --workloads feynman      # every Feynman formula
                                                       # -> RESULTS-feynman.md
     python benchmarks/run.py --peers graphc numpy jax --n 1000 --threads 1 --out -
+    python benchmarks/run.py --peers graphc C C-ffast-math --n 1000000 --threads 1
+
+The hand-written C peers (``C``, ``C-ffast-math``: benchmarks/cpeers, gcc at benchmark
+time) are a reference, not a framework: the main table shows graphc's ratio to them
+beside its ratio to the fastest framework.
 
 Every measurement is value and gradient (with respect to all inputs) over N points of
 float64 inputs. For each thread count the measurements run in a fresh worker process
@@ -77,7 +82,7 @@ def worker(args) -> None:
     import numpy as np
     import graphc as gc
     from graphc.corpus import scale_aware_rel_diff
-    from peers import PEERS, Unsupported, timed_build
+    from peers import PEERS, Unsupported, timed_build  # noqa: F401
     from workloads import MAIN, feynman
 
     # imports and one-time initialisation are not compile time, for any peer
@@ -127,6 +132,8 @@ def worker(args) -> None:
             for n in args.n:
                 recs[p.name, n] = dict(kind="result", workload=w.name, group=w.group, n=n,
                                        peer=p.name, ops=len(f), vg_ops=len(vg))
+            if hasattr(p, "workload"):  # the hand-written C peers pick their source
+                p.workload = w.name
             try:
                 prepared = {n: p.prepare(xs) for n, xs in data.items()}
                 run, flat, compile_s, first = timed_build(p, f, vg, prepared[args.n[0]],
@@ -236,8 +243,18 @@ def _fmt_n(n: int) -> str:
     return f"10^{e}" if 10 ** e == n else str(n)
 
 
-def report(records: list[dict], args, command: str, seconds: float) -> str:
+def _load() -> str:
+    """The 1/5/15-minute load averages (``os.getloadavg``), or "?" where unknown."""
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def report(records: list[dict], args, command: str, seconds: float,
+           load: tuple[str, str] = ("?", "?")) -> str:
     import numpy as np
+    from peers import C_PEERS
     res = [r for r in records if r.get("kind") == "result"]
     absent = sorted({(r["peer"], r["reason"]) for r in records if r.get("kind") == "absent"})
     versions = sorted({(r["peer"], r["version"]) for r in records
@@ -245,11 +262,14 @@ def report(records: list[dict], args, command: str, seconds: float) -> str:
     lines = ["# graphc benchmark results", "",
              f"Produced by `{command}` in {seconds / 60:.1f} min on {platform.node() or 'this'} "
              f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-             f"Python {platform.python_version()}).", "",
+             f"Python {platform.python_version()}; load average 1/5/15 min "
+             f"{load[0]} at the start, {load[1]} at the end).", "",
              "Value and gradient (all inputs) of each expression over N float64 points; "
              "times are best-of-k, `compile` is graph to first result (cold caches), "
-             "`ratio` is graphc's time over the fastest *correct* peer's (below 1: graphc "
-             "is faster). Peers: " + ", ".join(f"{p} {v}" for p, v in versions) + ".", ""]
+             "`ratio` is graphc's time over the fastest *correct* framework's (below 1: "
+             "graphc is faster); `ratio to C` is graphc's time over hand-written C's "
+             "(benchmarks/cpeers, gcc -O3 -march=native, compiled at benchmark time; "
+             "`-ffast-math` the same with that flag; OpenMP for 2 threads). Peers: " + ", ".join(f"{p} {v}" for p, v in versions) + ".", ""]
     if absent:
         lines += ["Absent peers: " + "; ".join(f"{p} ({why})" for p, why in absent) + ".", ""]
     key = lambda r: (r["workload"], r["n"], r["threads"])  # noqa: E731
@@ -258,24 +278,34 @@ def report(records: list[dict], args, command: str, seconds: float) -> str:
         groups.setdefault(key(r), []).append(r)
 
     def fastest_peer(rows):
-        ok = [r for r in rows if r["peer"] != "graphc" and r.get("ok") and r.get("run_s")]
+        ok = [r for r in rows if r["peer"] != "graphc" and r["peer"] not in C_PEERS
+              and r.get("ok") and r.get("run_s")]
         return min(ok, key=lambda r: r["run_s"]) if ok else None
 
     main = [k for k in groups if groups[k][0]["group"] == "main"]
     if main:
         lines += ["## Main workloads", "",
-                  "| workload | N | threads | graphc | ns/point | fastest peer | ratio | "
-                  "graphc compile |", "|---|---|---|---|---|---|---|---|"]
+                  "| workload | N | threads | graphc | ns/point | fastest framework | ratio | "
+                  "C | ratio to C | C -ffast-math | ratio to C -ffast-math | graphc compile |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for k in sorted(main, key=lambda k: (_order(k[0]), k[1], k[2])):
             rows = groups[k]
             g = next((r for r in rows if r["peer"] == "graphc"), None)
             fp = fastest_peer(rows)
             gt = g.get("run_s") if g else None
             ratio = f"{gt / fp['run_s']:.2f}" if g and gt and fp else "—"
+            c_cells = []
+            for cname in C_PEERS:
+                c = next((r for r in rows if r["peer"] == cname and r.get("run_s")), None)
+                ct = c["run_s"] if c else None
+                mark = "" if c is None or c.get("ok") else " ✗"
+                c_cells += [_fmt_time(ct) + mark,
+                            f"**{gt / ct:.2f}**" if gt and ct else "—"]
             lines.append(
                 f"| {k[0]} | {_fmt_n(k[1])} | {k[2]} | {_fmt_time(gt)} | "
                 f"{(gt / k[1] * 1e9 if gt else math.nan):.2f} | "
                 f"{fp['peer'] + ' ' + _fmt_time(fp['run_s']) if fp else '—'} | **{ratio}** | "
+                + " | ".join(c_cells) + " | "
                 f"{_fmt_time(g.get('compile_s') if g else None)} |")
         lines += ["", "### Every peer (run time / compile time; ✗ = wrong result)", ""]
         peers_seen = [p for p in args.peers if any(r["peer"] == p for r in res)]
@@ -429,6 +459,7 @@ def main(argv=None) -> int:
                                             else " " + " ".join(sys.argv[1:] if argv is None
                                                                 else argv))
     t_start = time.perf_counter()
+    load_start = _load()
     records: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="graphc-bench-") as tmp:
         js = str(Path(tmp) / "results.jsonl")
@@ -458,7 +489,8 @@ def main(argv=None) -> int:
                     fh.write(out.stdout.strip().splitlines()[-1] + "\n")
         with open(js) as fh:
             records = [json.loads(line) for line in fh if line.strip()]
-    text = report(records, args, command, time.perf_counter() - t_start)
+    text = report(records, args, command, time.perf_counter() - t_start,
+                  (load_start, _load()))
     if args.out == "-":
         print(text)
     else:
