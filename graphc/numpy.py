@@ -30,8 +30,7 @@ parameters (``axis=``, ``alpha=``...) by keyword. The NumPy functions whose sign
 differs from one primitive are written out: ``sum mean prod max/amax min/amin`` (the
 reductions, not the elementwise ``maximum``/``minimum``), ``matmul dot transpose
 reshape broadcast_to concatenate stack where clip softmax log_softmax logsumexp
-size ndim shape`` (``square``/``reciprocal`` are compositions until a primitive of
-that name is registered, then generated) and ``array``/``asarray`` (an array constant).
+size ndim shape`` and ``array``/``asarray`` (an array constant).
 :data:`NAMES` maps every exported name to the primitive it builds.
 """
 
@@ -46,7 +45,7 @@ import numpy as np
 from .backends.numpy_interp import evaluate_all
 from .ir import Graph, GraphcError, Node, ops
 from .ir import array_ops
-from .ir.numpy_dispatch import NUMPY_NAMES, array_constant
+from .ir.numpy_dispatch import NUMPY_NAMES, array_constant, operand
 from .ir.primitive import PRIMITIVES, Primitive, apply
 
 _py_max, _py_min, _py_sum, _py_abs = builtins.max, builtins.min, builtins.sum, builtins.abs
@@ -62,21 +61,6 @@ def _is_node(a: Any) -> bool:
 
 def _like(args) -> Node | None:
     return next((a for a in args if isinstance(a, Node)), None)
-
-
-def _lift(a: Any, like: Node | None, what: str) -> Node:
-    """``a`` as a graph value next to ``like``: nodes pass, numbers and arrays become
-    constants of ``like``'s dtype."""
-    if isinstance(a, Node):
-        return a
-    dtype = like.dtype if like is not None else "float64"
-    if isinstance(a, (bool, np.bool_)) or np.ndim(a) != 0:
-        return array_constant(a, dtype, what)
-    try:
-        return ops.const(float(a), dtype)
-    except (TypeError, ValueError):
-        raise GraphcError(f"{what}: cannot use {type(a).__name__} {a!r:.40} as a graph "
-                          f"value; expected graph values, real numbers or arrays") from None
 
 
 def _eager(build: Callable[..., Node], args: tuple, what: str) -> Any:
@@ -105,7 +89,7 @@ def _call(what: str, build: Callable[..., Node], *args: Any) -> Any:
     like = _like(args)
     if like is None:
         return _eager(build, args, what)
-    return build(*[_lift(a, like, what) for a in args])
+    return build(*[operand(a, what, like) for a in args])
 
 
 def _generated(prim: Primitive, name: str) -> Callable:
@@ -236,16 +220,6 @@ def log_softmax(x, axis=-1):
     return _call("gnp.log_softmax", lambda n: array_ops.log_softmax(n, axis=axis), x)
 
 
-def square(x):
-    """``x * x`` (``np.square``)."""
-    return _call("gnp.square", lambda n: ops.mul(n, n), x)
-
-
-def reciprocal(x):
-    """``1 / x`` (``np.reciprocal`` on floats)."""
-    return _call("gnp.reciprocal", lambda n: ops.div(1.0, n), x)
-
-
 def ndim(a) -> int:
     """The number of dimensions (``np.ndim``)."""
     return len(a.shape) if isinstance(a, Node) else np.ndim(a)
@@ -281,8 +255,6 @@ _WRITTEN = {"matmul": "matmul", "dot": "matmul", "transpose": "transpose",
             "softmax": "softmax", "log_softmax": "log_softmax", "size": "size"}
 NAMES.update(_WRITTEN)
 _FIXED = set(NAMES) | {"clip", "ndim", "shape", "array", "asarray"}
-_COMPOSITES = ("square", "reciprocal")
-"""Written out as compositions; replaced by the primitive of the name once one exists."""
 _SKIP = {"input", "const"}
 
 
@@ -301,8 +273,7 @@ def refresh() -> list[str]:
         if prim.name in _SKIP:
             continue
         for name in _numpy_names(prim):
-            if name in _FIXED or name in defined or (
-                    name in _COMPOSITES and prim.name != name):
+            if name in _FIXED or name in defined:
                 continue
             if NAMES.get(name, prim.name) != prim.name:
                 continue
@@ -314,5 +285,5 @@ def refresh() -> list[str]:
 
 refresh()
 
-__all__ = sorted(set(NAMES) | {"NAMES", "array", "asarray", "clip", "ndim", "reciprocal",
-                               "refresh", "shape", "square"})
+__all__ = sorted(set(NAMES) | {"NAMES", "array", "asarray", "clip", "ndim", "refresh",
+                               "shape"})

@@ -33,6 +33,7 @@ import numpy as np
 from .backends.numpy_interp import evaluate as _evaluate
 from .frontend import tracer as _tracer
 from .ir import Graph, InputError, Node, ops
+from .ir.numpy_dispatch import eager, operand
 from .ir.primitive import PRIMITIVES
 from .passes import grad as _grad
 from .passes import hessian as _hessian
@@ -42,40 +43,11 @@ from .passes import value_and_grad as _value_and_grad
 # dispatch: nodes build graphs, numbers compute
 
 
-def _as_number_array(a: Any, what: str) -> np.ndarray:
-    if isinstance(a, (bool, np.bool_)):
-        return np.asarray(float(a))
-    try:
-        arr = np.asarray(a)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{what}: cannot use {type(a).__name__} as numbers ({exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise InputError(f"{what}: expected real numbers or graph values, got "
-                         f"{type(a).__name__} of dtype {arr.dtype}")
-    return arr
-
-
-def _eager(name: str, args: tuple, params: dict) -> Any:
-    """Compute primitive ``name`` on numbers with its NumPy implementation."""
-    prim = PRIMITIVES[name]
-    arrays = [_as_number_array(a, name) for a in args]
-    strong = [a.dtype for a, raw in zip(arrays, args)
-              if isinstance(raw, (np.ndarray, np.generic))]
-    dtype = np.float32 if strong and all(d == np.float32 for d in strong) else np.float64
-    arrays = [a.astype(dtype, copy=False) for a in arrays]
-    with np.errstate(all="ignore"):
-        out = np.asarray(prim.impl(*arrays, **params), dtype=dtype)
-    return out[()] if out.ndim == 0 else out
-
-
 def _dispatch(name: str, builder: Callable, *args: Any, **params: Any) -> Any:
-    if any(isinstance(a, Node) for a in args):
-        like = next(a for a in args if isinstance(a, Node))
-        from .ir.numpy_dispatch import array_constant  # arrays become array constants
-        args = tuple(a if isinstance(a, Node) or np.ndim(a) == 0 else
-                     array_constant(_as_number_array(a, name), like.dtype, name) for a in args)
-        return builder(*args, **params)
-    return _eager(name, args, params)
+    like = next((a for a in args if isinstance(a, Node)), None)
+    if like is None:
+        return eager(PRIMITIVES[name], args, params, name)
+    return builder(*(operand(a, name, like) for a in args), **params)
 
 
 # ---------------------------------------------------------------------------------

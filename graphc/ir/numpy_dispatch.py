@@ -106,7 +106,7 @@ def _supported_ufunc_names() -> str:
     return ", ".join(sorted(names))
 
 
-def _operand(x: Any, what: str, like: Node | None) -> Node:
+def operand(x: Any, what: str, like: Node | None) -> Node:
     """``x`` as a graph value next to ``like``: nodes pass, real numbers, NumPy arrays
     and lists/tuples of numbers become constants of ``like``'s dtype
     (:func:`array_constant`)."""
@@ -120,6 +120,38 @@ def _operand(x: Any, what: str, like: Node | None) -> Node:
         return ops.lift(float(x), like)
     raise InputError(f"{what}: cannot use {type(x).__name__} {x!r:.40} next to a graph "
                      f"value; expected graph values or real numbers")
+
+
+def number_array(a: Any, what: str) -> np.ndarray:
+    """``a`` (a number, bool, array or nested list) as a NumPy array of real numbers.
+
+    Raises:
+        InputError: not convertible, or not real (complex, object, strings).
+    """
+    if isinstance(a, (bool, np.bool_)):
+        return np.asarray(float(a))
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{what}: cannot use {type(a).__name__} as numbers ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{what}: expected real numbers or graph values, got "
+                         f"{type(a).__name__} of dtype {arr.dtype}")
+    return arr
+
+
+def eager(prim: Primitive, args: tuple, params: dict, what: str) -> Any:
+    """``prim`` computed on numbers with its NumPy implementation (the reference
+    semantics): float32 when every NumPy-typed argument is float32, else float64; a
+    0-d result comes back as a NumPy scalar."""
+    arrays = [number_array(a, what) for a in args]
+    strong = [a.dtype for a, raw in zip(arrays, args)
+              if isinstance(raw, (np.ndarray, np.generic))]
+    dtype = np.float32 if strong and all(d == np.float32 for d in strong) else np.float64
+    arrays = [a.astype(dtype, copy=False) for a in arrays]
+    with np.errstate(all="ignore"):
+        out = np.asarray(prim.impl(*arrays, **params), dtype=dtype)
+    return out[()] if out.ndim == 0 else out
 
 
 MAX_ARRAY_CONSTANT = 4096
@@ -193,7 +225,7 @@ def array_constant(value: Any, dtype: str = "float64", what: str = "an array con
 
 def _operands(values, what: str) -> list[Node]:
     like = next((v for v in values if isinstance(v, Node)), None)
-    return [_operand(v, what, like) for v in values]
+    return [operand(v, what, like) for v in values]
 
 
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Node:
@@ -248,7 +280,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> No
 def _reduction(builder):
     def build(a, axis=None, keepdims=np._NoValue):
         kd = False if keepdims is np._NoValue else keepdims
-        return builder(_operand(a, "reduction", None), axis=axis, keepdims=kd)
+        return builder(operand(a, "reduction", None), axis=axis, keepdims=kd)
     return build
 
 
@@ -276,11 +308,11 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, min=np._NoValue,  # noqa: A00
           max=np._NoValue):  # noqa: A002
     lo = a_min if min is np._NoValue else min
     hi = a_max if max is np._NoValue else max
-    out = _operand(a, "np.clip", None)
+    out = operand(a, "np.clip", None)
     if lo is not np._NoValue and lo is not None:
-        out = ops.maximum(out, _operand(lo, "np.clip", out))
+        out = ops.maximum(out, operand(lo, "np.clip", out))
     if hi is not np._NoValue and hi is not None:
-        out = ops.minimum(out, _operand(hi, "np.clip", out))
+        out = ops.minimum(out, operand(hi, "np.clip", out))
     return out
 
 
@@ -315,13 +347,13 @@ ARRAY_FUNCTIONS: dict[Callable, tuple[tuple[str, ...], Callable]] = {
     np.where: _spec(("condition", "x", "y"), _where),
     np.transpose: _spec(("a", "axes"),
                         lambda a, axes=None: array_ops.transpose(
-                            _operand(a, "np.transpose", None), axes)),
+                            operand(a, "np.transpose", None), axes)),
     np.reshape: _spec(("a", "shape"),
-                      lambda a, shape: array_ops.reshape(_operand(a, "np.reshape", None),
+                      lambda a, shape: array_ops.reshape(operand(a, "np.reshape", None),
                                                          shape)),
     np.broadcast_to: _spec(("array", "shape"),
                            lambda array, shape: array_ops.broadcast_to(
-                               _operand(array, "np.broadcast_to", None), shape)),
+                               operand(array, "np.broadcast_to", None), shape)),
     np.concatenate: _spec(("arrays", "axis"),
                           lambda arrays, axis=0: array_ops.concatenate(
                               *_sequence(arrays, "np.concatenate"), axis=axis)),
