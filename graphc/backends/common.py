@@ -174,3 +174,27 @@ def overlaps(a: np.ndarray, others: Sequence[np.ndarray]) -> bool:
 
 __all__ = ["NP_DTYPES", "as_input_array", "bind_arguments", "bind_array_inputs",
            "is_array_graph", "memory_owner", "output_targets", "overlaps"]
+
+
+def input_arrays(graph: Graph, values: Sequence[Any]) -> tuple[list[np.ndarray], tuple]:
+    """Bound input values (:func:`bind_arguments`) as arrays of each input's dtype
+    (:func:`as_input_array`) and the shape they broadcast to.
+
+    Raises:
+        InputError: a value that is not an array of real numbers, or shapes that do not
+            broadcast (the message names each input's shape).
+    """
+    arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(graph.inputs, values)]
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    except ValueError:
+        raise InputError("inputs cannot be broadcast together: " + ", ".join(
+            f"{x.name} {a.shape}" for x, a in zip(graph.inputs, arrays))) from None
+    return arrays, shape
+
+
+def bind_arrays(graph: Graph, args: Sequence[Any], kwargs: Mapping[str, Any],
+                what: str = "kernel") -> tuple[list[np.ndarray], tuple]:
+    """:func:`bind_arguments` then :func:`input_arrays`: the call's inputs as arrays and
+    their broadcast shape (errors of both)."""
+    return input_arrays(graph, bind_arguments(graph, args, kwargs, what))

@@ -15,7 +15,7 @@ import numpy as np
 from ..ir import Graph, InputError, Node
 from ..ir.array_ops import check_class_indices, class_label_uses
 from ..ir.shapes import concrete_shapes, subst_params
-from .common import (NP_DTYPES, as_input_array, bind_arguments, bind_array_inputs,
+from .common import (NP_DTYPES, as_input_array, bind_arguments, bind_array_inputs, bind_arrays,
                      is_array_graph, output_targets, overlaps)  # noqa: F401 (re-exported)
 
 
@@ -95,13 +95,7 @@ def _evaluate_flat(graph: Graph, args, kwargs) -> list[np.ndarray]:
             outs.append(v.copy() if id(v) in ins or not v.flags.owndata or
                         not v.flags.writeable else v)
         return outs
-    bound = bind_arguments(graph, args, kwargs, "graph")
-    arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(graph.inputs, bound)]
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-    except ValueError:
-        raise InputError("inputs cannot be broadcast together: " + ", ".join(
-            f"{x.name} {a.shape}" for x, a in zip(graph.inputs, arrays))) from None
+    arrays, shape = bind_arrays(graph, args, kwargs, "graph")
     values = evaluate_all(graph, dict(zip(graph.input_names, arrays)))
     return [np.broadcast_to(values[o], np.broadcast_shapes(shape, values[o].shape)).copy()
             for o in graph.outputs]

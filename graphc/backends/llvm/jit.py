@@ -38,8 +38,8 @@ import numpy as np
 from llvmlite import binding as llvm
 
 from ...ir import Graph, GraphcError, InputError
-from ..common import (NP_DTYPES, as_input_array, bind_arguments, chunked_handler,
-                      output_targets, overlaps)
+from ..common import (NP_DTYPES, bind_arguments, bind_arrays,
+                      chunked_handler, input_arrays, output_targets, overlaps)
 from . import cache as disk_cache
 from .buffers import MIN_BYTES as POOL_MIN_BYTES
 from .buffers import POOL
@@ -765,13 +765,7 @@ class LLVMKernel:
             if out is not None:
                 raise InputError("out= cannot be used with Dask arrays")
             return chunked(self, *args, **kwargs)
-        bound = bind_arguments(g, args, kwargs)
-        arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(g.inputs, bound)]
-        try:
-            shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-        except ValueError:
-            raise InputError("inputs cannot be broadcast together: " + ", ".join(
-                f"{x.name} {a.shape}" for x, a in zip(g.inputs, arrays))) from None
+        arrays, shape = bind_arrays(g, args, kwargs)
         pattern = tuple(a.size == 1 for a in arrays)
         keep = []
         for k, a in enumerate(arrays):
@@ -826,12 +820,7 @@ class BoundCall:
         if chunked_handler((*args, *kwargs.values())) is not None:
             raise InputError("bind() takes NumPy arrays or scalars, not Dask arrays")
         values = bind_arguments(g, args, kwargs, "kernel")
-        arrays = [as_input_array(v, x.name, x.dtype) for x, v in zip(g.inputs, values)]
-        try:
-            shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-        except ValueError:
-            raise InputError("inputs cannot be broadcast together: " + ", ".join(
-                f"{x.name} {a.shape}" for x, a in zip(g.inputs, arrays))) from None
+        arrays, shape = input_arrays(g, values)
         n = 1
         for d in shape:
             n *= d
