@@ -126,8 +126,6 @@ def _check(dtype, mode, backend, variable):
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_pow_derivatives_at_and_near_zero_match_sympy(dtype, mode, backend, variable):
-    if backend == "llvm" and variable and dtype == "float32":
-        pytest.skip("covered by float64 and the interpreter; keeps the run short")
     bad, count = _check(dtype, mode, backend, variable)
     assert not bad, f"{len(bad)} of {count} wrong:\n" + "\n".join(bad[:20])
 
