@@ -14,8 +14,9 @@ from typing import Any
 from .backends.numpy_interp import evaluate
 from .frontend import parse
 from .ir import BackendUnavailableError, Graph, GraphcError
-from .passes import (grad, hessian, jacobian, jvp, optimize, run_passes, value_and_grad,
-                     vjp)
+from .ir.custom import inline_custom
+from .passes import (decompose, grad, hessian, jacobian, jvp, optimize, run_passes,
+                     value_and_grad, vjp)
 
 TARGETS = ("llvm", "numpy", "cuda")
 
@@ -47,6 +48,8 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
     if not isinstance(graph, Graph):
         raise GraphcError(f"compile() takes a graphc.Graph, got {type(graph).__name__}; "
                           f"use graphc.parse(...) first")
+    graph = inline_custom(graph)  # gc.custom_jvp/custom_vjp bodies: registered ops only
+    graph = expand_unlowered(graph, target)
     if optimize_graph:
         graph = optimize(graph)
     if target == "llvm":
@@ -70,5 +73,42 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
     raise GraphcError(f"unknown target {target!r}; targets are {', '.join(TARGETS)}")
 
 
-__all__ = ["TARGETS", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
+def expand_unlowered(graph: Graph, target: str) -> Graph:
+    """``graph`` with every elementwise op that names no lowering for ``target`` (its
+    record's ``llvm`` or ``cuda`` field is None) but has a ``decompose`` rule replaced
+    by that rule's expansion (:func:`graphc.passes.decompose`), so that such an op
+    needs no backend code: ``gc.compile`` calls this before lowering. Other targets
+    (``"numpy"`` runs every record's ``impl``) and other graphs come back unchanged.
+
+    Args:
+        graph: any graph.
+        target: a name of :data:`TARGETS`.
+    """
+    if target not in ("llvm", "cuda"):
+        return graph
+    names = {n.prim.name for n in graph.nodes
+             if n.prim.elementwise and n.prim.decompose is not None
+             and getattr(n.prim, target, None) is None}
+    return decompose(graph, names) if names else graph
+
+
+def clear_cache() -> int:
+    """Empty the caches of compiled kernels of every backend: the LLVM backend's
+    in-memory and on-disk caches (:func:`graphc.backends.llvm.clear_cache`) and, when
+    the CUDA backend has been imported, its cache of compiled functions, dispatchers
+    and array programs (:func:`graphc.backends.cuda.clear_cache`; never imports
+    Numba). Kernels already compiled keep working.
+
+    Returns:
+        The number of on-disk LLVM cache files removed.
+    """
+    import sys
+    from .backends.llvm import clear_cache as clear_llvm
+    cuda_jit = sys.modules.get("graphc.backends.cuda.jit")
+    if cuda_jit is not None:
+        cuda_jit.clear_cache()
+    return clear_llvm()
+
+
+__all__ = ["TARGETS", "clear_cache", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
            "parse", "run_passes", "value_and_grad", "vjp"]

@@ -6,7 +6,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..ir import Graph, InputError
+from ..ir import Graph, InputError, bind_by_name
 from ..ir.shapes import bind as bind_shapes
 from ..ir.shapes import is_array_graph
 
@@ -37,33 +37,14 @@ def chunked_handler(values) -> Callable[..., Any] | None:
 
 def bind_arguments(graph: Graph, args: Sequence[Any], kwargs: Mapping[str, Any],
                    what: str = "kernel") -> list[Any]:
-    """Match positional and keyword arguments to ``graph.inputs`` (in input order).
+    """Match positional and keyword arguments to ``graph.inputs`` (in input order);
+    :func:`graphc.ir.bind_by_name` on the graph's input names.
 
     Raises:
         InputError: a missing, unknown or doubly given input (the message lists the
             graph's inputs).
     """
-    names = graph.input_names
-    if len(args) > len(names):
-        raise InputError(f"{what} takes {len(names)} input(s) ({', '.join(names)}), "
-                         f"got {len(args)} positional")
-    values: list[Any] = list(args) + [None] * (len(names) - len(args))
-    given = [True] * len(args) + [False] * (len(names) - len(args))
-    index = {n: i for i, n in enumerate(names)}
-    for k, v in kwargs.items():
-        if k not in index:
-            raise InputError(f"{what} has no input {k!r}; its inputs are "
-                             f"{', '.join(names) or 'none'}")
-        i = index[k]
-        if given[i]:
-            raise InputError(f"input {k!r} given twice (by position and keyword)")
-        values[i] = v
-        given[i] = True
-    missing = [n for n, g in zip(names, given) if not g]
-    if missing:
-        raise InputError(f"{what} is missing input(s) {', '.join(missing)}; it takes "
-                         f"({', '.join(names)})")
-    return values
+    return bind_by_name(graph.input_names, args, kwargs, what)
 
 
 def as_input_array(value: Any, name: str, dtype: str) -> np.ndarray:

@@ -361,6 +361,7 @@ def _matmul_vjp(a, b, *, out, cotangent, **_):
 
 matmul_p = register(Primitive(
     "matmul", 2, np.matmul, "{0} @ {1}", precedence=20, latex=r"{0} {1}",
+    associativity="both",
     llvm="array.matmul", cuda="array.matmul", aliases=("dot",),
     shape_rule=_matmul_shape, jvp=_matmul_jvp, vjp=_matmul_vjp, elementwise=False,
     domain=((-B, B), (-B, B)),
@@ -402,7 +403,7 @@ def _inverse(perm):
 
 transpose_p = register(Primitive(
     "transpose", 1, lambda x, axes, **_: np.transpose(x, axes), "transpose({0}{_text})",
-    latex=r"{{{0}}}^\top", llvm="array.view", cuda="array.view", aliases=("permute_dims",),
+    latex=r"{0}^\top", textbook="{0}\u1d40", llvm="array.view", cuda="array.view", aliases=("permute_dims",),
     param_names=("axes",), param_defaults={"axes": None}, canonical=_transpose_canon,
     shape_rule=_transpose_shape, elementwise=False,
     jvp=lambda x, *, out, tangents, axes, **_: transpose(tangents[0], axes),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .errors import GraphcError, ShapeError
+from .errors import GraphcError, InputError, ShapeError
 from .node import Node
 
 
@@ -75,6 +75,39 @@ def _display(kind: str, graph: "Graph") -> str | None:
         return render(graph)
     except Exception:  # noqa: BLE001 - a notebook display must never raise
         return None
+
+
+
+def bind_by_name(names: Sequence[str], args: Sequence[Any], kwargs: Mapping[str, Any],
+                 what: str = "kernel") -> list[Any]:
+    """Match positional and keyword arguments to the input ``names`` (in that order):
+    the values, one per name. Used by kernels, transformed functions and Jacobians.
+
+    Raises:
+        InputError: a missing, unknown or doubly given input (the message lists the
+            graph's inputs).
+    """
+    names = list(names)
+    if len(args) > len(names):
+        raise InputError(f"{what} takes {len(names)} input(s) ({', '.join(names)}), "
+                         f"got {len(args)} positional")
+    values: list[Any] = list(args) + [None] * (len(names) - len(args))
+    given = [True] * len(args) + [False] * (len(names) - len(args))
+    index = {n: i for i, n in enumerate(names)}
+    for k, v in kwargs.items():
+        if k not in index:
+            raise InputError(f"{what} has no input {k!r}; its inputs are "
+                             f"{', '.join(names) or 'none'}")
+        i = index[k]
+        if given[i]:
+            raise InputError(f"input {k!r} given twice (by position and keyword)")
+        values[i] = v
+        given[i] = True
+    missing = [n for n, g in zip(names, given) if not g]
+    if missing:
+        raise InputError(f"{what} is missing input(s) {', '.join(missing)}; it takes "
+                         f"({', '.join(names)})")
+    return values
 
 
 class Graph:
@@ -225,12 +258,19 @@ class Graph:
         Raises:
             GraphcError: names the first offending node and its trace number.
         """
-        from .primitive import PRIMITIVES, result_dtype
+        from .primitive import HIGHER_ORDER, PRIMITIVES, result_dtype
         from .text import describe_node
         for n in self.nodes:
             where = describe_node(self, n)
-            if PRIMITIVES.get(n.prim.name) is not n.prim:
+            if (PRIMITIVES.get(n.prim.name) or HIGHER_ORDER.get(n.prim.name)) is not n.prim:
                 raise GraphcError(f"{where}: primitive {n.prim.name!r} is not registered")
+            for _, body in n.params:  # sub-graphs of loops and branches (control_flow.py)
+                for sub in (body if isinstance(body, tuple) else (body,)):
+                    if isinstance(getattr(sub, "graph", None), Graph):
+                        try:
+                            sub.graph.verify()
+                        except GraphcError as exc:
+                            raise GraphcError(f"{where}: in its body: {exc}") from None
             if n.args:
                 if len(n.args) != n.prim.arity:
                     raise GraphcError(f"{where}: {n.prim.name} has {len(n.args)} arguments, "

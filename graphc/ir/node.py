@@ -312,8 +312,10 @@ def _control_flow_error(frame, what: str) -> GraphcError:
         f"a graph value was used as {what}{where}. While a function is traced its values "
         f"are graph nodes without numbers, so Python control flow cannot depend on them. "
         f"Select elementwise instead: gc.where(cond, a, b) (or gc.maximum, gc.minimum, "
-        f"gc.relu, gc.abs); use gc.sin, gc.exp... rather than math.*; graphc code that "
-        f"tests for a missing node should write `node is None`.")
+        f"gc.relu, gc.abs); branch with gc.cond(pred, true_fn, false_fn, *operands) or "
+        f"gc.switch; loop with gc.fori_loop, gc.scan or gc.while_loop (docs/loops.md); "
+        f"use gc.sin, gc.exp... rather than math.*; graphc code that tests for a missing "
+        f"node should write `node is None`.")
 
 
 def _ops():

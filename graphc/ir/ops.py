@@ -2,9 +2,11 @@
 
 Each ``register(Primitive(...))`` below is the single place where an operation is
 defined: NumPy semantics, local partials, printing, parser names, test domain and the
-names of its LLVM and CUDA lowerings. Adding an op means adding one record here (and,
-for an op whose lowering is not a plain function call, one entry in each backend's
-table of composite lowerings; a test walks the registry and fails when one is missing).
+names of its LLVM and CUDA lowerings. Adding an op means adding one record here (or
+registering one at run time, ``graphc.ir.register``); an elementwise op with a
+``decompose`` rule and no lowering names needs no backend code, one whose LLVM lowering
+is not an instruction, intrinsic or C library call needs an entry in that backend's
+table of composite lowerings (docs/adding_a_primitive.md, tests/core/test_register_op.py).
 
 Derivative conventions at kinks (documented in ``docs/conventions.md``):
 ``abs'(0) = sign(0) = 0``, ``relu'(0) = heaviside(0) = 0``, ``max``/``min`` ties split
@@ -193,31 +195,32 @@ def _np_sign(x):
 B = 2.0  # half-width of the default symmetric test domain
 
 add_p = register(Primitive(
-    "add", 2, np.add, "{0} + {1}", precedence=10, latex="{0} + {1}",
+    "add", 2, np.add, "{0} + {1}", precedence=10, latex="{0} + {1}", associativity="both",
     llvm="fadd", cuda="({0} + {1})", commutative=True,
     partials=lambda x, y, *, out: (const(1.0, out.dtype), const(1.0, out.dtype)),
     domain=((-B, B), (-B, B)), doc="x + y"))
 
 sub_p = register(Primitive(
-    "sub", 2, np.subtract, "{0} - {1}", precedence=10, latex="{0} - {1}",
+    "sub", 2, np.subtract, "{0} - {1}", precedence=10, latex="{0} - {1}", textbook="{0} \u2212 {1}",
     llvm="fsub", cuda="({0} - {1})",
     partials=lambda x, y, *, out: (const(1.0, out.dtype), const(-1.0, out.dtype)),
     domain=((-B, B), (-B, B)), doc="x - y"))
 
 mul_p = register(Primitive(
-    "mul", 2, np.multiply, "{0} * {1}", precedence=20, latex="{0} {1}",
+    "mul", 2, np.multiply, "{0} * {1}", precedence=20, latex="{0} {1}", textbook="{0} \u00d7 {1}",
+    associativity="both",
     llvm="fmul", cuda="({0} * {1})", commutative=True,
     partials=lambda x, y, *, out: (y, x),
     domain=((-B, B), (-B, B)), doc="x * y"))
 
 div_p = register(Primitive(
-    "div", 2, np.divide, "{0} / {1}", precedence=20, latex=r"\frac{{{0}}}{{{1}}}",
+    "div", 2, np.divide, "{0} / {1}", precedence=20, latex=r"\frac{{{0}}}{{{1}}}", textbook="{0}/{1}",
     llvm="fdiv", cuda="({0} / {1})",
     partials=lambda x, y, *, out: (div(1.0, y), neg(div(out, y))),
     domain=((-B, B), (0.5, B)), doc="x / y", unbounded=True))
 
 neg_p = register(Primitive(
-    "neg", 1, np.negative, "-{0}", precedence=30, latex="-{0}",
+    "neg", 1, np.negative, "-{0}", precedence=30, latex="-{0}", textbook="\u2212{0}",
     llvm="fneg", cuda="(-{0})",
     partials=lambda x, *, out: (const(-1.0, out.dtype),),
     domain=((-B, B),), doc="-x"))
@@ -278,7 +281,8 @@ def _pow_edges(parts, x, y, *, out):
 
 
 pow_p = register(Primitive(
-    "pow", 2, np.power, "{0} ^ {1}", precedence=40, latex="{{{0}}}^{{{1}}}",
+    "pow", 2, np.power, "{0} ^ {1}", precedence=40, latex="{0}^{{{1}}}", textbook="{0}^{1}",
+    associativity="right",
     llvm="llvm.pow", cuda="math.pow({0}, {1})", aliases=("power",),
     partials=_pow_partials, edges=_pow_edges,
     domain=((0.5, B), (-B, B)), doc="x ** y (NumPy semantics: NaN for x < 0 and "
@@ -288,11 +292,11 @@ pow_p = register(Primitive(
 # elementary functions
 
 exp_p = register(Primitive(
-    "exp", 1, np.exp, "exp({0})", latex=r"e^{{{0}}}", llvm="llvm.exp", cuda="math.exp({0})",
+    "exp", 1, np.exp, "exp({0})", latex=r"e^{{{0}}}", textbook="exp {0}", llvm="llvm.exp", cuda="math.exp({0})",
     partials=lambda x, *, out: (out,), domain=((-B, B),), doc="e ** x", unbounded=True))
 
 log_p = register(Primitive(
-    "log", 1, np.log, "log({0})", latex=r"\ln {0}", llvm="llvm.log", cuda="math.log({0})",
+    "log", 1, np.log, "log({0})", latex=r"\ln {0}", textbook="ln {0}", llvm="llvm.log", cuda="math.log({0})",
     aliases=("ln",),
     partials=lambda x, *, out: (div(1.0, x),), domain=((0.1, 2 * B),),
     # 1/(x + 0): log'(-0.0) = +inf like log'(+0.0) (-0 + 0 = +0)
@@ -300,7 +304,7 @@ log_p = register(Primitive(
     doc="natural logarithm", unbounded=True))
 
 sqrt_p = register(Primitive(
-    "sqrt", 1, np.sqrt, "sqrt({0})", latex=r"\sqrt{{{0}}}", llvm="llvm.sqrt",
+    "sqrt", 1, np.sqrt, "sqrt({0})", latex=r"\sqrt{{{0}}}", textbook="\u221a{0}", llvm="llvm.sqrt",
     cuda="math.sqrt({0})",
     partials=lambda x, *, out: (div(0.5, out),), domain=((0.1, 2 * B),),
     # 0.5/(√x + 0): sqrt'(-0.0) = +inf (√-0 = -0, -0 + 0 = +0) like sqrt'(+0.0)
@@ -308,47 +312,47 @@ sqrt_p = register(Primitive(
     doc="square root", unbounded=True))
 
 sin_p = register(Primitive(
-    "sin", 1, np.sin, "sin({0})", latex=r"\sin {0}", llvm="llvm.sin", cuda="math.sin({0})",
+    "sin", 1, np.sin, "sin({0})", latex=r"\sin {0}", textbook="sin {0}", llvm="llvm.sin", cuda="math.sin({0})",
     partials=lambda x, *, out: (cos(x),), domain=((-3.0, 3.0),), doc="sine (radians)"))
 
 cos_p = register(Primitive(
-    "cos", 1, np.cos, "cos({0})", latex=r"\cos {0}", llvm="llvm.cos", cuda="math.cos({0})",
+    "cos", 1, np.cos, "cos({0})", latex=r"\cos {0}", textbook="cos {0}", llvm="llvm.cos", cuda="math.cos({0})",
     partials=lambda x, *, out: (neg(sin(x)),), domain=((-3.0, 3.0),),
     doc="cosine (radians)"))
 
 tan_p = register(Primitive(
-    "tan", 1, np.tan, "tan({0})", latex=r"\tan {0}", llvm="tan", cuda="math.tan({0})",
+    "tan", 1, np.tan, "tan({0})", latex=r"\tan {0}", textbook="tan {0}", llvm="tan", cuda="math.tan({0})",
     partials=lambda x, *, out: (add(1.0, mul(out, out)),), domain=((-1.2, 1.2),),
     doc="tangent (radians)", unbounded=True))
 
 asin_p = register(Primitive(
-    "asin", 1, np.arcsin, "asin({0})", latex=r"\arcsin {0}", llvm="asin",
+    "asin", 1, np.arcsin, "asin({0})", latex=r"\arcsin {0}", textbook="arcsin {0}", llvm="asin",
     cuda="math.asin({0})", aliases=("arcsin",),
     partials=lambda x, *, out: (div(1.0, sqrt(sub(1.0, mul(x, x)))),),
     domain=((-0.9, 0.9),), doc="inverse sine", unbounded=True))
 
 acos_p = register(Primitive(
-    "acos", 1, np.arccos, "acos({0})", latex=r"\arccos {0}", llvm="acos",
+    "acos", 1, np.arccos, "acos({0})", latex=r"\arccos {0}", textbook="arccos {0}", llvm="acos",
     cuda="math.acos({0})", aliases=("arccos",),
     partials=lambda x, *, out: (neg(div(1.0, sqrt(sub(1.0, mul(x, x))))),),
     domain=((-0.9, 0.9),), doc="inverse cosine", unbounded=True))
 
 atan_p = register(Primitive(
-    "atan", 1, np.arctan, "atan({0})", latex=r"\arctan {0}", llvm="atan",
+    "atan", 1, np.arctan, "atan({0})", latex=r"\arctan {0}", textbook="arctan {0}", llvm="atan",
     cuda="math.atan({0})", aliases=("arctan",),
     partials=lambda x, *, out: (_atan_partial(x),),
     domain=((-B, B),), doc="inverse tangent"))
 
 sinh_p = register(Primitive(
-    "sinh", 1, np.sinh, "sinh({0})", latex=r"\sinh {0}", llvm="sinh", cuda="math.sinh({0})",
+    "sinh", 1, np.sinh, "sinh({0})", latex=r"\sinh {0}", textbook="sinh {0}", llvm="sinh", cuda="math.sinh({0})",
     partials=lambda x, *, out: (cosh(x),), domain=((-B, B),), doc="hyperbolic sine", unbounded=True))
 
 cosh_p = register(Primitive(
-    "cosh", 1, np.cosh, "cosh({0})", latex=r"\cosh {0}", llvm="cosh", cuda="math.cosh({0})",
+    "cosh", 1, np.cosh, "cosh({0})", latex=r"\cosh {0}", textbook="cosh {0}", llvm="cosh", cuda="math.cosh({0})",
     partials=lambda x, *, out: (sinh(x),), domain=((-B, B),), doc="hyperbolic cosine", unbounded=True))
 
 tanh_p = register(Primitive(
-    "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", llvm="tanh", cuda="math.tanh({0})",
+    "tanh", 1, np.tanh, "tanh({0})", latex=r"\tanh {0}", textbook="tanh {0}", llvm="tanh", cuda="math.tanh({0})",
     # the textbook partial 1 - tanh² (what trace tables print) cancels to 0 in the tails
     # and its derivatives form inf/inf; AD multiplies by the stable 4σ(2x)σ(-2x)
     partials=lambda x, *, out: (sub(1.0, mul(out, out)),),
@@ -391,6 +395,7 @@ heaviside_p = register(Primitive(
 sigmoid_p = register(Primitive(
     "sigmoid", 1, _np_sigmoid, "sigmoid({0})", latex=r"\sigma\left({0}\right)",
     llvm="sigmoid", cuda="(1.0 / (1.0 + math.exp(-{0})))", aliases=("logistic", "expit"),
+    ulp=6,  # exp, then an addition and a division: two more roundings
     partials=lambda x, *, out: (mul(out, sigmoid(neg(x))),), domain=((-4.0, 4.0),),
     doc="logistic function 1/(1 + e^-x); σ'(x) = σ(x)·σ(-x), accurate in both tails"))
 
@@ -428,6 +433,7 @@ elu_p = register(Primitive(
 softplus_p = register(Primitive(
     "softplus", 1, _np_softplus, "softplus({0})",
     latex=r"\operatorname{{softplus}}\left({0}\right)", llvm="softplus",
+    ulp=6,  # max + log1p(exp(-|x|)): two library calls and an addition
     cuda="((0.0 if {0} <= 0 else {0}) + math.log1p(math.exp(-math.fabs({0}))))",
     partials=lambda x, *, out: (sigmoid(x),), domain=((-4.0, 4.0),),
     doc="log(1 + e^x), computed without overflow"))
@@ -462,7 +468,7 @@ maximum_p = register(Primitive(
 
 def _comparison(name, fn, symbol, latex, pred):
     return register(Primitive(
-        name, 2, _cmp(fn), "{0} " + symbol + " {1}", precedence=5,
+        name, 2, _cmp(fn), "{0} " + symbol + " {1}", precedence=5, associativity="none",
         latex="{0} " + latex + " {1}", llvm="fcmp_" + pred,
         cuda="(1.0 if {0} " + symbol + " {1} else 0.0)", differentiable=False, smooth=False, masks=True,
         domain=((-B, B), (-B, B)), doc=f"1.0 where x {symbol} y else 0.0"))
@@ -570,6 +576,7 @@ def _rounding(name, impl, llvm, cuda_fn, latex, doc, aliases=()):
             "if math.fabs({0}) < 4503599627370496.0 else {0})")
     return register(Primitive(
         name, 1, impl, name + "({0})", latex=latex, llvm=llvm, cuda=cuda, aliases=aliases,
+        ulp=0,  # the nearest integer in a direction: exact
         differentiable=False, smooth=False, masks=True, domain=((-B, B),), doc=doc))
 
 
@@ -602,6 +609,7 @@ mod_p = register(Primitive(
          "(math.fmod({0}, {1}) + {1} if (math.fmod({0}, {1}) < 0) != ({1} < 0) "
          "else math.fmod({0}, {1})))",
     aliases=("remainder",), smooth=False, unbounded=True,
+    ulp=0,  # fmod is exact; moving it to the divisor's sign is one rounded addition
     partials=lambda x, y, *, out: (const(1.0, out.dtype), _mod_dy(x, y, out)),
     domain=((-2 * B, 2 * B), (0.25, 2 * B)),  # several branches of floor(x/y)
     doc="x mod y with the sign of y (NumPy's remainder, Python's %); d/dx = 1, "
@@ -779,6 +787,7 @@ clip_p = register(Primitive(
          + " < {2} or " + _CUDA_MAX.format("{0}", "{1}") + " != "
          + _CUDA_MAX.format("{0}", "{1}") + " else {2})",
     smooth=False, masks=True, partials=_clip_partials, edges=_clip_edges,
+    ulp=0,  # selects between its arguments
     # overlapping boxes: the bounds cross each other and x's test point (lo > hi too)
     domain=((-B, B), (-1.5, 1.0), (-1.0, 1.5)),
     doc="min(max(x, lo), hi) (NumPy's clip; NaN propagates); the derivative goes to x "
@@ -800,7 +809,7 @@ logaddexp_p = register(Primitive(
     doc="log(e^x + e^y) without overflow; partials σ(x - y), σ(y - x)"))
 
 square_p = register(Primitive(
-    "square", 1, np.square, "square({0})", latex=r"{{{0}}}^{{2}}", llvm="square",
+    "square", 1, np.square, "square({0})", latex=r"{0}^{{2}}", llvm="square",
     cuda="({0} * {0})", partials=lambda x, *, out: (mul(2.0, x),), domain=((-B, B),),
     doc="x * x; square' = 2x"))
 

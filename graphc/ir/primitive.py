@@ -72,6 +72,14 @@ class Primitive:
         fmt: text template over argument texts, e.g. ``"{0} + {1}"`` or ``"sin({0})"``.
         precedence: binding strength for infix printing (function form: 100).
         latex: LaTeX template over argument LaTeX.
+        textbook: the textbook (Unicode) spelling, a template over argument texts
+            (``"{0} × {1}"``, ``"−{0}"``); a function name followed by a space and
+            ``{0}`` (``"ln {0}"``) is applied without parentheses to an atomic argument
+            (``ln x``, ``ln(x + y)``). Empty: ``fmt``. Printing: :mod:`graphc.ir.printer`.
+        associativity: for infix operators: ``"left"`` (``a - b - c``), ``"right"``
+            (``^``), ``"none"`` (comparisons, which chain in the parser), or ``"both"``
+            (mathematically associative, ``+`` ``*``: the math styles drop parentheses
+            at equal precedence; the source style still prints the exact tree).
         llvm: the name the LLVM lowering uses (an intrinsic like ``"llvm.sin"``, a libm
             symbol like ``"tan"``, an instruction like ``"fadd"``, or a key of the LLVM
             backend's table of composite lowerings).
@@ -124,6 +132,22 @@ class Primitive:
             backends without a direct lowering (tinygrad's decompositions).
         examples: test cases for array ops: ``((arg shapes...), {params})`` pairs
             that the registry-driven tests evaluate and differentiate.
+        cost: relative work per output element, in units of one floating-point add:
+            1 for arithmetic, comparisons, selects and masks; 4 for a division; 8 for
+            a square root; 30 for a call to a transcendental (libm/libmvec) function
+            or a composite lowering. None (the default) derives it from ``llvm``
+            (:func:`default_cost`). Backends decide from it what to recompute rather
+            than store (``graphc.backends.plan.is_cheap``) and when to use threads.
+        ulp: accuracy contract of an elementwise op: the largest error, in units in
+            the last place of the correctly rounded result, that its NumPy
+            implementation and a backend may have. 0: the op is correctly rounded or
+            exact (IEEE ``+ - * /``, ``sqrt``, comparisons, selects, ``min``/``max``,
+            rounding to an integer), so every backend must give NumPy's bits; 4: a
+            libm/libmvec function (glibc documents libmvec to 4 ulp); more for a
+            composite that rounds several times (``sigmoid``, ``softplus``: 6). None
+            (the default) derives it from ``cost`` (:func:`default_ulp`). The tests'
+            bit-exact sets, their ulp tolerances and the corpus's perturbed reference
+            (graphc/corpus.py) are read from it.
     """
 
     name: str
@@ -132,6 +156,8 @@ class Primitive:
     fmt: str
     precedence: int = 100
     latex: str = ""
+    textbook: str = ""
+    associativity: str = "left"
     llvm: str | None = None
     cuda: str | None = None
     partials: Callable[..., tuple] | None = None
@@ -153,6 +179,14 @@ class Primitive:
     canonical: Callable[..., dict] | None = None
     decompose: Callable[..., Any] | None = None
     examples: tuple = ()
+    cost: int | None = None
+    ulp: float | None = None
+
+    def __post_init__(self):
+        if self.cost is None:
+            object.__setattr__(self, "cost", default_cost(self.llvm))
+        if self.ulp is None:
+            object.__setattr__(self, "ulp", default_ulp(self.cost))
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -161,19 +195,98 @@ class Primitive:
         return (get_primitive, (self.name,))
 
 
+_UNIT_COST = frozenset({
+    "fadd", "fsub", "fmul", "fneg", "select", "llvm.fabs", "minimum", "maximum", "relu",
+    "leaky_relu", "sign", "heaviside", "square", "array.one_hot", "input", "const"})
+_COSTS = {"fdiv": 4, "reciprocal": 4, "llvm.sqrt": 8, "array.view": 0}
+
+
+def default_cost(llvm: str | None) -> int:
+    """The :attr:`Primitive.cost` of an op lowered as ``llvm``: 1 for an instruction
+    (``fadd``, ``fcmp_*``, ``select``, ``llvm.fabs``) or a short select/mask composite
+    (``relu``, ``sign``...), 4 for ``fdiv``, 8 for ``llvm.sqrt``, 0 for an array view,
+    30 for anything else (a libm/libmvec call, a reduction or contraction per
+    element). Rough throughput ratios on x86-64 (Agner Fog's instruction tables)."""
+    name = llvm or ""
+    if name in _UNIT_COST or name.startswith("fcmp"):
+        return 1
+    return _COSTS.get(name, 30)
+
+
+def default_ulp(cost: int) -> float:
+    """The :attr:`Primitive.ulp` of an op of that :attr:`~Primitive.cost`: 0 below the
+    cost of a library call (an IEEE instruction, a division or square root, a select
+    or mask composite: correctly rounded or exact), else 4 (a libm/libmvec function:
+    glibc's documented libmvec bound; the scalar libm functions are within it)."""
+    return 0.0 if cost < 30 else 4.0
+
+
 PRIMITIVES: dict[str, Primitive] = {}
 """Every registered primitive, by name, in registration order."""
 
 _BY_ALIAS: dict[str, Primitive] = {}
 
 
+_ON_CHANGE: list[Callable[[], Any]] = []
+
+
+def on_registry_change(hook: Callable[[], Any]) -> Callable[[], Any]:
+    """Call ``hook()`` after every :func:`register` and :func:`unregister` (the layers
+    above use it to regenerate what they derive from the registry: the NumPy-style
+    functions of ``graphc.numpy_api`` and ``graphc.numpy``); returns ``hook``."""
+    _ON_CHANGE.append(hook)
+    return hook
+
+
+def _changed() -> None:
+    for hook in list(_ON_CHANGE):
+        hook()
+
+
 def register(prim: Primitive) -> Primitive:
-    """Add ``prim`` to the registry (its name and aliases must be new) and return it."""
-    if prim.name in PRIMITIVES:
+    """Add ``prim`` to the registry and return it: the one step of adding an operation
+    (see docs/adding_a_primitive.md). From then on the parser knows its name and
+    aliases, the printers, AD passes and NumPy interpreter use its record, and
+    ``graphc.numpy`` / ``graphc.numpy_api`` have functions for it; ``gc.compile``
+    expands an elementwise op through its ``decompose`` rule for a backend whose
+    lowering name (``llvm``/``cuda``) it leaves None.
+
+    Args:
+        prim: a :class:`Primitive` whose name is new.
+
+    Raises:
+        GraphcError: the name is taken, or ``prim`` is not a :class:`Primitive`.
+    """
+    if not isinstance(prim, Primitive):
+        raise GraphcError(f"register takes a graphc Primitive, got {type(prim).__name__}")
+    if prim.name in PRIMITIVES or prim.name in HIGHER_ORDER:
         raise GraphcError(f"primitive {prim.name!r} is already registered")
     PRIMITIVES[prim.name] = prim
     for alias in (prim.name,) + prim.aliases:
         _BY_ALIAS.setdefault(alias, prim)
+    _changed()
+    return prim
+
+
+def unregister(name: str) -> Primitive:
+    """Remove the primitive ``name`` registered by :func:`register` (and the parser
+    names that point to it) and return its record; for tests and interactive
+    sessions. Graphs that still hold its nodes keep working where they need only the
+    record (printing, the interpreter), but the parser no longer knows it.
+
+    Raises:
+        GraphcError: no primitive of that name.
+    """
+    prim = PRIMITIVES.pop(name, None)
+    if prim is None:
+        raise GraphcError(f"no primitive {name!r} is registered")
+    for alias in [a for a, p in _BY_ALIAS.items() if p is prim]:
+        del _BY_ALIAS[alias]
+        other = next((p for p in PRIMITIVES.values() if alias in (p.name,) + p.aliases),
+                     None)
+        if other is not None:
+            _BY_ALIAS[alias] = other
+    _changed()
     return prim
 
 
@@ -193,8 +306,24 @@ def local_partials(prim: Primitive, *args: Node, out: Node, **params) -> tuple:
     return parts
 
 
+HIGHER_ORDER: dict[str, Primitive] = {}
+"""Primitives over sub-graphs (``scan``, ``while_loop``, ``switch``: see
+graphc/ir/control_flow.py), by name. Kept apart from :data:`PRIMITIVES`, whose
+registry-generated tests are about first-order operations."""
+
+
+def register_higher_order(prim: Primitive) -> Primitive:
+    """Add a primitive over sub-graphs to :data:`HIGHER_ORDER` (a new name) and return it."""
+    if prim.name in PRIMITIVES or prim.name in HIGHER_ORDER:
+        raise GraphcError(f"primitive {prim.name!r} is already registered")
+    HIGHER_ORDER[prim.name] = prim
+    return prim
+
+
 def get_primitive(name: str) -> Primitive:
-    return PRIMITIVES[name]
+    """The registered primitive of that name (first-order or higher-order)."""
+    prim = PRIMITIVES.get(name)
+    return prim if prim is not None else HIGHER_ORDER[name]
 
 
 def lookup_function(name: str) -> Primitive | None:

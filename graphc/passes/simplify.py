@@ -29,6 +29,13 @@ from ..ir import Graph, Node, Primitive, ops
 from .rewrite import rebuild, same_node
 
 
+def _in_bodies(graph: Graph, fn) -> Graph:
+    """``graph`` with the pass ``fn`` run inside every loop and branch body first
+    (:func:`graphc.passes.loops.map_bodies`; unchanged without control flow)."""
+    from .loops import map_bodies
+    return map_bodies(graph, fn)
+
+
 def _np_dtype(dtype: str):
     return np.float64 if dtype == "float64" else np.float32
 
@@ -49,6 +56,7 @@ def _fold_rule(node: Node, args: tuple[Node, ...]) -> Node:
 def fold_constants(graph: Graph) -> Graph:
     """Evaluate every operation whose arguments are all constants (with the op's NumPy
     implementation, so the folded value is exactly what the interpreter computes)."""
+    graph = _in_bodies(graph, fold_constants)
     return rebuild(graph, _fold_rule)
 
 
@@ -324,7 +332,7 @@ def simplify(graph: Graph) -> Graph:
     ``x^0``, ``where`` on a constant condition or equal branches. Each keeps NumPy's
     result bit for bit for every input; see the module docstring for what is never
     rewritten. A rewrite that would change the node's shape or dtype is not applied."""
-
+    graph = _in_bodies(graph, simplify)
     return rebuild(graph, _simplify_rule)
 
 
@@ -348,12 +356,14 @@ def cse(graph: Graph) -> Graph:
     only in argument order, keeping the first one in evaluation order (so ``x1*x2``
     stays as written). ``minimum``/``maximum`` are not commutative in NumPy (they return
     the second argument on ties, so ``min(-0, 0) = 0`` but ``min(0, -0) = -0``)."""
+    graph = _in_bodies(graph, cse)
     return rebuild(graph, _cse_rule())
 
 
 def dce(graph: Graph) -> Graph:
     """Dead-code elimination: keep only what the outputs use (inputs are kept, as
     they are the kernel's signature), and drop labels of removed nodes."""
+    graph = _in_bodies(graph, dce)
     return rebuild(graph, same_node)
 
 
@@ -361,6 +371,7 @@ def optimize(graph: Graph) -> Graph:
     """The default clean-up pipeline: constant folding, algebraic simplification and
     CSE at every node (repeated at a node until nothing changes), with dead code
     dropped; one bottom-up walk, equivalent to ``dce(cse(fold(simplify(fold(g)))))``."""
+    graph = _in_bodies(graph, optimize)
     cse_rule = _cse_rule()
 
     def rule(node: Node, args: tuple[Node, ...]) -> Node:

@@ -7,7 +7,9 @@ table). :class:`Math` carries both. The conventions follow Griewank & Walther,
 differentiation in machine learning: a survey" (JMLR 18(153), 2018, Tables 2 and 3):
 ``v₋₁ … v₀`` for inputs, ``v₁ … v_l`` for operations, ``v̇ᵢ`` for tangents and ``v̄ᵢ``
 for adjoints; products are written ``×``, logarithms ``ln``, and a function applied to
-a single variable needs no parentheses (``sin v₀``).
+a single variable needs no parentheses (``sin v₀``). Expressions (:func:`format_expr`)
+come from the one expression printer, :mod:`graphc.ir.printer` (styles ``textbook`` and
+``textbook_latex``), which reads these spellings from the primitive records.
 
 Array values (:func:`value`) print in full as small matrices, up to
 :data:`SMALL_MATRIX` rows and columns, and otherwise as their shape with summary
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import GraphcError, Node
+from ..ir.printer import TEXTBOOK, TEXTBOOK_LATEX, Printer
 from ..ir.shapes import format_shape
 
 MINUS = "\u2212"          # − (typographic minus)
@@ -48,7 +51,6 @@ _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NAME_DIGITS = re.compile(r"^([A-Za-z]+)(\d+)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-ATOM = 100
 
 
 @dataclass(frozen=True)
@@ -274,37 +276,10 @@ def shape_text(static: tuple, concrete: tuple | None = None) -> str:
 # ---------------------------------------------------------------------------------
 # expressions
 
-# text styles of the common primitives: (template, precedence). Function names here
-# are written before an atomic argument without parentheses, as textbooks do.
-_PREFIX_FUNCS = {"log": "ln", "sin": "sin", "cos": "cos", "tan": "tan", "exp": "exp",
-                 "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asin": "arcsin",
-                 "acos": "arccos", "atan": "arctan"}
-_LATEX_FUNCS = {"log": r"\ln", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
-                "exp": r"\exp", "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh",
-                "asin": r"\arcsin", "acos": r"\arccos", "atan": r"\arctan"}
-_BINARY = {  # op: (text symbol, latex symbol, precedence, right operand needs parens at equal prec)
-    "add": (" + ", " + ", 10, False),
-    "sub": (f" {MINUS} ", " - ", 10, True),
-    "mul": (f" {TIMES} ", r" \times ", 20, False),
-    "div": ("/", None, 20, True),
-}
-_NEG_PREC = 30
-_POW_PREC = 40
-_APPLY_PREC = 50   # "sin v₀": binds tighter than × but looser than ^
-
-
-def _paren(m: Math) -> Math:
-    return Math(f"({m.text})", rf"\left({m.latex}\right)")
-
-
-def _wrap(m: Math, prec: int, needed: int, strict: bool = False) -> Math:
-    if prec < needed or (strict and prec == needed):
-        return _paren(m)
-    return m
-
-
 def format_expr(root: Node, names: dict[Node, Math], digits: int = 6) -> Math:
-    """``root`` as one infix expression in both styles.
+    """``root`` as one infix expression in both styles: the ``textbook`` and
+    ``textbook_latex`` styles of the one expression printer (:mod:`graphc.ir.printer`),
+    which read every operation's spelling from its primitive record.
 
     Args:
         root: a node (any expression over registered primitives).
@@ -316,103 +291,17 @@ def format_expr(root: Node, names: dict[Node, Math], digits: int = 6) -> Math:
         The expression; constants print with ``digits`` significant digits, negative
         ones in parentheses when they are an operand.
     """
-    done: dict[int, tuple[Math, int]] = {}
-    # iterative post-order that does not descend into named nodes
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if id(node) in done:
-            continue
-        if node in names:
-            m = names[node]
-            done[id(node)] = (m, _NEG_PREC if is_negative_text(m) else ATOM)
-            continue
-        if not node.args:
-            if node.is_const:
-                m = number(node.value, digits)
-                done[id(node)] = (m, _NEG_PREC if is_negative_text(m) else ATOM)
-            else:
-                done[id(node)] = (name(node.name), ATOM)
-            continue
-        if not expanded:
-            stack.append((node, True))
-            for a in reversed(node.args):
-                if id(a) not in done:
-                    stack.append((a, False))
-            continue
-        args = [done[id(a)] for a in node.args]
-        done[id(node)] = _format_op(node, args)
-    return done[id(root)][0]
+    def leaf(style):
+        def fmt(n: Node) -> str:
+            m = number(n.value, digits) if n.is_const else name(n.name)
+            return getattr(m, style)
+        return fmt
 
-
-def _format_op(node: Node, args: list[tuple[Math, int]]) -> tuple[Math, int]:
-    op = node.prim.name
-    if op in _BINARY and len(args) == 2:
-        sym_t, sym_l, prec, strict = _BINARY[op]
-        (a, pa), (b, pb) = args
-        # negative literals (prec _NEG_PREC) are parenthesised as operands
-        a = _paren(a) if pa == _NEG_PREC and op in ("mul", "div") else _wrap(a, pa, prec)
-        b = _paren(b) if pb == _NEG_PREC else _wrap(b, pb, prec, strict)
-        if op == "mul" and all(x.shape != () for x in node.args):
-            # the entrywise (Hadamard) product of two arrays
-            return Math(f"{a.text} {HADAMARD} {b.text}", rf"{a.latex} \odot {b.latex}"), prec
-        if op == "div":
-            if pa < ATOM or pb < ATOM:
-                tex = rf"\frac{{{args[0][0].latex}}}{{{args[1][0].latex}}}"
-            else:
-                tex = rf"{a.latex}/{b.latex}"
-            return Math(f"{a.text}/{b.text}", tex), prec
-        return Math(a.text + sym_t + b.text, a.latex + sym_l + b.latex), prec
-    if op == "neg":
-        (a, pa), = args
-        # −(a/b) = −a/b and −(a·b) = −a·b: only sums (and negations) need parentheses
-        a = _paren(a) if pa < _BINARY["mul"][2] or pa == _NEG_PREC else a
-        return Math(MINUS + a.text, "-" + a.latex), _NEG_PREC
-    if op == "pow":
-        (a, pa), (b, pb) = args
-        a = _wrap(a, pa, _POW_PREC + 1)
-        e = node.args[1]
-        if e.is_const and float(e.value).is_integer() and 0 <= e.value < 100:
-            sup = str(int(e.value)).translate(_SUP)
-            return Math(a.text + sup, f"{a.latex}^{{{int(e.value)}}}"), _POW_PREC
-        bt = _wrap(b, pb, _POW_PREC)
-        return Math(f"{a.text}^{bt.text}", f"{{{a.latex}}}^{{{b.latex}}}"), _POW_PREC
-    if op == "transpose" and len(node.args[0].shape) == 2:
-        (a, pa), = args
-        a = _wrap(a, pa, ATOM)
-        return Math(a.text + TRANSPOSE, f"{{{a.latex}}}^\\top"), ATOM
-    if op == "sqrt":
-        (a, pa), = args
-        t = f"√{a.text}" if pa >= ATOM else f"√({a.text})"
-        return Math(t, rf"\sqrt{{{a.latex}}}"), _APPLY_PREC
-    if op in _PREFIX_FUNCS:
-        (a, pa), = args
-        fn = _PREFIX_FUNCS[op]
-        if pa >= ATOM:
-            return Math(f"{fn} {a.text}", rf"{_LATEX_FUNCS[op]} {a.latex}"), _APPLY_PREC
-        return (Math(f"{fn}({a.text})", rf"{_LATEX_FUNCS[op]}\left({a.latex}\right)"),
-                ATOM)
-    # everything else: the primitive's own text template, function-call style
-    prim = node.prim
-    params = dict(node.params)
-    shown = {k: (number(v).text if isinstance(v, float) else str(v)) for k, v in params.items()}
-    shown_l = {k: (number(v).latex if isinstance(v, float) else str(v))
-               for k, v in params.items()}
-    texts = [m.text for m, _ in args]
-    if prim.precedence < ATOM:   # other infix templates (comparisons)
-        texts = [_wrap(m, p, prim.precedence + 1).text for m, p in args]
-    try:
-        text = prim.fmt.format(*texts, **shown)
-    except (IndexError, KeyError):  # pragma: no cover - malformed template
-        text = f"{op}({', '.join(texts)})"
-    if prim.latex:
-        try:
-            tex = prim.latex.format(*[m.latex for m, _ in args], **shown_l)
-        except (IndexError, KeyError):  # pragma: no cover
-            tex = rf"\operatorname{{{op}}}\left({', '.join(m.latex for m, _ in args)}\right)"
-    else:
-        tex = rf"\operatorname{{{_latex_escape(op)}}}\left({', '.join(m.latex for m, _ in args)}\right)"
-    return Math(text, tex), prim.precedence
+    text = Printer(TEXTBOOK, {n: m.text for n, m in names.items()}, leaf("text"),
+                   lambda v: number(v).text).text(root)
+    tex = Printer(TEXTBOOK_LATEX, {n: m.latex for n, m in names.items()}, leaf("latex"),
+                  lambda v: number(v).latex).text(root)
+    return Math(text, tex)
 
 
 _SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉₋₊ᵢⱼₖₗₘₙ"

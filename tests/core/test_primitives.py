@@ -118,13 +118,11 @@ def test_llvm_matches_numpy_interpreter(prim):
     xs = [np.concatenate([v, np.resize(specials, 7)]) for v in xs]
     got = gc.compile(g)(*xs)
     want = gc.evaluate(g, *xs)
-    exact = prim.name in ("add", "sub", "mul", "div", "neg", "abs", "sign", "heaviside",
-                          "relu", "leaky_relu", "minimum", "maximum", "where", "sqrt",
-                          "lt", "le", "gt", "ge", "eq", "ne")
-    if exact:
+    if prim.ulp == 0:  # correctly rounded or exact (the record's accuracy contract)
         np.testing.assert_array_equal(got, want)
     else:
-        np.testing.assert_allclose(got, want, rtol=4 * np.finfo(float).eps, atol=1e-300)
+        np.testing.assert_allclose(got, want, rtol=prim.ulp * np.finfo(float).eps,
+                                   atol=1e-300)
 
 
 def test_masked_branches_do_not_poison_gradients():

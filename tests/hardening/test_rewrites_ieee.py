@@ -313,12 +313,10 @@ def test_cli_divide_by_smallest_subnormal(capsys):
 ELEMENTWISE = [p for name, p in PRIMITIVES.items()
                if p.arity and p.elementwise and p.shape_rule is elementwise_shape]
 
-IEEE_EXACT = {"add", "sub", "mul", "div", "neg", "abs", "sign", "heaviside", "relu",
-              "leaky_relu", "minimum", "maximum", "where", "lt", "le", "gt", "ge", "eq",
-              "ne", "sqrt"}
+IEEE_EXACT = {p.name for p in ELEMENTWISE if p.ulp == 0}
 """Primitives whose NumPy result is a correctly rounded IEEE operation (or a select of
-one), so every backend must give it bit for bit; the others (C library functions) must
-give the same NaNs and signs of zero."""
+one, or exact), read from the records' ``ulp`` field, so every backend must give it bit
+for bit; the others (C library functions) must give the same NaNs and signs of zero."""
 
 
 def _prim_args(prim, dtype):

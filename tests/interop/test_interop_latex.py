@@ -27,14 +27,16 @@ def test_baydin_expression_and_gradient():
     ("(x + y) * z", r"\left(x + y\right) z"),
     ("x - (y - z)", r"x - \left(y - z\right)"),
     ("-(x + y)", r"-\left(x + y\right)"),
-    ("(x + 1)^2", r"{\left(x + 1\right)}^{2}"),
-    ("sin(x)^2", r"{\left(\sin x\right)}^{2}"),
+    ("(x + 1)^2", r"\left(x + 1\right)^{2}"),
+    ("sin(x)^2", r"\left(\sin x\right)^{2}"),
     ("sin(x + y)", r"\sin \left(x + y\right)"),
     ("sin(x) * y", r"\left(\sin x\right) y"),
     ("x * sin(y)", r"x \sin y"),
-    ("x * 2", r"x \cdot 2"),
+    ("x * 2", r"2 x"),                       # the coefficient first
     ("x / (y + 1)", r"\frac{x}{y + 1}"),
-    ("x * 1e-05", r"x \cdot 1 \cdot 10^{-5}"),
+    ("x * 1e-05", r"1 \cdot 10^{-5} x"),
+    ("2 * x * 3", r"6 x"),                    # exact coefficients fold
+    ("x^2 * 2 * x", r"2 x^{2} x"),
     ("sigmoid(x + 1)", r"\sigma\left(x + 1\right)"),
 ])
 def test_parentheses_follow_precedence(src, want):
