@@ -18,6 +18,7 @@ from .. import api
 from ..ir import BackendUnavailableError, Graph, GraphcError, to_text
 from ._common import (DTYPES, EMITS as EMIT_WORDS, add_common_arguments, add_name_list,
                       check_output, write_output)
+from ._cuda_emit import add_shape_arguments, emit_cuda, parse_shapes, parse_sizes
 
 EMITS = {"llvm": ("llvm", "ir"), "cuda": ("ptx", "source", "ir")}
 """What ``--emit`` may ask of each ``--target`` (the first is the default)."""
@@ -29,6 +30,7 @@ def register(sub) -> None:
         description="Compile an expression (or its derivatives) and print the generated "
                     "code instead of running it. PTX needs no GPU.")
     add_common_arguments(p, at=False)
+    add_shape_arguments(p)   # --shape x=n, --size n=1000 (array graphs)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--grad", action="store_true",
                        help="compile value_and_grad of the expression (value and gradient "
@@ -77,7 +79,8 @@ def parse_cc(text: str) -> tuple[int, int]:
 def build_graph(args) -> Graph:
     """The graph ``graphc compile`` emits: the expression, its ``value_and_grad`` or
     its Hessian, optimized unless ``--no-optimize``."""
-    f = api.parse(args.expression, inputs=args.inputs, dtype=args.dtype)
+    f = api.parse(args.expression, inputs=args.inputs, dtype=args.dtype,
+                  **parse_shapes(getattr(args, "shape", None) or []))
     if args.wrt and not (args.grad or args.hessian):
         raise GraphcError("--wrt needs --grad or --hessian")
     if args.grad:
@@ -87,8 +90,10 @@ def build_graph(args) -> Graph:
     return f if args.no_optimize else api.optimize(f)
 
 
-def emit(graph: Graph, target: str, what: str, cc: tuple[int, int] = (9, 0)) -> str:
-    """The text ``graphc compile`` prints.
+def emit(graph: Graph, target: str, what: str, cc: tuple[int, int] = (9, 0),
+         sizes: dict[str, int] | None = None) -> str:
+    """The text ``graphc compile`` prints (``sizes``: symbol sizes for the CUDA
+    kernels of array graphs, see :func:`._cuda_emit.emit_cuda`).
 
     Raises:
         GraphcError: a ``what`` the target does not produce; BackendUnavailableError
@@ -100,13 +105,7 @@ def emit(graph: Graph, target: str, what: str, cc: tuple[int, int] = (9, 0)) -> 
     if what == "ir":
         return to_text(graph)
     if target == "cuda":
-        from ..backends import cuda
-        if what == "source":
-            from ..ir.shapes import is_array_graph
-            if is_array_graph(graph):
-                return cuda.render_arrays(graph).text
-            return cuda.render(graph).text
-        return cuda.ptx(graph, cc)
+        return emit_cuda(graph, what, cc, sizes or {})
     try:
         from ..backends import llvm
     except ImportError as exc:
@@ -114,6 +113,18 @@ def emit(graph: Graph, target: str, what: str, cc: tuple[int, int] = (9, 0)) -> 
     emit_llvm_ir = getattr(llvm, "emit_llvm_ir", None)
     if emit_llvm_ir is None:
         raise GraphcError("this graphc's LLVM backend does not provide emit_llvm_ir()")
+    from ..ir.shapes import is_array_graph
+    if is_array_graph(graph):  # one program per binding of the symbols (--size)
+        free = sorted({d for x in graph.inputs for d in x.shape if isinstance(d, str)}
+                      - set(sizes or {}))
+        if free:
+            raise GraphcError(f"--emit llvm compiles array graphs for concrete shapes: "
+                              f"bind {', '.join(free)} with --size "
+                              f"{' '.join(f'{d}=N' for d in free)}")
+        return emit_llvm_ir(graph, **(sizes or {}))
+    if sizes:
+        raise GraphcError("--size binds the symbolic dimensions of array graphs; this "
+                          "graph has none (declare arrays with --shape)")
     return emit_llvm_ir(graph)
 
 
@@ -123,7 +134,8 @@ def _run(args) -> int:
         raise GraphcError(f"--target {args.target} emits {', '.join(EMITS[args.target])}, "
                           f"not {what!r}")
     check_output(args.output)
-    text = emit(build_graph(args), args.target, what, parse_cc(args.cc))
+    sizes = parse_sizes(getattr(args, "size", None) or [])
+    text = emit(build_graph(args), args.target, what, parse_cc(args.cc), sizes)
     if not text.endswith("\n"):
         text += "\n"
     if args.output:

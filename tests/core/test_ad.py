@@ -45,10 +45,17 @@ def test_llvm_equals_interpreter_on_random_graphs(g):
     with np.errstate(all="ignore"):
         want = flat(gc.evaluate(vg, *xs))
     got = flat(gc.compile(vg)(*xs))
+    # A derivative that is zero by cancellation (d/dx atan2(sign(x), c)) is rounding
+    # noise of the size eps * |terms| in both implementations; compare it on the scale
+    # of the graph's values, not on its own (a 1e-16 vs 2e-16 'relative error of 0.5').
+    floor = 1e-12 * max([1.0] + [float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
+                                 for b in want])
     for a, b in zip(got, want):
         # a few ulp per libm/libmvec call, amplified where the graph cancels
         diff = scale_aware_rel_diff(a, b)
-        assert diff <= 1e-9, (diff, a, b)
+        close = np.all(np.isfinite(a) == np.isfinite(b)) and \
+            np.all(np.abs(np.where(np.isfinite(b), a - b, 0.0)) <= floor)
+        assert diff <= 1e-9 or close, (diff, a, b)
 
 
 def test_derivatives_compose_to_higher_orders():

@@ -30,7 +30,6 @@ from pathlib import Path
 import pytest
 
 import graphc as gc
-from graphc.backends.llvm.arrays import ArrayKernel
 from graphc.backends.llvm.jit import LLVMKernel
 from helpers import check_golden
 
@@ -65,7 +64,7 @@ def kernel_irs() -> dict[str, str]:
         out[name] = normalise(LLVMKernel(g, simd=SIMD, cache=False).llvm_ir())
     m = gc.parse(MLP, **MLP_SHAPES)
     g = gc.optimize(gc.value_and_grad(m, wrt=["W1", "b1", "W2", "b2"]))
-    k = ArrayKernel(g, simd=SIMD, cache=False, blas=False)
+    k = LLVMKernel(g, simd=SIMD, cache=False, blas=False)
     out["mlp_step_value_and_grad.ll"] = normalise(k.llvm_ir(**MLP_SIZES))
     return out
 

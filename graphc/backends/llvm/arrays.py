@@ -30,9 +30,18 @@ executes a *schedule* built in four steps:
    masked last block, the outer ones are plain counted loops. Reductions along the
    innermost dimension keep a vector accumulator in registers.
 
+Steps 2-3 (the fusion planner: :class:`~graphc.backends.plan.Plan` of
+:class:`~graphc.backends.plan.LoopNest` and :class:`~graphc.backends.plan.Contraction`
+steps over :class:`~graphc.backends.plan.View` objects) live in :mod:`graphc.backends.plan`,
+which imports no code generator; this module generates LLVM IR from a plan. With
+several threads, large programs also get one function per step whose outer loop range
+is an argument (see :class:`StepInfo`, :data:`PARALLEL_MIN_NS`).
+
 Intermediate arrays live in one workspace allocated per call (so concurrent calls are
-safe); outputs are fresh arrays. The compiled code is cached in memory per graph and
-binding, and on disk by the hash of its LLVM IR (see :mod:`.cache`).
+safe); outputs are fresh arrays. The compiled code is cached in the one in-memory cache
+of :mod:`.jit` per graph and binding, and on disk by the hash of its LLVM IR (see
+:mod:`.cache`). The kernel class is :class:`~.jit.LLVMKernel` (its subclass
+:class:`ArrayLLVMKernel` for array graphs).
 """
 
 from __future__ import annotations
@@ -40,38 +49,39 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 
-from ...ir import Graph, LoweringError, Node, ops
+from ...ir import Graph, GraphcError, LoweringError
 from ...ir import array_ops as A
 from ...ir.shapes import env_key, is_array_graph
 from ...ir.shapes import specialize as shared_specialize
-from ...ir.shapes import array_consumers
 from ..common import NP_DTYPES, bind_array_inputs
+from ..plan import IDENTITY, REDUCTIONS, VIEW_OPS, contiguous_strides, element_cost, prod
+from ..plan import ROOT, Contraction, Ctx, LoopNest, LoopStep, Out, Plan, View  # noqa: F401
+from ..plan import CONTROL, loop_supported
+from ..plan import _FakeIndex, _gemm_layout, _view_op, _ViewRead  # noqa: F401
+
+Loop, Gemm, Schedule = LoopNest, Contraction, Plan
+"""The planner's steps and plan under this module's earlier names."""
 from ..numpy_interp import label_checker, output_targets
 from . import cache as disk_cache
+from . import threads as _threads
 from . import vecmath
+from .jit import LLVMKernel
+from .jit import _memory  # noqa: F401 - the one in-memory cache (older callers clear it here)
 from .buffers import POOL
 from .lower import I1, I32, I64, PTR, Emitter, _keep_used, emit_node, float_type
 from .lower import supports as _elementwise_supported
 
-VIEW_OPS = (A.transpose_p, A.reshape_p, A.broadcast_to_p, A.getitem_p)
-REDUCTIONS = {A.sum_p: "sum", A.prod_p: "prod", A.reduce_max_p: "max",
-              A.reduce_min_p: "min"}
 LOWERED = {"array.matmul", "array.view", "array.sum", "array.prod", "array.reduce_max",
            "array.reduce_min", "array.size", "array.unslice", "array.concatenate",
            "array.one_hot", A.LLVM_DECOMPOSE}
 """The ``Primitive.llvm`` keys of array ops that this module lowers."""
-
-IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -np.inf, "min": np.inf}
-
-MEMORY_CACHE_SIZE = 128
 
 
 def supports(prim) -> bool:
@@ -87,13 +97,6 @@ def supports(prim) -> bool:
 # ---------------------------------------------------------------------------------
 # 1. specialisation
 
-def _prod(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= d
-    return n
-
-
 def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     """``graph`` with the sizes of ``env`` substituted into every shape, decomposable
     ops expanded and ``size`` folded: a graph of concrete shapes whose every op this
@@ -102,465 +105,31 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     Raises:
         ShapeError: a node's shape rule fails on the bound sizes (names the node).
     """
-    return shared_specialize(graph, env, lambda p: p.llvm == A.LLVM_DECOMPOSE,
-                             lambda p: p in VIEW_OPS)
+    g = shared_specialize(graph, env, lambda p: p.llvm == A.LLVM_DECOMPOSE and
+                          (p.name not in CONTROL or not LOOPS),
+                          lambda p: p in VIEW_OPS)
+    if any(n.prim.name in CONTROL and not loop_supported(n) for n in g.nodes):
+        # a loop mixing float32 and float64 pieces: unrolled (up to MAX_UNROLL)
+        g = shared_specialize(graph, env, lambda p: p.llvm == A.LLVM_DECOMPOSE,
+                              lambda p: p in VIEW_OPS)
+    return g
+
+
+LOOPS = True
+"""Whether array programs run ``scan``/``while_loop``/``switch`` nodes as loops and
+branches (:class:`~graphc.backends.plan.LoopStep`; the default) rather than unrolling
+them through their ``decompose`` rules (at most
+:data:`graphc.ir.control_flow.MAX_UNROLL` operations)."""
+
+
+def _specialize_body(graph: Graph) -> Graph:
+    """A loop or branch body prepared for its sub-plan: :func:`specialize` with no
+    symbolic sizes (bodies have concrete shapes)."""
+    return specialize(graph, {})
 
 
 # ---------------------------------------------------------------------------------
 # 2-3. fusion and scheduling
-
-@dataclass(frozen=True)
-class View:
-    """An array in a buffer: ``buf`` is ``("in", k)``, ``("out", j)`` or ``("work",
-    byte offset)``; ``offset`` and ``strides`` count elements of ``dtype``."""
-    buf: tuple
-    offset: int
-    shape: tuple
-    strides: tuple
-    dtype: str
-    base: int  # id of the node that owns the buffer
-
-    @property
-    def contiguous(self) -> bool:
-        expect = 1
-        for d, s in zip(reversed(self.shape), reversed(self.strides)):
-            if d != 1 and s != expect:
-                return False
-            expect *= d
-        return True
-
-
-def _contiguous_strides(shape) -> tuple:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return tuple(reversed(out))
-
-
-def _view_op(node: Node, v: View) -> View | None:
-    """The view ``node`` (a view op) makes of ``v``, or None when it needs a copy."""
-    p = node.prim
-    params = dict(node.params)
-    if p is A.transpose_p:
-        axes = params["axes"]
-        return View(v.buf, v.offset, tuple(v.shape[a] for a in axes),
-                    tuple(v.strides[a] for a in axes), v.dtype, v.base)
-    if p is A.broadcast_to_p:
-        shape = node.shape
-        extra = len(shape) - len(v.shape)
-        strides = []
-        for i, d in enumerate(shape):
-            j = i - extra
-            if j < 0 or (v.shape[j] == 1 and d != 1):
-                strides.append(0)
-            else:
-                strides.append(v.strides[j])
-        return View(v.buf, v.offset, shape, tuple(strides), v.dtype, v.base)
-    if p is A.reshape_p:
-        if not v.contiguous:
-            return None
-        return View(v.buf, v.offset, node.shape, _contiguous_strides(node.shape), v.dtype,
-                    v.base)
-    if p is A.getitem_p:
-        offset = v.offset
-        shape, strides = [], []
-        entries = A.parse_index(params["index"])
-        for axis, (d, s) in enumerate(zip(v.shape, v.strides)):
-            if axis < len(entries):
-                e = entries[axis]
-                if isinstance(e, slice):
-                    start, _stop, step = e.indices(d)
-                    n = len(range(d)[e])
-                    if n:
-                        offset += start * s
-                    shape.append(n)
-                    strides.append(s * step)
-                else:
-                    offset += (e % d) * s
-            else:
-                shape.append(d)
-                strides.append(s)
-        return View(v.buf, offset, tuple(shape), tuple(strides), v.dtype, v.base)
-    raise LoweringError(f"not a view op: {p.name}")
-
-
-@dataclass
-class Out:
-    """One result of a loop: ``value`` (a node computed or read in the loop) stored
-    (``op == "store"``) or accumulated (``"sum"``, ``"prod"``, ``"max"``, ``"min"``)
-    into ``dest``, whose strides run over the loop's shape."""
-    value: Node
-    dest: View
-    op: str
-    node: Node | None = None   # the node whose (identity-indexed) result this is
-
-
-@dataclass
-class Loop:
-    shape: tuple
-    outs: list[Out] = field(default_factory=list)
-    inits: list[tuple[View, float]] = field(default_factory=list)
-    reads: set[int] = field(default_factory=set)     # base nodes read
-    writes: set[int] = field(default_factory=set)    # base nodes written
-    stores: dict[int, View] = field(default_factory=dict)  # node id -> dest, identity
-
-
-@dataclass
-class Gemm:
-    a: View
-    b: View
-    c: View
-    m: int
-    n: int
-    k: int
-    dtype: str
-    reads: set[int] = field(default_factory=set)
-    writes: set[int] = field(default_factory=set)
-
-
-class Schedule:
-    """The steps computing a concrete graph, and the buffers they use."""
-
-    def __init__(self, graph: Graph):
-        self.graph = graph
-        self.steps: list[Any] = []
-        self.home: dict[int, View] = {}
-        self.inline: set[int] = set()
-        self.inline_unslice: set[int] = set()
-        self.work_bytes = 0
-        self.nodes = {id(n): n for n in graph.nodes}
-        self._plan()
-
-    # -- buffers -----------------------------------------------------------------------
-    def _alloc(self, node: Node, shape=None, temp: bool = False) -> View:
-        """A new contiguous array in the workspace (64-byte aligned offsets); a
-        ``temp`` copy gets its own base, others are owned by ``node``."""
-        shape = node.shape if shape is None else shape
-        size = _prod(shape) * np.dtype(NP_DTYPES[node.dtype]).itemsize
-        off = self.work_bytes
-        self.work_bytes += (size + 63) // 64 * 64
-        return View(("work", off), 0, tuple(shape), _contiguous_strides(shape), node.dtype,
-                    ("tmp", off) if temp else id(node))
-
-    def _kind(self, n: Node) -> str:
-        if n.is_input:
-            return "input"
-        if n.is_const:
-            return "const"
-        p = n.prim
-        if p.elementwise or p is A.one_hot_p:
-            return "ew"
-        if p in VIEW_OPS:
-            return "view"
-        if p in REDUCTIONS:
-            return "reduce"
-        if p is A.matmul_p:
-            return "matmul"
-        if p is A.concatenate_p:
-            return "concat"
-        if p is A.unslice_p:
-            return "unslice"
-        raise LoweringError(f"the LLVM array backend cannot lower {p.name} "
-                            f"(llvm={p.llvm!r})")
-
-    # -- planning ------------------------------------------------------------------------
-    def _plan(self) -> None:
-        g = self.graph
-        consumers = array_consumers(g)
-        out_ids = {id(o) for o in g.outputs}
-        for n in g.nodes:
-            kind = self._kind(n)
-            cons = consumers.get(id(n), [])
-            if id(n) in out_ids or not cons:
-                continue
-            if kind == "unslice":
-                # computed inside its one consumer's loop: a masked, shifted read of
-                # its operand (zero outside the region), never a zero-filled array
-                c = cons[0]
-                steps = [e.step for e in A.parse_index(dict(n.params)["index"])
-                         if isinstance(e, slice)]
-                if len(cons) == 1 and all(st in (None, 1) for st in steps) and (
-                        self._kind(c) == "reduce" or
-                        (self._kind(c) == "ew" and c.shape == n.shape)):
-                    self.inline_unslice.add(id(n))
-                continue
-            if kind != "ew":
-                continue
-            fusable = all(self._kind(c) in ("reduce", "concat", "unslice") or
-                          (self._kind(c) == "ew" and c.shape == n.shape) for c in cons)
-            if fusable and (len(cons) == 1 or _cheap(n)):
-                self.inline.add(id(n))  # recomputed in each consumer's loop if shared
-        out_home: dict[int, View] = {}
-        for j, o in enumerate(g.outputs):
-            if self._kind(o) in ("ew", "reduce", "matmul", "concat", "unslice") and \
-                    id(o) not in out_home:
-                out_home[id(o)] = View(("out", j), 0, o.shape, _contiguous_strides(o.shape),
-                                       o.dtype, id(o))
-        for k, x in enumerate(g.inputs):
-            self.home[id(x)] = View(("in", k), 0, x.shape, _contiguous_strides(x.shape),
-                                    x.dtype, id(x))
-        for n in g.nodes:
-            kind = self._kind(n)
-            if kind in ("input", "const") or id(n) in self.inline or \
-                    id(n) in self.inline_unslice:
-                continue
-            if kind == "view":
-                src = self._materialized(n.args[0])
-                v = _view_op(n, src)
-                if v is None:  # a reshape of a non-contiguous view: copy first
-                    tmp = self._alloc(n.args[0], temp=True)
-                    self._add_loop(n.args[0].shape, [Out(n.args[0], tmp, "store")])
-                    v = _view_op(n, tmp)
-                self.home[id(n)] = v
-                continue
-            home = out_home.get(id(n)) or self._alloc(n)
-            self.home[id(n)] = home
-            if kind == "ew":
-                self._add_loop(n.shape, [Out(n, home, "store", n)])
-            elif kind == "reduce":
-                x = n.args[0]
-                axes = dict(n.params)["axis"]
-                kept = [i for i in range(len(x.shape)) if i not in axes]
-                hs = [s for d, s in zip(home.shape, home.strides)]
-                if len(home.shape) == len(x.shape):  # keepdims
-                    strides = tuple(0 if i in axes else hs[i] for i in range(len(x.shape)))
-                else:
-                    pos = {ax: hs[i] for i, ax in enumerate(kept)}
-                    strides = tuple(pos.get(i, 0) for i in range(len(x.shape)))
-                dest = View(home.buf, home.offset, x.shape, strides, home.dtype, home.base)
-                op = REDUCTIONS[n.prim]
-                self._add_loop(x.shape, [Out(x, dest, op)],
-                               inits=[(home, IDENTITY[op])])
-            elif kind == "matmul":
-                self._add_gemm(n, home)
-            elif kind == "concat":
-                axis = dict(n.params)["axis"]
-                start = 0
-                for a in n.args:
-                    width = a.shape[axis]
-                    idx = ", ".join([":"] * axis + [f"{start}:{start + width}"])
-                    region = _view_op(_FakeIndex(idx), home)
-                    self._add_loop(a.shape, [Out(a, region, "store")])
-                    start += width
-            elif kind == "unslice":
-                self._add_loop(n.shape, [Out(ops.const(0.0, n.dtype), home, "store")])
-                region = _view_op(_FakeIndex(dict(n.params)["index"]), home)
-                self._add_loop(n.args[0].shape, [Out(n.args[0], region, "store")])
-        for j, o in enumerate(g.outputs):
-            dest = View(("out", j), 0, o.shape, _contiguous_strides(o.shape), o.dtype, -1 - j)
-            h = self.home.get(id(o))
-            if h is not None and h.buf == ("out", j):
-                continue
-            self._add_loop(o.shape, [Out(o, dest, "store")], merge=False)
-
-    def _materialized(self, node: Node) -> View:
-        """``node``'s array, storing constants (and any value without one) first."""
-        v = self.home.get(id(node))
-        if v is None:
-            v = self._alloc(node)
-            self._add_loop(node.shape, [Out(node, v, "store", node if node.args else None)])
-            self.home[id(node)] = v
-        return v
-
-    def _add_gemm(self, n: Node, home: View) -> None:
-        a, b = n.args
-        va, vb = self._materialized(a), self._materialized(b)
-        if len(va.shape) == 1:
-            va = View(va.buf, va.offset, (1, va.shape[0]), (0, va.strides[0]), va.dtype,
-                      va.base)
-        if len(vb.shape) == 1:
-            vb = View(vb.buf, vb.offset, (vb.shape[0], 1), (vb.strides[0], 0), vb.dtype,
-                      vb.base)
-        m, k = va.shape
-        n_ = vb.shape[1]
-        vc = View(home.buf, home.offset, (m, n_), (n_, 1), home.dtype, home.base)
-        fixed = []
-        for v, node in ((va, a), (vb, b)):
-            if _gemm_layout(v) is None:  # strided beyond what BLAS reads: copy
-                tmp = self._alloc(node, v.shape, temp=True)
-                self._add_loop(v.shape, [Out(_ViewRead(node, v), tmp, "store")])
-                v = tmp
-            fixed.append(v)
-        va, vb = fixed
-        step = Gemm(va, vb, vc, m, n_, k, n.dtype, reads={va.base, vb.base},
-                    writes={home.base})
-        self.steps.append(step)
-
-    def walk(self, out: Out) -> tuple[list[tuple], list[tuple]]:
-        """What a loop computes for ``out``: the ``(node, context)`` pairs computed in the
-        loop body (topological order) and the leaves it reads, as ``(key, view,
-        mapping, node, context)``. ``key`` is ``id(node)`` for a direct read in the root
-        context, else a tuple; ``mapping`` is the class axis inserted for one_hot
-        labels. Inside an inlined ``unslice`` the context shifts the index and masks
-        the region (see :class:`Ctx`)."""
-        v = out.value
-        if isinstance(v, _ViewRead):
-            return [], [(("view", id(v)), v.view, None, v.node, ROOT)]
-        computed: list[tuple] = []
-        leaves: list[tuple] = []
-        seen: set = set()
-        stack = [(v, ROOT, False)]
-        while stack:
-            n, ctx, ready = stack.pop()
-            if ready:
-                computed.append((n, ctx))
-                continue
-            if n.is_const or (ctx.key, id(n)) in seen:
-                continue
-            seen.add((ctx.key, id(n)))
-            if id(n) in self.inline_unslice:
-                stack.append((n, ctx, True))
-                stack.append((n.args[0], ctx.enter(n), False))
-                continue
-            if not (id(n) in self.inline or (n is v and out.node is n)):
-                leaves.append((ctx.leaf_key(n), self.home[id(n)], None, n, ctx))
-                continue
-            stack.append((n, ctx, True))
-            for pos, a in reversed(list(enumerate(n.args))):
-                if n.prim is A.one_hot_p:
-                    if pos == 0 and not a.is_const:
-                        ax = dict(n.params)["axis"]
-                        leaves.append((("lab", ctx.key, id(a), ax), self.home[id(a)], ax, a,
-                                       ctx))
-                    continue
-                stack.append((a, ctx, False))
-        return computed, leaves
-
-    def _add_loop(self, shape, outs: list[Out], inits=(), merge: bool = True) -> None:
-        loop = Loop(tuple(shape), list(outs), list(inits))
-        leaves = []
-        for o in outs:
-            loop.writes.add(o.dest.base)
-            leaves.extend(lf[:4] for lf in self.walk(o)[1])
-            if o.op == "store" and o.node is not None and o.dest.shape == loop.shape and \
-                    o.dest.contiguous:
-                loop.stores[id(o.node)] = o.dest
-        loop.reads = {view.base for _, view, _, _ in leaves}
-        if merge and self._merge(loop, leaves):
-            return
-        self.steps.append(loop)
-
-    def _merge(self, loop: Loop, leaves: list[tuple]) -> bool:
-        """Put ``loop`` into an earlier loop of the same shape when nothing it reads is
-        produced in between and what it reads from that loop it reads at the same
-        index (the value is then taken from registers)."""
-        for st in reversed(self.steps):
-            if isinstance(st, Loop) and st.shape == loop.shape and \
-                    not (loop.writes & (st.reads | st.writes)):
-                shared = loop.reads & st.writes
-                if all(key == id(node) and key in st.stores and node.shape == loop.shape
-                       for key, view, _, node in leaves if view.base in shared):
-                    st.outs.extend(loop.outs)
-                    st.inits.extend(loop.inits)
-                    st.reads |= loop.reads
-                    st.writes |= loop.writes
-                    st.stores.update(loop.stores)
-                    return True
-            if loop.reads & st.writes or loop.writes & (st.reads | st.writes):
-                return False
-        return False
-
-
-CHEAP = {"add", "sub", "mul", "div", "neg", "abs", "sign", "heaviside", "relu", "minimum",
-         "maximum", "where", "lt", "le", "gt", "ge", "eq", "ne", "leaky_relu", "one_hot"}
-"""Ops cheap enough to recompute in every loop that uses them rather than store."""
-
-
-def _cheap(n: Node) -> bool:
-    name = n.prim.name
-    if name == "pow":
-        e = n.args[1]
-        return e.is_const and float(e.value).is_integer() and abs(e.value) <= 4
-    return name in CHEAP
-
-
-@dataclass(frozen=True)
-class Ctx:
-    """How a loop's index reaches values computed inside inlined ``unslice`` ops.
-
-    A loop runs over shape S. In the root context every computed node has shape S and
-    is indexed by the loop index. Inside ``unslice(a, shape, index)`` the operand ``a``
-    is indexed by ``j`` with ``i[dims[k]] = j[k] + shift[k]`` and is read only where
-    every ``(dim, lo, hi)`` of ``conds`` holds (``lo <= i[dim] < hi``); elsewhere the
-    unslice is 0 and no memory is touched. Contexts compose for nested unslices.
-    """
-    key: Any
-    shape: tuple                 # the shape of the nodes computed in this context
-    dims: tuple | None           # node dim k -> loop dim (None: identity)
-    shift: tuple | None
-    conds: tuple = ()
-
-    def leaf_key(self, n: Node):
-        return id(n) if self.key is None else (self.key, id(n))
-
-    def loop_dim(self, k: int) -> int:
-        return k if self.dims is None else self.dims[k]
-
-    def loop_shift(self, k: int) -> int:
-        return 0 if self.shift is None else self.shift[k]
-
-    def enter(self, u: Node) -> "Ctx":
-        """The context of ``u``'s operand (``u`` an inlined unslice in this context)."""
-        entries = A.parse_index(dict(u.params)["index"])
-        dims, shift, conds = [], [], list(self.conds)
-        for d, size in enumerate(u.shape):
-            e = entries[d] if d < len(entries) else slice(None)
-            ld, ls = self.loop_dim(d), self.loop_shift(d)
-            if isinstance(e, slice):
-                lo, hi, _ = e.indices(size)
-                hi = max(hi, lo)
-                dims.append(ld)
-                shift.append(ls + lo)
-                if lo > 0 or hi < size:
-                    conds.append((ld, ls + lo, ls + hi))
-            else:
-                e %= size
-                conds.append((ld, ls + e, ls + e + 1))
-        return Ctx((self.key, id(u)), u.args[0].shape, tuple(dims), tuple(shift), tuple(conds))
-
-
-ROOT = Ctx(None, (), None, None)
-
-
-class _FakeIndex:
-    """A stand-in getitem node (prim + params) for region views of a buffer."""
-
-    prim = A.getitem_p
-
-    def __init__(self, index: str):
-        self.params = (("index", A.index_text(index)),)
-
-
-class _ViewRead:
-    """A loop value that is a plain read of an explicit view (copies for BLAS)."""
-
-    is_const = False
-    args = ()
-
-    def __init__(self, node: Node, view: View):
-        self.node = node
-        self.view = view
-        self.dtype = node.dtype
-        self.shape = view.shape
-
-
-def _gemm_layout(v: View) -> tuple[bool, int] | None:
-    """How BLAS reads the 2-D view ``v``: ``(row_major, leading dimension)``, or None."""
-    r, c = v.shape
-    sr, sc = v.strides
-    if c == 1:
-        sc = 1
-    if r == 1:
-        sr = max(c, 1)
-    if sc == 1 and sr >= max(c, 1):
-        return True, sr
-    if sr == 1 and sc >= max(r, 1):
-        return False, sc
-    if r == 1 and c == 1:
-        return True, 1
-    return None
-
 
 # ---------------------------------------------------------------------------------
 # BLAS
@@ -568,6 +137,10 @@ def _gemm_layout(v: View) -> tuple[bool, int] | None:
 _blas_lock = threading.Lock()
 _blas: dict[str, int] | None = None
 
+
+GEMM_BLAS_MIN = 1 << 12
+"""Matrix products of fewer multiply-adds (m·n·k) than this stay in loops even with
+``blas``: a BLAS call costs about a microsecond before it starts computing."""
 
 BLAS_THREADS_MIN = 1 << 24
 """Matrix products of fewer multiply-adds (m·n·k, about 1 ms of one core) run on one
@@ -632,37 +205,64 @@ def blas_functions() -> dict[str, int]:
 # ---------------------------------------------------------------------------------
 # 4. code generation
 
+@dataclass(frozen=True)
+class StepInfo:
+    """How the driver may run step ``k`` of a program on several threads: ``units``
+    outer iterations (rows of the collapsed loop nest's outermost dimension, or SIMD
+    blocks of a one-dimensional one) that ``step<k>(start, end, ...)`` runs for
+    ``start <= unit < end``; ``ns_per_unit``: estimated single-thread time of one.
+    ``units == 0``: the step runs whole (reductions into an accumulator that several
+    outer units share, matrix products, inlined ``unslice`` regions of one-dimensional
+    loops). ``fill_first``: the step's accumulators are filled with their identity by
+    ``step<k>(-1, -1, ...)``, which the driver calls first."""
+    units: int
+    ns_per_unit: float
+    fill_first: bool = False
+
+
 class _Codegen:
-    def __init__(self, sched: Schedule, n_in: int, n_out: int, level: str, use_blas: bool):
+    def __init__(self, sched: Plan, n_in: int, n_out: int, level: str, use_blas: bool,
+                 parallel: bool = False):
         self.s = sched
         self.module = ir.Module(name="graphc_arrays")
         dtype = "float64" if any(n.dtype == "float64" for n in sched.graph.nodes) else "float32"
+        self.dtype = dtype
         self.width = max(2, vecmath.lanes(level, dtype))
         self.veclib = vecmath.VectorLibrary(level) if level != "none" else None
         self.use_blas = use_blas
         self.blas_threads = use_blas and "threads_local" in blas_functions()
+        self.n_in, self.n_out = n_in, n_out
+        self.parallel = parallel
+        self.steps: list[StepInfo] = []
+        self._split: tuple | None = None  # (start, end) IR values of a step function
+        self.b = ir.IRBuilder()
+        self.e = Emitter(self.module, self.b, self.width, self.veclib, const_div=False)
+        self._subs: dict[int, ir.Function] = {}  # sub-plan id -> its body function
+        self._begin("kernel")
+
+    def _begin(self, name: str) -> None:
+        """Start the function ``name(start, end, inputs, outputs)``: the builder at its
+        entry, the buffer pointers loaded."""
         fnty = ir.FunctionType(ir.VoidType(), [I64, I64, PTR, PTR])
-        fn = ir.Function(self.module, fnty, name="kernel")
+        fn = ir.Function(self.module, fnty, name=name)
         for a, nm in zip(fn.args, ("start", "end", "inputs", "outputs")):
             a.name = nm
         set.add(fn.attributes, "nounwind")
-        bits = self.width * (64 if dtype == "float64" else 32)
+        bits = self.width * (64 if self.dtype == "float64" else 32)
         for attr in (f'"prefer-vector-width"="{bits}"', f'"min-legal-vector-width"="{bits}"'):
             set.add(fn.attributes, attr)
         self.fn = fn
-        entry = fn.append_basic_block("entry")
-        self.b = ir.IRBuilder(entry)
-        self.e = Emitter(self.module, self.b, self.width, self.veclib, const_div=False)
         b = self.b
+        b.position_at_end(fn.append_basic_block("entry"))
         _, _, ins, outs = fn.args
         self.bufs: dict[tuple, ir.Value] = {}
-        for k in range(n_in + 1):
+        for k in range(self.n_in + 1):
             slot = b.gep(ins, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR)
             self.bufs[("in", k)] = b.load(slot, typ=PTR, name=f"in{k}")
-        for j in range(n_out):
+        for j in range(self.n_out):
             slot = b.gep(outs, [ir.Constant(I64, j)], inbounds=True, source_etype=PTR)
             self.bufs[("out", j)] = b.load(slot, typ=PTR, name=f"out{j}")
-        self.work = self.bufs[("in", n_in)]
+        self.work = self.bufs[("in", self.n_in)]
         self.allocas: dict[str, ir.Value] = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -719,9 +319,26 @@ class _Codegen:
         b.position_at_end(after)
         return list(new)
 
+    def range_loop(self, lo: ir.Value, hi: ir.Value, name: str, body) -> None:
+        """Emit ``for i in range(lo, hi)`` over run-time bounds (no iteration when
+        ``lo >= hi``), calling ``body(i)``."""
+        b = self.b
+        pre = b.block
+        loop = self.fn.append_basic_block(name)
+        after = self.fn.append_basic_block(name + "_end")
+        b.cbranch(b.icmp_signed("<", lo, hi), loop, after)
+        b.position_at_end(loop)
+        i = b.phi(I64, name=name + "_i")
+        i.add_incoming(lo, pre)
+        body(i)
+        nxt = b.add(i, ir.Constant(I64, 1), flags=("nsw",))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, hi), loop, after)
+        b.position_at_end(after)
+
     def fill(self, v: View, value: float) -> None:
         """Store ``value`` into every element of the contiguous view ``v``."""
-        n = _prod(v.shape)
+        n = prod(v.shape)
         if n == 0:
             return
         ety = float_type(v.dtype)
@@ -741,21 +358,52 @@ class _Codegen:
 
     # -- loops --------------------------------------------------------------------------
     def emit(self) -> ir.Module:
+        """The module: ``kernel`` runs every step on the calling thread; with
+        ``parallel``, also ``step<k>(start, end, ...)`` per step, which runs the outer
+        units ``start..end`` of a splittable step (see :class:`StepInfo`), a whole step
+        otherwise."""
         for st in self.s.steps:
-            if isinstance(st, Loop):
+            if isinstance(st, LoopNest):
                 self.loop(st)
+            elif isinstance(st, LoopStep):
+                self.steps.append(StepInfo(0, 0.0))
+                self.control(st)
             else:
+                self.steps.append(StepInfo(0, 0.0))
                 self.gemm(st)
         self.b.ret_void()
+        if self.parallel:
+            serial = list(self.steps)
+            for k, st in enumerate(self.s.steps):
+                self._begin(f"step{k}")
+                if isinstance(st, LoopNest):
+                    start, end = self.fn.args[0], self.fn.args[1]
+                    self._split = (start, end) if serial[k].units else None
+                    self.loop(st)
+                    self._split = None
+                elif isinstance(st, LoopStep):
+                    self.control(st)
+                else:
+                    self.gemm(st)
+                self.b.ret_void()
+            self.steps = serial
         if self.e.vector_calls:
             _keep_used(self.module, [self.module.globals[s] for s in sorted(self.e.vector_calls)])
         return self.module
 
-    def loop(self, st: Loop) -> None:
-        for view, value in st.inits:
-            self.fill(view, value)
+    def loop(self, st: LoopNest) -> None:
+        if self._split is None:
+            for view, value in st.inits:
+                self.fill(view, value)
+        elif st.inits:  # step<k>(-1, -1): the fills only (see StepInfo)
+            with self.b.if_then(self.b.icmp_signed("<", self._split[0],
+                                                   ir.Constant(I64, 0))):
+                for view, value in st.inits:
+                    self.fill(view, value)
         S = st.shape if st.shape else (1,)
-        if _prod(S) == 0:
+        if prod(S) == 0:
+            if self._split is None:
+                self.steps.append(StepInfo(0, 0.0))
             return
         pad = len(S) - len(st.shape)
         nd = len(st.shape)
@@ -792,8 +440,31 @@ class _Codegen:
         shape, strides = _collapse(S, accesses)
         ctx = _LoopCtx(st, shape, strides, leaves, leaf_acc, dest_acc, oh_acc, body, dim_acc,
                        contexts)
+        if self._split is None:
+            self.steps.append(self._step_info(st, shape, strides, dest_acc, body, leaves,
+                                              contexts))
         base = [ir.Constant(I64, off) for off in offsets0]
         self._outer(ctx, 0, base)
+
+    def _step_info(self, st: LoopNest, shape: tuple, strides: list, dest_acc: list, body,
+                   leaves, contexts) -> StepInfo:
+        """Whether a loop nest may be split over threads by its outer units: each
+        accumulated output moves with the outer index (no two units add into one
+        entry) and, for one dimension, nothing is accumulated and no inlined region
+        masks apply."""
+        accumulates = any(o.op != "store" for o in st.outs)
+        if len(shape) == 1:
+            if contexts or accumulates or st.inits:
+                return StepInfo(0, 0.0)
+            units = -(-shape[0] // self.width)
+        else:
+            if any(o.op != "store" and strides[a][0] == 0
+                   for o, a in zip(st.outs, dest_acc)):
+                return StepInfo(0, 0.0)
+            units = shape[0]
+        per_elem = 0.4 * (len(leaves) + len(st.outs)) + \
+            sum(element_cost(n.prim) for n, _c in body if n.args)
+        return StepInfo(units, per_elem * prod(shape) / max(units, 1), bool(st.inits))
 
     @staticmethod
     def _leaf_access(view: View, mapping, c: "Ctx", shape: tuple) -> tuple[tuple, int]:
@@ -814,7 +485,7 @@ class _Codegen:
             off -= c.shift[k] * sq[k]
         return tuple(out), off
 
-    def _body(self, st: Loop):
+    def _body(self, st: LoopNest):
         """The ``(node, context)`` pairs computed in the loop body (topological order),
         the leaves it reads ``(key, view, mapping, context)``, the one_hot nodes
         computed, and the contexts with region conditions."""
@@ -852,11 +523,14 @@ class _Codegen:
             self._inner(ctx, base)
             return
 
-        def body(i, _):
+        def body(i, _=None):
             nb = [b.add(off, b.mul(i, ir.Constant(I64, strides[a][level])))
                   if strides[a][level] else off for a, off in enumerate(base)]
             self._outer(ctx, level + 1, nb)
             return []
+        if level == 0 and self._split is not None:  # this thread's rows
+            self.range_loop(self._split[0], self._split[1], "d0", body)
+            return
         self.counted_loop(shape[level], f"d{level}", body)
 
     def _inner(self, ctx: "_LoopCtx", base: list) -> None:
@@ -882,6 +556,17 @@ class _Codegen:
             segments = [(0, full, False)]
         else:
             segments = [(0, lo_blk, False), (lo_blk, hi_blk, True), (hi_blk, full, False)]
+        if self._split is not None and len(ctx.shape) == 1:  # this thread's blocks
+            start, end = self._split
+            if full:
+                hi = b.select(b.icmp_signed("<", end, ir.Constant(I64, full)), end,
+                              ir.Constant(I64, full))
+                self.range_loop(start, hi, "v", lambda i: self._block(
+                    ctx, base, b.mul(i, ir.Constant(I64, W)), None, {}))
+            if tail:
+                with b.if_then(b.icmp_signed(">", end, ir.Constant(I64, full))):
+                    self._block(ctx, base, ir.Constant(I64, full * W), tail, {})
+            return
         for first, last, interior in segments:
             if last <= first:
                 continue
@@ -1099,15 +784,173 @@ class _Codegen:
                 self._store(o.dest, base[a], stride, idx, tail, self._combine(o.op, old, v))
         return [new_accs[j] for j in accs]
 
+    # -- loops and branches (LoopStep) -------------------------------------------------
+    def _sub_function(self, plan: Plan) -> ir.Function:
+        """The internal function ``body<k>(start, end, inputs, outputs)`` running every
+        step of the sub-plan ``plan`` (emitted once, with the same code generator: the
+        builder's place and the buffers of the current function are restored)."""
+        fn = self._subs.get(id(plan))
+        if fn is not None:
+            return fn
+        saved = (self.s, self.n_in, self.n_out, self.fn, self.bufs, self.work, self.allocas,
+                 self.b.block, self.steps, self._split)
+        self.s, self.n_in, self.n_out = plan, len(plan.graph.inputs), len(plan.graph.outputs)
+        self.steps, self._split = [], None
+        self._nbody = getattr(self, "_nbody", 0) + 1
+        self._begin(f"body{self._nbody - 1}")
+        fn = self.fn
+        fn.linkage = "internal"
+        for st in plan.steps:
+            if isinstance(st, LoopNest):
+                self.loop(st)
+            elif isinstance(st, LoopStep):
+                self.control(st)
+            else:
+                self.gemm(st)
+        self.b.ret_void()
+        (self.s, self.n_in, self.n_out, self.fn, self.bufs, self.work, self.allocas,
+         block, self.steps, self._split) = saved
+        self.b.position_at_end(block)
+        self._subs[id(plan)] = fn
+        return fn
+
+    def _ptr(self, view: View, elem: ir.Value) -> ir.Value:
+        """Pointer to element ``view.offset + elem`` of ``view``'s buffer."""
+        return self.addr(view, self.b.add(ir.Constant(I64, view.offset), elem))
+
+    def _call_sub(self, fn: ir.Function, plan: Plan, name: str, ins: list, outs: list,
+                  work_off: int) -> None:
+        """Call a body function with the input pointers ``ins``, the output pointers
+        ``outs`` and its workspace region at byte ``work_off`` of this workspace."""
+        b = self.b
+        pin, pout = self.allocas.get(name + "_in"), self.allocas.get(name + "_out")
+        if pin is None:
+            with b.goto_entry_block():
+                pin = b.alloca(PTR, size=ir.Constant(I32, len(ins) + 1), name=name + "_in")
+                pout = b.alloca(PTR, size=ir.Constant(I32, max(1, len(outs))),
+                                name=name + "_out")
+            self.allocas[name + "_in"], self.allocas[name + "_out"] = pin, pout
+        work = b.gep(self.work, [ir.Constant(I64, work_off)], inbounds=True,
+                     source_etype=ir.IntType(8))
+        for k, p in enumerate(list(ins) + [work]):
+            b.store(p, b.gep(pin, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR))
+        for k, p in enumerate(outs):
+            b.store(p, b.gep(pout, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR))
+        zero = ir.Constant(I64, 0)
+        b.call(fn, [zero, zero, pin, pout])
+
+    def _copy(self, dst: ir.Value, src: ir.Value, entries: int, dtype: str) -> None:
+        if entries <= 0:
+            return
+        nbytes = entries * (8 if dtype == "float64" else 4)
+        fn = self.e.function("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
+        self.b.call(fn, [dst, src, ir.Constant(I64, nbytes), ir.Constant(I1, 0)])
+
+    def control(self, st: LoopStep) -> None:
+        """Emit a :class:`~graphc.backends.plan.LoopStep`: a counted loop (scan), a
+        condition-checked loop with an optional step bound (while_loop) or a branch on
+        the index (switch) around calls of the bodies' functions. Carries alternate
+        between two workspace areas (the body reads one and writes the other); a scan's
+        per-step ``xs``/``ys`` slices are addressed at ``t * size`` from step 0's."""
+        b = self.b
+        fns = [self._sub_function(p) for p in st.bodies]
+        self._ncf = getattr(self, "_ncf", 0) + 1
+        tag = f"cf{self._ncf}"
+        C, dt = st.carry_entries, st.dest.dtype
+        c64 = lambda v: ir.Constant(I64, v)  # noqa: E731
+        if st.kind == "switch":
+            idx = b.load(self._ptr(st.src, c64(0)), typ=float_type(st.src.dtype))
+            n = len(fns)
+            f = self.e.intrinsic("llvm.floor", idx.type, idx)
+            f = b.select(b.fcmp_unordered("uno", f, f), ir.Constant(idx.type, 0.0), f)
+            f = b.select(b.fcmp_ordered("<", f, ir.Constant(idx.type, 0.0)),
+                         ir.Constant(idx.type, 0.0), f)
+            f = b.select(b.fcmp_ordered(">", f, ir.Constant(idx.type, n - 1.0)),
+                         ir.Constant(idx.type, n - 1.0), f)
+            k = b.fptosi(f, I64)
+            after = self.fn.append_basic_block(tag + "_end")
+            blocks = [self.fn.append_basic_block(f"{tag}_b{j}") for j in range(n)]
+            ins = [self._ptr(st.src, c64(o)) for o in st.in_offsets]
+            outs = [self._ptr(st.dest, c64(o)) for o in st.out_offsets]
+            self.base_ptr(View(("work", 0), 0, (), (), dt, 0))  # entry-block pointers
+            sw = b.switch(k, blocks[0])
+            for j, blk in enumerate(blocks):
+                sw.add_case(c64(j), blk)
+            for j, blk in enumerate(blocks):
+                b.position_at_end(blk)
+                self._call_sub(fns[j], st.bodies[j], f"{tag}_{j}", ins, outs, st.work[j])
+                b.branch(after)
+            b.position_at_end(after)
+            return
+        A_, B_ = (self._ptr(v, c64(0)) for v in st.carry)
+        self._copy(A_, self._ptr(st.src, c64(0)), C, dt)
+        p = st.params
+        nc = p["n_carry"]
+
+        def carry_ptrs(base):
+            return [b.gep(base, [c64(o)], inbounds=True, source_etype=float_type(dt))
+                    for o in st.in_offsets[:nc]]
+        if st.kind == "scan":
+            L, nx, rev = p["length"], p["n_xs"], p.get("reverse", False)
+            consts = [self._ptr(st.src, c64(o)) for o in st.in_offsets[nc + nx:]]
+
+            def body(i, carried):
+                cur, nxt = carried
+                t = b.sub(c64(L - 1), i) if rev else i
+                xs = [self._ptr(st.src, b.add(c64(o), b.mul(t, c64(k))))
+                      for o, k in zip(st.in_offsets[nc:nc + nx], st.in_sizes[nc:nc + nx])]
+                ys = [self._ptr(st.dest, b.add(c64(o), b.mul(t, c64(k))))
+                      for o, k in zip(st.out_offsets[nc:], st.out_sizes[nc:])]
+                self._call_sub(fns[0], st.bodies[0], tag, carry_ptrs(cur) + xs + consts,
+                               carry_ptrs(nxt) + ys, st.work[0])
+                return [nxt, cur]
+            final = self.counted_loop(L, tag, body, [A_, B_])[0]
+        else:
+            consts = [self._ptr(st.src, c64(o)) for o in st.in_offsets[nc:]]
+            flag = self._ptr(st.flag, c64(0))
+            pre = b.block
+            head = self.fn.append_basic_block(tag + "_head")
+            test = self.fn.append_basic_block(tag + "_test")
+            loop = self.fn.append_basic_block(tag + "_body")
+            after = self.fn.append_basic_block(tag + "_end")
+            b.branch(head)
+            b.position_at_end(head)
+            cur = b.phi(PTR)
+            nxt = b.phi(PTR)
+            steps = b.phi(I64)
+            cur.add_incoming(A_, pre)
+            nxt.add_incoming(B_, pre)
+            steps.add_incoming(c64(0), pre)
+            if p.get("max_steps") is None:
+                b.branch(test)
+            else:
+                b.cbranch(b.icmp_signed("<", steps, c64(p["max_steps"])), test, after)
+            b.position_at_end(test)
+            self._call_sub(fns[0], st.bodies[0], tag + "_c", carry_ptrs(cur) + consts, [flag],
+                           st.work[0])
+            v = b.load(flag, typ=float_type(st.flag.dtype))
+            b.cbranch(b.fcmp_unordered("!=", v, ir.Constant(v.type, 0.0)), loop, after)
+            b.position_at_end(loop)
+            self._call_sub(fns[1], st.bodies[1], tag + "_b", carry_ptrs(cur) + consts,
+                           carry_ptrs(nxt), st.work[1])
+            end = b.block
+            cur.add_incoming(nxt, end)
+            nxt.add_incoming(cur, end)
+            steps.add_incoming(b.add(steps, c64(1)), end)
+            b.branch(head)
+            b.position_at_end(after)
+            final = cur
+        self._copy(self._ptr(st.dest, c64(0)), final, C, dt)
+
     # -- matrix products ----------------------------------------------------------------
-    def gemm(self, g: Gemm) -> None:
+    def gemm(self, g: Contraction) -> None:
         if g.m == 0 or g.n == 0:
             return
         if g.k == 0:
             self.fill(g.c, 0.0)
             return
         name = "dgemm" if g.dtype == "float64" else "sgemm"
-        if self.use_blas:
+        if self.use_blas and g.m * g.n * g.k >= GEMM_BLAS_MIN:
             self._call_blas(g, name)
         else:
             self._loops_gemm(g)
@@ -1120,7 +963,7 @@ class _Codegen:
             self.allocas[name] = p
         return p
 
-    def _call_blas(self, g: Gemm, name: str) -> None:
+    def _call_blas(self, g: Contraction, name: str) -> None:
         """Row-major C = A @ B as column-major Cᵀ = Bᵀ Aᵀ (the Fortran interface)."""
         b = self.b
         ety = float_type(g.dtype)
@@ -1150,7 +993,7 @@ class _Codegen:
         if one_thread:
             b.call(local, [prev])
 
-    def _loops_gemm(self, g: Gemm) -> None:
+    def _loops_gemm(self, g: Contraction) -> None:
         """C = A @ B by loops (no BLAS): for i, p: C[i, :] += A[i, p] * B[p, :]."""
         b = self.b
         ety = float_type(g.dtype)
@@ -1215,7 +1058,7 @@ def _collapse(shape: tuple, accesses: list[tuple]) -> tuple[tuple, list[tuple]]:
 
 @dataclass
 class _LoopCtx:
-    loop: Loop
+    loop: LoopNest
     shape: tuple
     strides: list
     leaves: list
@@ -1235,12 +1078,15 @@ class Program:
 
     Attributes:
         graph: the specialised graph (concrete shapes).
-        schedule: its :class:`Schedule`.
+        schedule: its :class:`Plan`.
         module: the :class:`~.jit.CompiledModule` holding the machine code.
         llvm_ir: the LLVM IR text before optimisation.
+        steps: per step, how it may be split over threads (:class:`StepInfo`); empty
+            when the program was compiled for one thread only.
     """
 
-    def __init__(self, graph: Graph, schedule: Schedule, module, llvm_ir: str):
+    def __init__(self, graph: Graph, schedule: Plan, module, llvm_ir: str,
+                 steps: Sequence[StepInfo] = ()):
         self.graph = graph
         self.schedule = schedule
         self.module = module
@@ -1248,40 +1094,80 @@ class Program:
         self.out_shapes = [o.shape for o in graph.outputs]
         self.out_dtypes = [np.dtype(NP_DTYPES[o.dtype]) for o in graph.outputs]
         self.work_bytes = max(64, schedule.work_bytes)
-        self.cost = sum(_prod(x.shape) for x in graph.nodes)
+        self.cost = sum(prod(x.shape) for x in graph.nodes)
         self.run = module.run
         self.check_labels = label_checker(graph)
+        self.steps = list(steps)
+        self._step_fns = [module.functions[f"step{k}"] for k in range(len(self.steps))] \
+            if self.steps else []
 
-    def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def __call__(self, arrays: Sequence[np.ndarray], threads: int = 1) -> list[np.ndarray]:
         if self.check_labels is not None:  # class indices in [0, C), before the run
             self.check_labels(arrays)
         # large outputs and workspaces come from the buffer pool (no page faults)
         outs = [POOL.empty(s, dt) for s, dt in zip(self.out_shapes, self.out_dtypes)]
         work = POOL.empty((self.work_bytes,), np.uint8)
-        self.run(0, self.cost, [*arrays, work], outs)
+        if threads > 1 and self.steps:
+            self._run_threaded([*arrays, work], outs, threads)
+        else:
+            self.run(0, self.cost, [*arrays, work], outs)
         return outs
 
+    def _run_threaded(self, ins: list, outs: list, threads: int) -> None:
+        """Run the steps in order; each splittable step of at least
+        :data:`PARALLEL_MIN_NS` estimated work has its outer units divided among up to
+        ``threads`` threads (each part at least half that work)."""
+        pin = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
+        pout = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
+        pin_p, pout_p = ctypes.cast(pin, ctypes.c_void_p), ctypes.cast(pout, ctypes.c_void_p)
+        for fn, info in zip(self._step_fns, self.steps):
+            total = info.units * info.ns_per_unit
+            parts = min(threads, info.units, int(total // (PARALLEL_MIN_NS / 2)))
+            if info.fill_first:  # the accumulators' initial values, once
+                fn(-1, -1, pin_p, pout_p)
+            if total >= PARALLEL_MIN_NS and parts > 1:
+                _threads.run_chunks(lambda a, e, fn=fn: fn(a, e, pin_p, pout_p),
+                                    info.units, parts, align=1)
+            else:
+                fn(0, max(info.units, 1), pin_p, pout_p)
 
-_memory: "OrderedDict[tuple, Program]" = OrderedDict()
-_memory_lock = threading.Lock()
+
+PARALLEL_MIN_NS = 100_000
+"""A loop nest is split across threads only when its estimated single-thread time is
+at least this (100 µs, the threshold of elementwise kernels); each thread then gets at
+least half of it. Estimates come from the ops' ``cost`` (:func:`..plan.element_cost`)
+plus 0.4 ns per array read or written per element."""
 
 
 def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool = True,
-                  blas: bool | None = None) -> Program:
-    """Specialise, schedule, lower and compile ``graph`` for the sizes ``env``."""
-    from .jit import CompiledModule, compile_ir, graph_key, host, python_trampoline_setup, \
-        trampoline_ir
+                  blas: bool | None = None, parallel: bool = False) -> Program:
+    """Specialise, schedule, lower and compile ``graph`` for the sizes ``env`` (or take
+    the program from the one in-memory cache of :mod:`.jit`, keyed by graph, sizes,
+    SIMD level, BLAS use and ``parallel``, which adds per-step functions for threads
+    when the program is large enough to use them)."""
+    from .jit import CompiledModule, _memory, _memory_lock, compile_ir, graph_key, host, \
+        memory_stats, python_trampoline_setup, trampoline_ir, MEMORY_CACHE_SIZE
     use_blas = bool(blas_functions()) if blas is None else (blas and bool(blas_functions()))
-    key = (graph_key(graph), env_key(env), level, use_blas)
+    cg = None
+    if parallel:
+        cg = specialize(graph, env)
+        parallel = sum(prod(n.shape) * (element_cost(n.prim) if n.args else 0.4)
+                       for n in cg.nodes) >= PARALLEL_MIN_NS
+    key = ("arrays", graph_key(graph), env_key(env), level,
+           GEMM_BLAS_MIN if use_blas else None, parallel)
     with _memory_lock:
         prog = _memory.get(key)
         if prog is not None:
             _memory.move_to_end(key)
+            memory_stats["hits"] += 1
             return prog
-    cg = specialize(graph, env)
-    sched = Schedule(cg)
-    gen = _Codegen(sched, len(cg.inputs), len(cg.outputs), level, use_blas)
+        memory_stats["misses"] += 1
+    if cg is None:
+        cg = specialize(graph, env)
+    sched = Plan(cg, _specialize_body)
+    gen = _Codegen(sched, len(cg.inputs), len(cg.outputs), level, use_blas, parallel)
     module = gen.emit()
+    steps = gen.steps if parallel else []
     h = host()
     module.triple = h.triple
     module.data_layout = h.data_layout
@@ -1289,21 +1175,26 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
     ok, offset = python_trampoline_setup()
     if ok:
         text += trampoline_ir(len(cg.inputs) + 1, len(cg.outputs), offset)
-    dkey = disk_cache.entry_key(["arrays", hashlib.sha256(text.encode()).hexdigest()],
-                                h.cpu, h.features_text, h.llvm_version)
+    # two-lane vectors (SSE float64, simd="none"): O3 unrolls strided gathers into
+    # code that took the code generator 15 s (pooling windows); O2 takes 0.1 s
+    speed = 2 if gen.width <= 2 else 3
+    dkey = disk_cache.entry_key(["arrays", hashlib.sha256(text.encode()).hexdigest(),
+                                 f"O{speed}"], h.cpu, h.features_text, h.llvm_version)
+    names = [f"step{k}" for k in range(len(steps))]
     obj = disk_cache.load(dkey) if use_disk else None
     cm = None
     if obj is not None:
         try:
-            cm = CompiledModule(obj, ok, source="disk")
+            cm = CompiledModule(obj, ok, source="disk", array=True, functions=names)
         except Exception:  # noqa: BLE001 - a bad entry is rebuilt
             cm = None
     if cm is None:
-        obj, opt_ir = compile_ir(text)
-        cm = CompiledModule(obj, ok, source="compiled", optimized_ir=opt_ir)
+        obj, opt_ir = compile_ir(text, speed_level=speed)
+        cm = CompiledModule(obj, ok, source="compiled", optimized_ir=opt_ir, array=True,
+                            functions=names)
         if use_disk:
             disk_cache.store(dkey, obj)
-    prog = Program(cg, sched, cm, text)
+    prog = Program(cg, sched, cm, text, steps)
     with _memory_lock:
         _memory[key] = prog
         while len(_memory) > MEMORY_CACHE_SIZE:
@@ -1318,29 +1209,32 @@ def _tree(structure):
     return lambda outs: tuple([f(outs) for f in subs])
 
 
-class ArrayKernel:
-    """An array graph compiled for the CPU, specialised per binding of its symbolic
-    dimensions (compiled on the first call with new sizes, then cached).
+class ArrayLLVMKernel(LLVMKernel):
+    """:class:`~.jit.LLVMKernel` of an array graph (what ``LLVMKernel(graph)`` and
+    :func:`graphc.compile` return for one; not constructed directly): specialised per
+    binding of its symbolic dimensions (compiled on the first call with new sizes, then
+    cached in the one in-memory cache of :mod:`.jit` and on disk).
 
     Call it with the graph's inputs by position or keyword, as arrays of the declared
     shapes (any real dtype; converted to the graph's). Returns the outputs arranged like
     ``graph.structure``: arrays of each output's shape (NumPy scalars for 0-d ones).
 
-    Args:
-        graph: an array graph (see :func:`graphc.ir.shapes.is_array_graph`).
-        simd: SIMD level (as for :class:`~.jit.LLVMKernel`).
-        cache: use the on-disk object cache.
-        threads: accepted like :class:`~.jit.LLVMKernel`'s; the loop nests run on the
-            calling thread (with the GIL released for large arrays); matrix products of
-            at least :data:`BLAS_THREADS_MIN` multiply-adds use the BLAS's own threads
-            (``OPENBLAS_NUM_THREADS`` or ``threadpoolctl``), smaller ones one thread.
-        blas: call SciPy's BLAS for ``matmul`` (default: when SciPy is installed); False
-            lowers matrix products to loops.
+    Options (see :class:`~.jit.LLVMKernel`): ``simd``, ``cache``; ``threads``: loop
+    nests whose estimated single-thread time reaches :data:`PARALLEL_MIN_NS` have their
+    outermost loop (after collapsing contiguous dimensions; SIMD blocks for one
+    dimension) split over up to that many threads (default
+    :func:`graphc.get_num_threads`), smaller ones and reductions into one accumulator
+    run on the calling thread; matrix products of at least :data:`BLAS_THREADS_MIN`
+    multiply-adds use the BLAS's own threads. ``blas``: call SciPy's BLAS for matrix
+    products of at least :data:`GEMM_BLAS_MIN` multiply-adds (default: when SciPy is
+    installed); False lowers every matrix product to loops.
 
     Raises:
         LoweringError: an op this backend does not lower.
         InputError / ShapeError (on call): inputs of the wrong shape.
     """
+
+    is_array = True
 
     def __init__(self, graph: Graph, simd: str | None = None, cache: bool = True,
                  threads: int | None = None, blas: bool | None = None):
@@ -1349,12 +1243,15 @@ class ArrayKernel:
             if not supports(n.prim):
                 raise LoweringError(f"the LLVM backend cannot lower {n.prim.name} "
                                     f"(llvm={n.prim.llvm!r})")
+        if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+            raise GraphcError(f"threads must be a whole number >= 1, got {threads!r}")
         self.graph = graph
         self.simd = vecmath.resolve_level(simd, host().features)
         self.use_disk_cache = cache
         self.blas = blas
-        self.threads = threads
-        self._programs: dict[tuple, Program] = {}
+        self.threads = None if threads is None else int(threads)
+        self._programs: dict[tuple, Program] = {}      # by sizes: one-thread programs
+        self._programs_mt: dict[tuple, Program] = {}   # by sizes: for several threads
         self._lock = threading.Lock()
         self._tree = _tree(graph.structure)
         self._n_in = len(graph.inputs)
@@ -1362,25 +1259,66 @@ class ArrayKernel:
         self._last: tuple | None = None
 
     def __repr__(self) -> str:
-        return (f"<graphc LLVM array kernel ({', '.join(self.graph.input_names)}) -> "
-                f"({', '.join(self.graph.output_names)}), simd={self.simd}>")
+        return (f"<graphc LLVM kernel ({', '.join(self.graph.input_names)}) -> "
+                f"({', '.join(self.graph.output_names)}), arrays, simd={self.simd}>")
 
-    def program(self, env: dict[str, int]) -> Program:
-        """The compiled program for the sizes ``env`` (compiled on first use)."""
+    @property
+    def width(self) -> int:
+        """SIMD lanes of the innermost loop blocks."""
+        dtype = "float64" if any(n.dtype == "float64" for n in self.graph.nodes) \
+            else "float32"
+        return max(2, vecmath.lanes(self.simd, dtype))
+
+    def _nthreads(self) -> int:
+        return self.threads or _threads.get_num_threads()
+
+    def program(self, env: dict[str, int], parallel: bool | None = None) -> Program:
+        """The compiled program for the sizes ``env`` (compiled on first use); with
+        ``parallel`` (default: more than one thread allowed) it carries the per-step
+        functions the threads run."""
+        if parallel is None:
+            parallel = self._nthreads() > 1
         key = env_key(env)
-        prog = self._programs.get(key)
+        programs = self._programs_mt if parallel else self._programs
+        prog = programs.get(key)
         if prog is None:
             with self._lock:
-                prog = self._programs.get(key)
+                prog = programs.get(key)
                 if prog is None:
                     prog = build_program(self.graph, env, self.simd, self.use_disk_cache,
-                                         self.blas)
-                    self._programs[key] = prog
+                                         self.blas, parallel)
+                    programs[key] = prog
+                    if not prog.steps:  # too small for threads: the one-thread program
+                        self._programs[key] = prog
         return prog
 
-    def llvm_ir(self, **sizes: int) -> str:
-        """The LLVM IR of the program for the symbol sizes given (``B=32``)."""
-        return self.program(dict(sizes)).llvm_ir
+    def llvm_ir(self, scalar_inputs: Sequence[bool] | None = None,
+                optimized: bool = False, **sizes: int) -> str:
+        """The LLVM IR of the (one-thread) program for the symbol sizes given
+        (``B=32``); ``optimized``: after LLVM's optimisation passes. ``scalar_inputs``
+        is accepted for uniformity with elementwise kernels and ignored."""
+        prog = self.program(dict(sizes), parallel=False)
+        if optimized:
+            if prog.module.optimized_ir is not None:
+                return prog.module.optimized_ir
+            from .jit import compile_ir
+            return compile_ir(prog.llvm_ir, speed_level=2 if self.width <= 2 else 3)[1]
+        return prog.llvm_ir
+
+    def warm_up(self, scalar_inputs: Sequence[bool] | None = None,
+                **sizes: int) -> "ArrayLLVMKernel":
+        """Compile (or load) the program for the sizes given now."""
+        self.program(dict(sizes))
+        return self
+
+    def specialization(self, pattern=None, **sizes: int):
+        """The compiled module of the program for the sizes given."""
+        return self.program(dict(sizes)).module
+
+    def bind(self, *args: Any, out: Any = None, **kwargs: Any):
+        """A callable evaluating on these inputs (and ``out``) each time it is called
+        (the arrays are read again on every call)."""
+        return lambda: self(*args, out=out, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Evaluate on inputs by position or keyword (see the class docstring).
@@ -1398,24 +1336,26 @@ class ArrayKernel:
             ShapeError: shapes that fail a node's shape rule on the bound sizes.
         """
         out = kwargs.pop("out", None) if kwargs else None
+        nthreads = self._nthreads()
         last = self._last
-        if last is not None and not kwargs and out is None and len(args) == self._n_in:
-            shapes, prog = last
+        if last is not None and not kwargs and out is None and len(args) == self._n_in \
+                and last[2] == nthreads:
+            shapes, prog, _ = last
             for a, dt, s in zip(args, self._dtypes, shapes):
                 if type(a) is not np.ndarray or a.dtype is not dt or a.shape != s or \
                         not a.flags.c_contiguous:
                     break
             else:
-                return self._finish(prog(args))
+                return self._finish(prog(args, nthreads))
         arrays, env = bind_array_inputs(self.graph, args, kwargs)
         arrays = [np.ascontiguousarray(a) for a in arrays]
-        prog = self.program(env)
+        prog = self.program(env, nthreads > 1)
         if not kwargs and len(args) == self._n_in:
-            self._last = (tuple(a.shape for a in arrays), prog)
+            self._last = (tuple(a.shape for a in arrays), prog, nthreads)
         if out is None:
-            return self._finish(prog(arrays))
+            return self._finish(prog(arrays, nthreads))
         targets = output_targets(out, prog.out_shapes, prog.out_dtypes)
-        for t, o in zip(targets, prog(arrays)):
+        for t, o in zip(targets, prog(arrays, nthreads)):
             np.copyto(t, o, casting="same_kind")
         return self._tree(targets)
 
@@ -1423,10 +1363,11 @@ class ArrayKernel:
         return self._tree([o[()] if o.ndim == 0 else o for o in outs])
 
 
-def compile(graph: Graph, **options) -> ArrayKernel:  # noqa: A001
-    """Compile an array graph (see :class:`ArrayKernel` for the options)."""
-    return ArrayKernel(graph, **options)
+def compile(graph: Graph, **options) -> LLVMKernel:  # noqa: A001
+    """Compile an array graph: :func:`.jit.compile` (one kernel class for every graph)."""
+    return LLVMKernel(graph, **options)
 
 
-__all__ = ["ArrayKernel", "LOWERED", "Program", "Schedule", "blas_functions",
-           "build_program", "compile", "is_array_graph", "specialize", "supports"]
+__all__ = ["ArrayLLVMKernel", "LOWERED", "PARALLEL_MIN_NS", "Plan", "Program", "Schedule",
+           "StepInfo", "blas_functions", "build_program", "compile", "is_array_graph",
+           "specialize", "supports"]

@@ -40,6 +40,7 @@ from llvmlite import binding as llvm
 from ...ir import Graph, GraphcError, InputError
 from ..common import (NP_DTYPES, bind_arguments, bind_arrays,
                       chunked_handler, input_arrays, output_targets, overlaps)
+from ..plan import element_cost
 from . import cache as disk_cache
 from .buffers import MIN_BYTES as POOL_MIN_BYTES
 from .buffers import POOL
@@ -49,6 +50,12 @@ from .lower import check_lowerable, lower
 
 KERNEL_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                                 ctypes.c_void_p, ctypes.c_int64)
+"""``kernel(start, end, inputs, outputs, flags)`` of elementwise graphs."""
+
+ARRAY_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                               ctypes.c_void_p)
+"""``kernel(start, end, inputs, outputs)`` of array graphs (and their per-step
+functions ``step<k>``, see :mod:`.arrays`)."""
 
 MEMORY_CACHE_SIZE = 512
 """Compiled modules kept in memory (least recently used dropped first)."""
@@ -304,9 +311,10 @@ def optimize_module(mod: "llvm.ModuleRef", speed_level: int = 3) -> None:
     pb.getModulePassManager().run(mod, pb)
 
 
-def compile_ir(ir_text: str, optimize: bool = True) -> tuple[bytes, str]:
-    """Optimise (unless ``optimize`` is False) and code-generate ``ir_text``; returns
-    ``(object file bytes, optimised IR text)``.
+def compile_ir(ir_text: str, optimize: bool = True,
+               speed_level: int = 3) -> tuple[bytes, str]:
+    """Optimise (unless ``optimize`` is False; at ``O<speed_level>``) and code-generate
+    ``ir_text``; returns ``(object file bytes, optimised IR text)``.
 
     SIMD kernels skip the IR pipeline: the lowering already emits vector code with
     loop invariants hoisted and common subexpressions shared, and measurements here
@@ -330,7 +338,7 @@ def compile_ir(ir_text: str, optimize: bool = True) -> tuple[bytes, str]:
             # at O3 and 0.8 s at O0. Giant kernels are generated at O0 instead.
             return h.fast_codegen_tm().emit_object(mod), str(mod)
         if optimize:
-            optimize_module(mod)
+            optimize_module(mod, speed_level)
         return h.tm.emit_object(mod), str(mod)
 
 
@@ -338,8 +346,11 @@ class CompiledModule:
     """Machine code of one kernel in its own execution engine.
 
     Attributes:
-        function: the kernel as a ctypes function ``(start, end, inputs, outputs,
-            flags)``.
+        function: the kernel as a ctypes function: ``(start, end, inputs, outputs,
+            flags)`` for elementwise graphs, ``(start, end, inputs, outputs)`` for array
+            graphs (``array=True``).
+        functions: the further functions named in ``functions`` (ctypes, array
+            signature), by name.
         pyfunc: the fast-call trampoline ``(start, end, *inputs, *outputs)`` or None.
         object_code: the object file it was loaded from.
         source: ``"compiled"``, ``"disk"`` (object cache) or ``"memory"``.
@@ -347,7 +358,8 @@ class CompiledModule:
     """
 
     def __init__(self, object_code: bytes, trampoline: bool, source: str = "compiled",
-                 optimized_ir: str | None = None):
+                 optimized_ir: str | None = None, array: bool = False,
+                 functions: Sequence[str] = ()):
         h = host()
         vecmath.load_into_llvm()
         python_trampoline_setup()
@@ -358,6 +370,7 @@ class CompiledModule:
             engine.finalize_object()
             self.address = engine.get_function_address("kernel")
             py_addr = engine.get_function_address("kernel_py") if trampoline else 0
+            extra = {name: engine.get_function_address(name) for name in functions}
         if not self.address:
             raise GraphcError("internal error: the kernel symbol is missing from the "
                               "object code")
@@ -366,7 +379,12 @@ class CompiledModule:
         self.optimized_ir = optimized_ir
         self.source = source
         self.seconds = 0.0
-        self.function = KERNEL_CFUNC(self.address)
+        self.array = array
+        self.function = (ARRAY_CFUNC if array else KERNEL_CFUNC)(self.address)
+        if not all(extra.values()):
+            raise GraphcError("internal error: a step function is missing from the "
+                              "object code")
+        self.functions = {name: ARRAY_CFUNC(addr) for name, addr in extra.items()}
         self.pyfunc = None
         if py_addr:
             self._methoddef = _PyMethodDef(b"kernel_py", py_addr, METH_FASTCALL, None)
@@ -385,8 +403,12 @@ class CompiledModule:
             return
         ins = (ctypes.c_void_p * max(1, len(inputs)))(*[a.ctypes.data for a in inputs])
         outs = (ctypes.c_void_p * max(1, len(outputs)))(*[o.ctypes.data for o in outputs])
-        self.function(start, end, ctypes.cast(ins, ctypes.c_void_p),
-                      ctypes.cast(outs, ctypes.c_void_p), 0)
+        if self.array:
+            self.function(start, end, ctypes.cast(ins, ctypes.c_void_p),
+                          ctypes.cast(outs, ctypes.c_void_p))
+        else:
+            self.function(start, end, ctypes.cast(ins, ctypes.c_void_p),
+                          ctypes.cast(outs, ctypes.c_void_p), 0)
 
 
 _memory: "OrderedDict[tuple, CompiledModule]" = OrderedDict()
@@ -402,7 +424,8 @@ def graph_key(graph: Graph) -> tuple:
 
 
 def clear_memory_cache() -> None:
-    """Forget every compiled module kept in memory (kernels keep their own)."""
+    """Forget every compiled module kept in memory, of elementwise and array graphs
+    alike (one cache; kernels keep their own)."""
     with _memory_lock:
         _memory.clear()
 
@@ -493,20 +516,36 @@ class LLVMKernel:
     first use, and cached (in memory and on disk). For many calls on the same buffers,
     :meth:`bind` them once (see ``docs/performance.md``).
 
+    The same class compiles array graphs (:func:`graphc.ir.shapes.is_array_graph`:
+    matmul, reductions, declared shapes): constructing an ``LLVMKernel`` of one gives an
+    instance of a private subclass (:mod:`.arrays`) that compiles fused loop nests per
+    binding of the symbolic dimensions, with the same options and the same cache.
+
     Args:
-        graph: an elementwise graph.
+        graph: any graph whose ops this backend lowers.
         simd: SIMD level (``"avx512"``, ``"avx2"``, ``"sse"``, ``"none"``; default:
             ``$GRAPHC_SIMD`` or the best the host supports).
         cache: use the on-disk object cache.
         threads: thread count for this kernel (default: :func:`graphc.get_num_threads`).
+        blas: array graphs: call SciPy's BLAS for large ``matmul`` (default: when SciPy
+            is installed); False lowers every matrix product to loops. Elementwise
+            graphs have no matrix products and accept it for uniformity.
 
     Raises:
         LoweringError: the graph has an op or shape this backend cannot lower.
-        GraphcError: an unknown SIMD level.
+        GraphcError: an unknown SIMD level, or ``threads`` not a whole number >= 1.
     """
 
+    def __new__(cls, graph: Graph = None, *args: Any, **kwargs: Any):
+        if cls is LLVMKernel and isinstance(graph, Graph):
+            from ...ir.shapes import is_array_graph
+            if is_array_graph(graph):
+                from .arrays import ArrayLLVMKernel
+                return object.__new__(ArrayLLVMKernel)
+        return object.__new__(cls)
+
     def __init__(self, graph: Graph, simd: str | None = None, cache: bool = True,
-                 threads: int | None = None):
+                 threads: int | None = None, blas: bool | None = None):
         check_lowerable(graph)
         self.graph = graph
         self.simd = vecmath.resolve_level(simd, host().features)
@@ -514,6 +553,7 @@ class LLVMKernel:
         if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
             raise GraphcError(f"threads must be a whole number >= 1, got {threads!r}")
         self.threads = None if threads is None else int(threads)
+        self.blas = blas
         self._compiled: dict[tuple[bool, ...], CompiledModule] = {}
         self._lock = threading.Lock()
         self._n_in = len(graph.inputs)
@@ -529,11 +569,15 @@ class LLVMKernel:
     def __reduce__(self):
         # kernels travel by graph (to Dask workers, through pickle) and are compiled
         # again, or taken from the caches, where they land
-        return (LLVMKernel, (self.graph, self.simd, self.use_disk_cache, self.threads))
+        return (LLVMKernel, (self.graph, self.simd, self.use_disk_cache, self.threads,
+                             self.blas))
 
     def __repr__(self) -> str:
         return (f"<graphc LLVM kernel ({', '.join(self.graph.input_names)}) -> "
                 f"({', '.join(self.graph.output_names)}), simd={self.simd}>")
+
+    is_array = False
+    """True for kernels of array graphs (the :mod:`.arrays` subclass)."""
 
     @property
     def width(self) -> int:
@@ -921,39 +965,36 @@ def _out_arrays(out, n_out: int, shape: tuple, dtypes) -> list | None:
 
 def _parallel_threshold(graph: Graph) -> int:
     """Smallest batch worth splitting across threads: about 100 µs of single-thread
-    work, from a rough per-element cost (transcendental calls dominate)."""
-    cost_ns = 0.0
-    for n in graph.nodes:
-        if not n.args:
-            continue
-        name = n.prim.llvm or ""
-        if name in ("fadd", "fsub", "fmul", "fneg") or name.startswith("fcmp") or \
-                name in ("select", "llvm.fabs", "minimum", "maximum", "relu"):
-            cost_ns += 0.05
-        elif name in ("fdiv", "llvm.sqrt"):
-            cost_ns += 0.2
-        else:
-            cost_ns += 1.5
+    work, from the per-element cost of the graph's ops (their records' ``cost``, see
+    :func:`graphc.backends.plan.element_cost`; transcendental calls dominate)."""
+    cost_ns = sum(element_cost(n.prim) for n in graph.nodes if n.args)
     cost_ns += 0.4 * (len(graph.inputs) + len(graph.outputs))  # memory traffic
     return max(8192, int(100_000 / max(cost_ns, 0.1)))
 
 
 def compile(graph: Graph, *, simd: str | None = None, cache: bool = True,  # noqa: A001
-            threads: int | None = None) -> LLVMKernel:
+            threads: int | None = None, blas: bool | None = None) -> LLVMKernel:
     """Compile ``graph`` for the host CPU (machine code is generated, or loaded from the
-    caches, on first call per pattern of scalar/array inputs). See :class:`LLVMKernel`
-    for the options and for calling. Array graphs (matmul, reductions, non-scalar
-    shapes) go to :class:`.arrays.ArrayKernel` (fused loop nests per concrete shape)."""
-    from ...ir.shapes import is_array_graph
-    if is_array_graph(graph):
-        from .arrays import ArrayKernel
-        return ArrayKernel(graph, simd=simd, cache=cache, threads=threads)
-    return LLVMKernel(graph, simd=simd, cache=cache, threads=threads)
+    caches, on first call per pattern of scalar/array inputs, or per binding of the
+    symbolic dimensions of an array graph). See :class:`LLVMKernel` for the options and
+    for calling; every option applies to every graph."""
+    return LLVMKernel(graph, simd=simd, cache=cache, threads=threads, blas=blas)
 
 
-def emit_llvm_ir(graph: Graph, optimized: bool = False, simd: str | None = None) -> str:
-    """The LLVM IR of ``graph``'s kernel with every input an array."""
-    return LLVMKernel(graph, simd=simd, cache=False).llvm_ir(optimized=optimized)
+def emit_llvm_ir(graph: Graph, optimized: bool = False, simd: str | None = None,
+                 **sizes: int) -> str:
+    """The LLVM IR of ``graph``'s kernel: for an elementwise graph with every input an
+    array; for an array graph, its program for the symbolic dimensions bound by
+    ``sizes`` (``n=32``; none needed when every shape is concrete).
+
+    Raises:
+        LoweringError: an op the backend cannot lower; ShapeError: an unbound or
+            inconsistent dimension of an array graph.
+    """
+    k = LLVMKernel(graph, simd=simd, cache=False)
+    if k.is_array:
+        return k.llvm_ir(optimized=optimized, **sizes)
+    return k.llvm_ir(optimized=optimized)
 
 
 def clear_cache() -> int:

@@ -98,25 +98,27 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def chunks(n: int, parts: int) -> list[tuple[int, int]]:
+def chunks(n: int, parts: int, align: int = ALIGN) -> list[tuple[int, int]]:
     """Split ``range(n)`` into at most ``parts`` contiguous ``(start, end)`` chunks of
-    near-equal size whose inner boundaries are multiples of :data:`ALIGN`."""
-    blocks = -(-n // ALIGN)
+    near-equal size whose inner boundaries are multiples of ``align`` (default
+    :data:`ALIGN` elements; 1 for the outer loop of an array kernel's loop nest)."""
+    blocks = -(-n // align)
     parts = max(1, min(parts, blocks))
     out, start = [], 0
     for p in range(parts):
-        stop = min(n, ((p + 1) * blocks // parts) * ALIGN)
+        stop = min(n, ((p + 1) * blocks // parts) * align)
         if stop > start:
             out.append((start, stop))
         start = stop
     return out
 
 
-def run_chunks(run: Callable[[int, int], object], n: int, threads: int) -> None:
-    """Call ``run(start, end)`` over chunks of ``range(n)``: the first chunk on the
-    calling thread, the others on the pool; returns when all are done (re-raising the
-    first error)."""
-    parts = chunks(n, threads)
+def run_chunks(run: Callable[[int, int], object], n: int, threads: int,
+               align: int = ALIGN) -> None:
+    """Call ``run(start, end)`` over chunks of ``range(n)`` (boundaries multiples of
+    ``align``, see :func:`chunks`): the first chunk on the calling thread, the others
+    on the pool; returns when all are done (re-raising the first error)."""
+    parts = chunks(n, threads, align)
     if len(parts) == 1:
         run(0, n)
         return
