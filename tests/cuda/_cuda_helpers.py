@@ -260,3 +260,83 @@ def ptx_compiler_or_skip(name: str, probe: str, **shapes):
         toolchain_unavailable(f"numba.cuda.compile_ptx does not work here ({exc}); "
                               f"install nvidia-cuda-nvrtc and nvidia-nvvm")
     return fn
+
+
+# -- a justified tolerance for comparing GPU (libdevice) results with NumPy (glibc) ----
+
+ULP_PER_OP = 4
+"""Per-operation relative error budget, in units of the dtype's eps: libdevice's
+float64 functions are within 2 ulp (NVIDIA, *libdevice User's Guide*), glibc's within
+1 ulp, so two correct implementations differ by at most ~3 ulp per operation."""
+
+SAFETY = 16
+"""Factor over the largest deviation seen in the perturbed evaluations (a few random
+draws underestimate the worst case of a sum of per-operation errors)."""
+
+
+def perturbed_values(graph: Graph, inputs: dict, draws: int = 4, seed: int = 0):
+    """The graph's outputs evaluated ``draws`` times by the NumPy interpreter's rules
+    with every operation's result multiplied by ``1 + d``, ``d`` uniform in
+    ``±ULP_PER_OP·eps`` independently per element: realisations of "every operation
+    correct to within the budget", which is what a correct GPU kernel is. Returns
+    ``(exact outputs, [outputs of each draw])`` (flat lists, output order)."""
+    from graphc.backends.common import NP_DTYPES
+    from graphc.backends.numpy_interp import evaluate_all
+    exact = evaluate_all(graph, inputs)
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(draws):
+        values = {}
+        with np.errstate(all="ignore"):
+            for n in graph.nodes:
+                if n.is_input or n.is_const:
+                    values[n] = exact[n]
+                    continue
+                r = np.asarray(n.prim.impl(*(values[a] for a in n.args), **dict(n.params)),
+                               dtype=NP_DTYPES[n.dtype])
+                eps = np.finfo(r.dtype).eps
+                d = rng.uniform(-ULP_PER_OP * eps, ULP_PER_OP * eps, r.shape)
+                values[n] = (r * (1 + d)).astype(r.dtype)
+        runs.append([values[o] for o in graph.outputs])
+    return [exact[o] for o in graph.outputs], runs
+
+
+def roundoff_bound(graph: Graph, inputs: dict, draws: int = 4) -> list[np.ndarray]:
+    """Per element of every output, the absolute error two correct implementations may
+    show: ``SAFETY`` times the largest deviation of :func:`perturbed_values` from the
+    exact NumPy evaluation, plus ``ULP_PER_OP`` ulp of the value itself. It follows the
+    cancellation of each element (an output that is a small difference of large terms
+    gets the terms' scale, where a relative tolerance fails: 1.4e-7 relative at
+    III.9.52 on the H200), yet stays within a few hundred ulp of the terms, so a wrong
+    operation, constant or argument order (errors of order 1e-3 and more) fails."""
+    exact, runs = perturbed_values(graph, inputs, draws)
+    out = []
+    for k, e in enumerate(exact):
+        eps = np.finfo(e.dtype).eps
+        dev = np.zeros(e.shape, dtype=np.float64)
+        for r in runs:
+            with np.errstate(invalid="ignore"):
+                d = np.abs(r[k].astype(np.float64) - e)
+            dev = np.fmax(dev, np.where(np.isfinite(d), d, 0.0))
+        out.append(SAFETY * dev + ULP_PER_OP * eps * np.abs(e) + np.finfo(e.dtype).tiny)
+    return out
+
+
+def assert_within_roundoff(got, graph: Graph, inputs: dict, what: str = "") -> None:
+    """Every output of ``got`` (a kernel's result tree) within :func:`roundoff_bound` of
+    the NumPy interpreter's; NaN where it has NaN, the same infinities."""
+    want = [np.asarray(w) for w in flat_tree(gc.evaluate(graph, **inputs))]
+    bounds = roundoff_bound(graph, inputs)
+    for k, (g, w, b) in enumerate(zip(flat_tree(got), want, bounds)):
+        g = to_host(g)
+        assert g.shape == w.shape and g.dtype == w.dtype, what
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w), err_msg=f"{what} NaN")
+        fin = np.isfinite(w)
+        np.testing.assert_array_equal(g[~fin & ~np.isnan(w)], w[~fin & ~np.isnan(w)],
+                                      err_msg=f"{what} inf")
+        err = np.abs(g[fin].astype(np.float64) - w[fin])
+        bad = ~(err <= np.broadcast_to(b, w.shape)[fin])
+        assert not bad.any(), (
+            f"{what} output {k}: {int(bad.sum())} of {err.size} elements beyond the "
+            f"round-off bound; worst error {err[bad].max():.3g} vs bound "
+            f"{np.broadcast_to(b, w.shape)[fin][bad][np.argmax(err[bad])]:.3g}")

@@ -118,5 +118,5 @@ sys.exit(main(["compile", "sin(x)", "--target", "cuda", "--emit", "ptx"]))
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
-    assert "math.sin(v0)" in r.stdout
+    assert "math.sin(t1)" in r.stdout
     assert "pip install 'graphc[cuda]'" in r.stderr

@@ -1,20 +1,24 @@
 """The CUDA backend: graphs as Numba CUDA kernels, and their PTX.
 
-* :mod:`.render` writes a graph as the Python source of a ``numba.cuda.jit`` kernel
-  (pure text; no Numba needed): one thread per element, grid-stride loop, the value and
-  every derivative output in one kernel.
-* :mod:`.jit` compiles that source (``compile``), runs it on a GPU or on Numba's
-  simulator, and emits PTX without a GPU (``ptx``).
-* :mod:`.arrays` (pure text) and :mod:`.array_jit` do the same for array graphs:
-  fused elementwise kernels, shared-memory block reductions, matrix products through
-  cuBLAS (CuPy or PyTorch) or a tiled kernel, specialised per concrete shape.
+* :mod:`.arrays` (pure text; no Numba needed) plans a graph as map kernels
+  (grid-stride loops), shared-memory block reductions and matrix products (cuBLAS
+  through CuPy or PyTorch, or a tiled kernel), and writes their Python source for
+  ``numba.cuda.jit``. Array graphs are specialised per concrete shape.
+* :mod:`.render` writes an elementwise graph at ``n`` points as the one-loop case of
+  that plan: one map kernel, one thread per element, the value and every derivative
+  output in one pass, ``n`` and the input layout (scalar / flat / strided) as
+  run-time parameters.
+* :mod:`.jit` holds the one kernel class, :class:`CudaKernel` (``compile`` returns
+  it for every graph), the one cache (:func:`clear_cache`), and ``ptx``, which emits
+  PTX without a GPU; :mod:`.array_jit` runs array programs and emits their PTX.
 
 Importing this package does not import Numba; ``compile`` and ``ptx`` do, and raise
 :class:`graphc.BackendUnavailableError` (``pip install 'graphc[cuda]'``) without it.
 """
 
 from .arrays import ArrayProgramSource, render_arrays
-from .jit import DEFAULT_CC, INSTALL_HINT, CudaKernel, compile, ptx  # noqa: A004
+from .jit import (DEFAULT_CC, INSTALL_HINT, CudaKernel, cache_info, clear_cache,  # noqa: A004
+                  compile, ptx)
 from .render import KernelSource, missing_lowerings, render
 
 
@@ -24,5 +28,12 @@ def array_ptx(graph, sizes=None, cc=DEFAULT_CC, **options):
     return _array_ptx(graph, sizes, cc, **options)
 
 
+def __getattr__(name):
+    if name == "CudaArrayKernel":  # the old name of the array-graph kernel class
+        return CudaKernel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["ArrayProgramSource", "CudaKernel", "DEFAULT_CC", "INSTALL_HINT", "KernelSource",
-           "array_ptx", "compile", "missing_lowerings", "ptx", "render", "render_arrays"]
+           "array_ptx", "cache_info", "clear_cache", "compile", "missing_lowerings", "ptx",
+           "render", "render_arrays"]

@@ -1,9 +1,11 @@
-"""Compile and run the kernels of array graphs (see :mod:`.arrays`), or emit their PTX.
+"""Run the kernels of array graphs (see :mod:`.arrays`), or emit their PTX.
 
-Numba is imported lazily, as in :mod:`.jit`. A :class:`CudaArrayKernel` renders,
-compiles and caches one program per binding of the graph's symbolic dimensions (the
-first call with ``n = 1000`` renders the kernels for 1000; later calls with the same
-sizes reuse them; Numba compiles each kernel on its first launch).
+Numba is imported lazily, as in :mod:`.jit`. :class:`~.jit.CudaKernel` (the one
+kernel class) keeps one :class:`ArrayProgram` per binding of an array graph's
+symbolic dimensions in the CUDA cache (the first call with ``n = 1000`` renders the
+kernels for 1000; later calls with the same sizes reuse them; Numba compiles each
+kernel on its first launch). ``CudaArrayKernel`` is kept as another name of
+:class:`~.jit.CudaKernel`.
 
 Matrix products go to cuBLAS through a library that already wraps it, when one is
 importable at run time and sees a GPU: CuPy (``cupy.matmul``), else PyTorch
@@ -22,15 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from ...ir import BackendUnavailableError, Graph, InputError, LoweringError
+from ...ir import BackendUnavailableError, Graph, LoweringError
 from ...ir import array_ops as A
-from ...ir.shapes import bind as bind_shapes
-from ...ir.shapes import env_key
-from ..common import NP_DTYPES, as_input_array, bind_arguments
+from ..common import NP_DTYPES
 from ..numpy_interp import label_checker
 from .arrays import (ArrayProgramSource, Home, MapStep, MatmulStep, Options, ReduceStep,
-                     render_arrays, supports)
-from .jit import DEFAULT_CC, _is_device_array, _sim_enabled, numba_cuda, python_function
+                     render_arrays)
+from .jit import (DEFAULT_CC, CudaKernel, _sim_enabled, compile, dispatcher,  # noqa: F401,A004
+                  numba_cuda, python_function)
 
 MATMUL_CHOICES = ("auto", "tiled", "cupy", "torch")
 
@@ -139,6 +140,12 @@ _auto_lock = threading.Lock()
 _auto_library: list = []
 
 
+def forget_library() -> None:
+    """Forget the library :func:`auto_library` chose (it decides again on next use)."""
+    with _auto_lock:
+        _auto_library.clear()
+
+
 def auto_library() -> MatmulLibrary | None:
     """CuPy, else PyTorch, when importable and seeing a GPU; None otherwise (and on
     the simulator). Decided once per process."""
@@ -158,7 +165,7 @@ def auto_library() -> MatmulLibrary | None:
 
 
 def resolve_library(choice) -> MatmulLibrary | None:
-    """The library ``choice`` names (see :class:`CudaArrayKernel`), or None for the
+    """The library ``choice`` names (see :class:`~.jit.CudaKernel`), or None for the
     tiled kernel.
 
     Raises:
@@ -199,25 +206,6 @@ def _apply_views(lib: MatmulLibrary, x, views) -> Any:
 
 # ---------------------------------------------------------------------------------
 # compiled programs
-
-_disp_lock = threading.Lock()
-_dispatchers: dict[tuple, Any] = {}
-_MAX_DISPATCHERS = 2048
-
-
-def dispatcher(source, fastmath: bool):
-    """The ``numba.cuda.jit`` dispatcher of a rendered kernel (cached by its text)."""
-    key = (source.text, fastmath)
-    with _disp_lock:
-        d = _dispatchers.get(key)
-    if d is None:
-        d = numba_cuda().jit(fastmath=fastmath)(python_function(source))
-        with _disp_lock:
-            d = _dispatchers.setdefault(key, d)
-            while len(_dispatchers) > _MAX_DISPATCHERS:
-                del _dispatchers[next(iter(_dispatchers))]
-    return d
-
 
 class ArrayProgram:
     """The kernels of one binding, ready to launch.
@@ -295,148 +283,6 @@ class ArrayProgram:
         lib.matmul(a, b, c)
 
 
-class CudaArrayKernel:
-    """An array graph compiled for NVIDIA GPUs: fused kernels per concrete shape.
-
-    Call it like the other kernels, with the graph's inputs by position or keyword:
-    NumPy arrays (copied to the GPU) or GPU arrays (Numba device arrays, or CuPy /
-    PyTorch CUDA tensors through ``__cuda_array_interface__``, read in place with their
-    own strides), of the declared shapes; symbolic dimensions (``("B", 64)``) are
-    bound from them. Inputs of another real dtype are converted on load. Returns the
-    outputs arranged by ``graph.structure``: NumPy arrays of each output's shape (0-d
-    for scalars, as :func:`graphc.evaluate`) when every input was on the host, Numba
-    device arrays when any input was on the GPU.
-
-    Args:
-        graph: an array graph (see :func:`graphc.ir.shapes.is_array_graph`).
-        threads_per_block, max_blocks: map kernels' block size and grid cap.
-        reduce_threads: threads of a block reduction (a power of two).
-        reduce_blocks: target grid size of a block reduction (splits over several
-            blocks, with a second pass, when there are fewer results).
-        serial_reduce: reduced lengths up to this take one thread per result.
-        tile: the tiled matrix product's tile size.
-        matmul: ``"auto"`` (cuBLAS through CuPy, else PyTorch, when importable with a
-            GPU; else the tiled kernel), ``"tiled"``, ``"cupy"``, ``"torch"``, or a
-            :class:`MatmulLibrary`.
-        fastmath: NVVM fast math (off).
-        synchronize: wait for the GPU before returning device outputs.
-
-    Raises:
-        BackendUnavailableError: Numba/numba-cuda missing (construction), no GPU (call;
-            the simulator counts as one), a named matmul library missing (call).
-        LoweringError: an op the CUDA backend does not lower, or bad options.
-        InputError / ShapeError (call): wrong inputs or shapes; class labels (of
-            ``cross_entropy``, ``one_hot``) that are not integers in ``[0, C)``,
-            checked on the host before any kernel is launched.
-    """
-
-    def __init__(self, graph: Graph, *, threads_per_block: int = 256, max_blocks: int = 65535,
-                 reduce_threads: int = 256, reduce_blocks: int = 1024, serial_reduce: int = 32,
-                 tile: int = 16, matmul: Any = "auto", fastmath: bool = False,
-                 synchronize: bool = True):
-        for n in graph.nodes:
-            if n.args and not supports(n.prim):
-                raise LoweringError(f"the CUDA backend cannot lower {n.prim.name} "
-                                    f"(cuda={n.prim.cuda!r})")
-        if not (isinstance(matmul, str) and matmul in MATMUL_CHOICES) and not (
-                hasattr(matmul, "matmul") and hasattr(matmul, "wrap")):
-            raise LoweringError(f"matmul must be one of {', '.join(MATMUL_CHOICES)} or a "
-                                f"MatmulLibrary, got {matmul!r}")
-        self.graph = graph
-        self.options = Options(threads_per_block, max_blocks, reduce_threads, reduce_blocks,
-                               serial_reduce, tile)
-        self.matmul = matmul
-        self.fastmath = bool(fastmath)
-        self.synchronize = bool(synchronize)
-        self._cuda = numba_cuda()
-        self._programs: dict[tuple, ArrayProgram] = {}
-        self._lock = threading.Lock()
-        self._available: bool | None = None
-        self._library: list = []
-        self.matmul_backend: str | None = None
-        """``"tiled"`` or the library's name once a matrix product has run."""
-
-    def __repr__(self) -> str:
-        return f"<graphc cuda array kernel ({', '.join(self.graph.input_names)})>"
-
-    def render(self, **sizes: int) -> ArrayProgramSource:
-        """The kernel sources for the symbol sizes given (``B=32``)."""
-        return render_arrays(self.graph, sizes, self.options)
-
-    def program(self, env: dict) -> ArrayProgram:
-        """The program for the sizes ``env`` (rendered on first use, then cached)."""
-        key = env_key(env)
-        prog = self._programs.get(key)
-        if prog is None:
-            with self._lock:
-                prog = self._programs.get(key)
-                if prog is None:
-                    prog = ArrayProgram(render_arrays(self.graph, env, self.options),
-                                        self.fastmath)
-                    self._programs[key] = prog
-        return prog
-
-    def ptx(self, cc: tuple[int, int] = DEFAULT_CC, **sizes: int) -> dict[str, str]:
-        """PTX of every kernel for the sizes given (see :func:`array_ptx`)."""
-        return array_ptx(self.graph, sizes, cc, fastmath=self.fastmath, options=self.options)
-
-    def _check_device(self) -> None:
-        if self._available is None:
-            self._available = bool(self._cuda.is_available())
-        if not self._available:
-            raise BackendUnavailableError(
-                "no usable CUDA GPU (numba.cuda.is_available() is False); PTX can still "
-                "be generated with .ptx(), and NUMBA_ENABLE_CUDASIM=1 runs kernels on "
-                "Numba's CPU simulator")
-
-    def library(self) -> MatmulLibrary | None:
-        """The matrix-product library used (None: the tiled kernel)."""
-        if not self._library:
-            self._library.append(resolve_library(self.matmul))
-        return self._library[0]
-
-    def __call__(self, *args, **kwargs):
-        graph, cuda = self.graph, self._cuda
-        bound = bind_arguments(graph, args, kwargs, "kernel")
-        self._check_device()
-        staged, any_device = [], False
-        for x, v in zip(graph.inputs, bound):
-            if _is_device_array(v):
-                any_device = True
-                d = v if getattr(v, "__cuda_ndarray__", False) else cuda.as_cuda_array(v)
-                if np.dtype(d.dtype).kind not in "biuf":
-                    raise InputError(f"input {x.name!r} is a device array of dtype "
-                                     f"{d.dtype}, expected real numbers ({x.dtype})")
-                staged.append(("device", d))
-            else:
-                staged.append(("host", as_input_array(v, x.name, x.dtype)))
-        env = bind_shapes(graph, [a for _, a in staged])
-        prog = self.program(env)
-        check = prog.check_labels
-        if check is not None:  # class indices in [0, C), on the host before any launch
-            check([(a if where == "host" else a.copy_to_host()) if k in check.needs
-                   else None for k, (where, a) in enumerate(staged)])
-        inputs = []
-        for where, a in staged:
-            if where == "host":
-                a = cuda.to_device(np.ascontiguousarray(a.reshape(1) if a.ndim == 0 else a))
-            elif len(a.shape) == 0:
-                a = a.reshape(1)
-            inputs.append(a)
-        lib = None
-        if any(isinstance(st, MatmulStep) for st in prog.source.plan.steps):
-            lib = self.library()
-            self.matmul_backend = "tiled" if lib is None else lib.name
-        outs = prog.run(cuda, inputs, lib)
-        if any_device:
-            if self.synchronize:
-                cuda.synchronize()
-            results = [o.reshape(s) if len(s) != 1 else o for o, s in zip(outs, prog.out_shapes)]
-        else:
-            results = [o.copy_to_host().reshape(s) for o, s in zip(outs, prog.out_shapes)]
-        return graph.output_tree(results)
-
-
 def _signature(src: ArrayProgramSource, kernel):
     from numba import types
     nb = {"float64": types.float64, "float32": types.float32}
@@ -480,11 +326,8 @@ def array_ptx(graph: Graph, sizes: dict | None = None, cc: tuple[int, int] = DEF
     return out
 
 
-def compile(graph: Graph, **options: Any) -> CudaArrayKernel:  # noqa: A001
-    """Compile an array graph (see :class:`CudaArrayKernel` for the options)."""
-    numba_cuda()
-    return CudaArrayKernel(graph, **options)
-
+CudaArrayKernel = CudaKernel
+"""Another name of :class:`~.jit.CudaKernel`, which compiles array graphs too."""
 
 __all__ = ["ArrayProgram", "CuPyLibrary", "CudaArrayKernel", "MATMUL_CHOICES",
            "MatmulLibrary", "TorchLibrary", "array_ptx", "auto_library", "compile",

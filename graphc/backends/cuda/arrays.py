@@ -16,14 +16,16 @@ them. The plan mirrors the LLVM array backend (:mod:`graphc.backends.llvm.arrays
    their argument and are never stored; elementwise ops, ``unslice`` (a guarded read,
    zero outside the region), ``concatenate`` (a select on the index) and ``one_hot``
    are computed inside the kernel of their consumer when they have one consumer (or
-   are cheap), so an elementwise chain is one kernel and a reduction reads its
+   are cheap: :func:`graphc.backends.plan.is_cheap`, from the record's ``cost``), so
+   an elementwise chain is one kernel and a reduction reads its
    producer's expression directly (``sum(exp(x - m))`` never stores ``exp``). Values
    used by several consumers, graph outputs, reductions and matrix products are
    *materialised* in an output array or a workspace array.
 3. **Schedule**: one step per materialised value, in topological order:
 
-   * *map* kernels: one thread per element, grid-stride loop (as the scalar kernels
-     of :mod:`.render`); a map over the same shape as an earlier map joins it when
+   * *map* kernels: one thread per element, grid-stride loop (an elementwise graph
+     at ``n`` points is the one-loop case, :class:`Batch`, rendered by
+     :mod:`.render`); a map over the same shape as an earlier map joins it when
      it reads that map's results only at its own index (the value is then reused from
      registers), so ``value_and_grad`` outputs share kernels;
    * *reductions* with a short reduced length (at most ``serial_reduce``, default
@@ -67,7 +69,11 @@ from ...ir import array_ops as A
 from ...ir.shapes import specialize as shared_specialize
 from ...ir.shapes import array_consumers
 from ...ir.shapes import (dim_symbols, env_key, is_array_graph)
-from .render import NP_NAMES, KernelSource, format_float
+from ..plan import IDENTITY, is_cheap
+from ..plan import contiguous_strides as _c_strides
+from ..plan import prod as _prod
+from .render import NP_NAMES, SCALAR, KernelSource, _load, format_float
+from ..lowering_rules import divide_rule, pow_rule
 
 DECOMPOSE = "decompose"
 """The ``cuda`` key of array ops lowered through their record's ``decompose``."""
@@ -85,14 +91,6 @@ LOWERED = frozenset(REDUCE_OPS) | frozenset(POINT_KEYS) | {"array.matmul", "arra
 
 VIEW_PRIMS = ("transpose", "reshape", "broadcast_to", "getitem")
 """Primitives with ``cuda="array.view"``, each with its index map below."""
-
-IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
-
-CHEAP = frozenset({
-    "add", "sub", "mul", "div", "neg", "abs", "sign", "heaviside", "relu", "minimum",
-    "maximum", "where", "lt", "le", "gt", "ge", "eq", "ne", "leaky_relu", "one_hot"})
-"""Ops cheap enough to recompute in every consumer rather than store (as the LLVM
-array backend)."""
 
 MERGE_LOOKBACK = 8
 """How many earlier steps a new map kernel may be merged across."""
@@ -151,13 +149,6 @@ class Options:
 # ---------------------------------------------------------------------------------
 # 1. specialisation (as graphc.backends.llvm.arrays.specialize, with CUDA's keys)
 
-def _prod(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= d
-    return n
-
-
 def _is_view(prim) -> bool:
     return prim.cuda == "array.view"
 
@@ -180,6 +171,21 @@ def specialize(graph: Graph, env: Mapping[str, int]) -> Graph:
 
 # ---------------------------------------------------------------------------------
 # 2-3. fusion and scheduling
+
+@dataclass(frozen=True)
+class Batch:
+    """An elementwise graph of scalar nodes evaluated at ``n`` points: the one-loop
+    case of the plan, a single map kernel whose length ``n`` (and broadcast shape
+    ``dim0..``) are run-time parameters, so one compiled kernel serves every ``n``.
+
+    Attributes:
+        layout: per input ``"scalar"``, ``"flat"`` or a tuple of booleans (see
+            :func:`.render.normalize_layout`).
+        ndim: rank of the broadcast shape (0 when no input is strided).
+    """
+    layout: tuple
+    ndim: int
+
 
 @dataclass(frozen=True)
 class Home:
@@ -278,14 +284,6 @@ class _Conflict(Exception):
     """A map kernel would read, at another index, a value it computes itself."""
 
 
-def _c_strides(shape) -> tuple:
-    out, acc = [], 1
-    for d in reversed(shape):
-        out.append(acc)
-        acc *= d
-    return tuple(reversed(out))
-
-
 def _is_int(s: str) -> bool:
     return s.lstrip("-").isdigit()
 
@@ -309,6 +307,15 @@ def _affine(terms, const: int = 0) -> str:
 class Plan:
     """The steps computing a concrete (specialised) graph and its buffers.
 
+    With ``batch`` (a :class:`Batch`), ``graph`` is an elementwise graph of scalar
+    nodes evaluated at ``n`` points, the one-loop case: the plan is one map kernel
+    named ``name`` whose parameters are every input, every output, ``n`` and the
+    broadcast shape ``dim0..`` (see :func:`.render.render`).
+
+    Raises:
+        LoweringError: an op without a CUDA lowering; with ``batch``, a graph that
+            does not plan as one map kernel.
+
     Attributes:
         graph: the specialised graph.
         steps: :class:`MapStep`, :class:`ReduceStep` and :class:`MatmulStep` in order.
@@ -317,10 +324,12 @@ class Plan:
         workspace: ``{"ws64": elements, "ws32": elements}`` (non-zero entries only).
     """
 
-    def __init__(self, graph: Graph, options: Options | None = None, name: str = "graphc"):
+    def __init__(self, graph: Graph, options: Options | None = None, name: str = "graphc",
+                 batch: Batch | None = None):
         self.graph = graph
         self.options = options or Options()
         self.name = name
+        self.batch = batch
         self.steps: list = []
         self.home: dict[int, Home] = {}
         self.inline: set[int] = set()
@@ -328,7 +337,21 @@ class Plan:
         self.inputs = {id(x): k for k, x in enumerate(graph.inputs)}
         self.workspace: dict[str, int] = {}
         self._count = 0
+        self.invariant: set[int] = set()
+        if batch is not None:
+            # loop-invariant values: scalar inputs, fully broadcast N-D inputs, and every
+            # operation whose arguments are all invariant (constants count as invariant);
+            # the batch kernel computes them once, before its loop
+            for x, entry in zip(graph.inputs, batch.layout):
+                if entry == SCALAR or (isinstance(entry, tuple) and not any(entry)):
+                    self.invariant.add(id(x))
+            for n in graph.nodes:
+                if n.args and all(a.is_const or id(a) in self.invariant for a in n.args):
+                    self.invariant.add(id(n))
         self._plan()
+        if batch is not None and (len(self.steps) != 1 or not isinstance(self.steps[0], MapStep)):
+            raise LoweringError(f"internal: a batched elementwise graph planned as "
+                                f"{len(self.steps)} steps instead of one map kernel")
         # values that no step reads from memory and that are not outputs: the kernel
         # computing them keeps them in registers only
         read = set().union(*(st.reads for st in self.steps)) if self.steps else set()
@@ -342,7 +365,8 @@ class Plan:
         self.kernels: list[Kernel] = []
         for st in self.steps:
             if isinstance(st, MapStep):
-                st.kernel, _ = self._render_map(st, self._next_name())
+                st.kernel, _ = self._render_map(
+                    st, self.name if batch is not None else self._next_name())
                 self.kernels.append(st.kernel)
             elif isinstance(st, ReduceStep):
                 st.kernels, _ = self._render_reduce(st, self._next_name)
@@ -422,7 +446,7 @@ class Plan:
             if not eff:
                 continue
             fusable = all(self.kind[id(c)] in ("ew", "point", "reduce", "view") for c in eff)
-            if fusable and (len(eff) == 1 or n.prim.name in CHEAP):
+            if fusable and (len(eff) == 1 or is_cheap(n.prim)):
                 self.inline.add(id(n))
 
         out_home: dict[int, Home] = {}
@@ -514,6 +538,8 @@ class Plan:
         self.steps.append(step)
 
     def _render_map(self, step: MapStep, name: str):
+        if self.batch is not None:
+            return self._render_batch(step, name)
         shape = step.shape
         size = _prod(shape)
         ident = tuple("0" if d == 1 else f"j{i}" for i, d in enumerate(shape))
@@ -551,6 +577,42 @@ class Plan:
         note = "map: " + ", ".join(self._label(n) for n in stored)
         kern = Kernel(KernelSource(text, name, tuple(params), (), 0), (blocks,), (tpb,),
                       "map", note)
+        return kern, w.reads
+
+    def _render_batch(self, step: MapStep, name: str):
+        """The map kernel of a batched elementwise graph (see :class:`Batch`): ``n``
+        elements, a run-time parameter, inputs read as the batch layout says, values
+        that do not depend on the element computed once before the loop."""
+        layout, ndim = self.batch.layout, self.batch.ndim
+        w = _Writer(self, {id(s.node): s.node for s in step.stores if s.compute}, ())
+        w.depth = 2
+        w.hoist = self.invariant
+        for st in step.stores:
+            if st.write:
+                v = w.val(st.node, ())
+                w.emit(f"{st.home.buf}[{_affine([('i', 1)], st.home.offset)}] = {v}")
+        g = self.graph
+        n_in, n_out = len(g.inputs), len(g.outputs)
+        params = ([f"in{k}" for k in range(n_in)] + [f"out{m}" for m in range(n_out)]
+                  + ["n"] + [f"dim{d}" for d in range(ndim)])
+        lines = [f"def {name}({', '.join(params)}):",
+                 f"    # {n_in} input(s), {n_out} output(s), {len(g.operations)} "
+                 f"operation(s): one thread per element, grid-stride loop"]
+        lines += w.pre
+        lines += ["    i = cuda.grid(1)", "    stride = cuda.gridsize(1)", "    while i < n:"]
+        if w.strided:
+            # C-order multi-index of element i in the broadcast shape
+            lines.append("        r = i")
+            for d in range(ndim - 1, 0, -1):
+                lines.append(f"        j{d} = r % dim{d}")
+                lines.append(f"        r = r // dim{d}")
+            lines.append("        j0 = r")
+        lines += w.lines
+        lines.append("        i += stride")
+        text = "\n".join(lines) + "\n"
+        kern = Kernel(KernelSource(text, name, tuple(params), layout, ndim), (0,),
+                      (self.options.threads_per_block,), "map",
+                      f"map over n elements: {n_out} output(s)")
         return kern, w.reads
 
     def _label(self, n: Node) -> str:
@@ -815,6 +877,10 @@ class _Writer:
         self.reads: set[int] = set()
         self.bufs: set[str] = set()
         self.offsets: dict[str, tuple[str, int]] = {}  # k7 -> ("j0", 1): k7 = j0 + 1
+        self.hoist: set[int] = set()     # ids of values computed before the loop
+        self.pre: list[str] = []         # their statements
+        self.strided = False             # a batch input is read at a multi-index
+        self._hoisting = False
 
     # -- output ------------------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -871,7 +937,15 @@ class _Writer:
         found = self.scopes[-1].get(key)
         if found is not None:
             return found
-        r = self._val(n, idx)
+        if id(n) in self.hoist and not self._hoisting:
+            saved = self.lines, self.depth
+            self.lines, self.depth, self._hoisting = self.pre, 1, True
+            try:
+                r = self._val(n, idx)
+            finally:
+                (self.lines, self.depth), self._hoisting = saved, False
+        else:
+            r = self._val(n, idx)
         self.scopes[-1][key] = r
         return r
 
@@ -879,6 +953,13 @@ class _Writer:
         if n.is_const:
             return _float_lit(float(n.value), n.dtype)
         nid = id(n)
+        if n.is_input and self.p.batch is not None:
+            k = self.p.inputs[nid]
+            entry = self.p.batch.layout[k]
+            self.strided |= isinstance(entry, tuple) and any(entry)
+            name = self.fresh()
+            self.emit(f"{name} = {_load(k, entry, n.dtype, self.p.batch.ndim)}")
+            return name
         if n.is_input:
             k = self.p.inputs[nid]
             buf = f"in{k}"
@@ -930,6 +1011,12 @@ class _Writer:
 
     def _elementwise(self, n: Node, idx: tuple) -> str:
         args = [self.val(a, self.aligned(a, idx)) for a in n.args]
+        if (n.prim.name in ("pow", "div") and n.args[1].is_const
+                and all(a.dtype == n.dtype for a in n.args)):
+            lowered = (self._pow_const if n.prim.name == "pow" else self._div_const)(
+                n, args[0], float(n.args[1].value))
+            if lowered is not None:
+                return lowered
         params = {}
         for pname, pval in n.params:
             if not isinstance(pval, float):
@@ -946,6 +1033,52 @@ class _Writer:
         name = self.fresh()
         self.emit(f"{name} = {expr}")
         return name
+
+    def _let(self, expr: str) -> str:
+        name = self.fresh()
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def _pow_const(self, n: Node, x: str, exponent: float) -> str | None:
+        """``x ** exponent`` by :func:`graphc.backends.lowering_rules.pow_rule`
+        (multiplications, ``sqrt``), or None for the general ``math.pow``."""
+        rule = pow_rule(exponent, n.dtype)
+        dt = n.dtype
+        if rule.kind == "one":
+            return _float_lit(1.0, dt)
+        if rule.kind == "chain":
+            vals = [x]
+            for i, j in rule.steps:
+                vals.append(self._let(f"{vals[i]} * {vals[j]}"))
+            if not rule.reciprocal:
+                return vals[-1]
+            return self._let(f"{_float_lit(1.0, dt)} / {vals[-1]}")
+        if rule.kind == "sqrt":
+            return self._let(_cast(f"math.sqrt({x})", "float64", dt))
+        if rule.kind == "sqrt_c99":
+            # C pow: pow(-0, .5) = +0 (adding +0 turns -0 into +0), pow(-inf, .5) = +inf
+            inf = _float_lit(math.inf, dt)
+            return self._let(_cast(f"({inf} if {x} == {_float_lit(-math.inf, dt)} else "
+                                   f"math.sqrt({x}) + {_float_lit(0.0, dt)})", "float64", dt))
+        return None
+
+    def _div_const(self, n: Node, a: str, c: float) -> str | None:
+        """``a / c`` by :func:`graphc.backends.lowering_rules.divide_rule`: a product
+        with the exact reciprocal, or Markstein's FMA sequence (``fma`` is
+        ``numba.cuda.fma`` in the kernel's namespace) with the plain division on the
+        branch for quotients outside its proven range; None for the template."""
+        rule = divide_rule(c, n.dtype)
+        dt = n.dtype
+        if rule.kind == "mul":
+            return self._let(f"{a} * {_float_lit(rule.recip, dt)}")
+        if rule.kind != "fma":
+            return None
+        y, cc = _float_lit(rule.recip, dt), _float_lit(rule.c, dt)
+        q0 = self._let(f"{a} * {y}")
+        q1 = self._let(f"fma(fma(-{q0}, {cc}, {a}), {y}, {q0})")
+        q2 = self._let(f"fma(fma(-{q1}, {cc}, {a}), {y}, {q1})")
+        lo, hi = _float_lit(rule.lo, dt), _float_lit(rule.hi, dt)
+        return self._let(f"({q2} if {lo} <= abs({q0}) <= {hi} else {a} / {cc})")
 
     def _serial_reduce(self, n: Node, idx: tuple) -> str:
         """A reduction computed by one thread: a loop over the reduced entries."""
@@ -1156,5 +1289,5 @@ def render_arrays(graph: Graph, sizes: Mapping[str, int] | None = None,
     return ArrayProgramSource(cg, env_key(sizes), plan, tuple(plan.kernels), "\n".join(parts))
 
 
-__all__ = ["ArrayProgramSource", "DECOMPOSE", "Kernel", "LOWERED", "Options", "Plan",
+__all__ = ["ArrayProgramSource", "Batch", "DECOMPOSE", "Kernel", "LOWERED", "Options", "Plan",
            "is_array_graph", "render_arrays", "specialize", "supports"]

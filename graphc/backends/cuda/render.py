@@ -1,26 +1,25 @@
-"""Render a graph to the Python source of a Numba CUDA kernel (pure text generation).
+"""Render an elementwise graph to the Python source of a Numba CUDA kernel (text only).
 
 This module imports nothing from Numba: it only writes text, so its output can be
 golden-tested anywhere. :mod:`graphc.backends.cuda.jit` compiles the text with
 ``numba.cuda.jit``.
 
-The kernel follows the standard CUDA elementwise pattern (NVIDIA, *CUDA C++
-Programming Guide*, "grid-stride loops"; Numba documentation, "Writing CUDA
-kernels"): one thread per batch element, a grid-stride loop ``while i < n`` that is
-also the bounds check, and every output of the graph (the value and all partials of
-``value_and_grad``) stored by the same thread in the same pass, so each input element
-is read from memory once.
+An elementwise graph of scalar nodes evaluated at ``n`` points is the one-loop case
+of the array plan (:class:`.arrays.Plan` with a :class:`.arrays.Batch`): one map
+kernel, one thread per element, a grid-stride loop ``while i < n`` that is also the
+bounds check (NVIDIA, *CUDA C++ Programming Guide*, "grid-stride loops"), every
+output (the value and all partials of ``value_and_grad``) stored by the same thread
+in the same pass, so each input element is read from memory once. Unlike the array
+kernels, ``n`` and the broadcast shape are run-time parameters (one compiled kernel
+for every ``n``), and inputs may be scalars (passed by value), flat arrays or
+strided N-D arrays broadcast against each other. Values that do not depend on the
+element index (scalar inputs, size-1 broadcast inputs, every operation on them only)
+are computed once before the loop (loop-invariant code motion).
 
-Each operation becomes one SSA assignment ``v<k> = <expression>`` whose expression is
-the primitive's ``cuda`` template (its record in :mod:`graphc.ir.ops`) filled with
-the argument variables. Values that do not depend on the element index (scalar
-inputs, size-1 broadcast inputs, and every operation on them only) are computed once
-before the loop (loop-invariant code motion).
-
-Safety: the source contains only text this module writes (variable names built from
-trace numbers, Python float literals from ``repr``) and the templates of registered
-primitives. Input names, labels and other user strings never appear in it, so
-compiling it cannot execute user text.
+Safety: the source contains only text the plan writes (variable names it builds,
+Python float literals from ``repr``) and the templates of registered primitives.
+Input names, labels and other user strings never appear in it, so compiling it
+cannot execute user text.
 """
 
 from __future__ import annotations
@@ -108,11 +107,6 @@ def normalize_layout(graph: Graph, layout: Sequence | None = None,
     return tuple(out), int(ndim)
 
 
-def _var(number: int) -> str:
-    """Variable name of trace number ``number``: v-1 -> ``vm1``, v0 -> ``v0``."""
-    return f"vm{-number}" if number < 0 else f"v{number}"
-
-
 def format_float(value: float) -> str:
     """A Python expression for ``value`` that Numba types as a float64 constant."""
     if not isinstance(value, float):
@@ -125,14 +119,9 @@ def format_float(value: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def _const(node: Node) -> str:
-    text = format_float(float(node.value))
-    if node.dtype == "float64":
-        return text
-    return f"{NP_NAMES[node.dtype]}({text})"
-
-
 def _load(k: int, entry, dtype: str, ndim: int) -> str:
+    """The expression reading input ``k`` at element ``i`` (multi-index ``j0..``) as
+    its ``layout`` ``entry`` says, converted to ``dtype``."""
     if entry == SCALAR:
         ref = f"in{k}"
     elif entry == FLAT:
@@ -158,7 +147,8 @@ def render(graph: Graph, layout: Sequence | None = None, ndim: int | None = None
     ``dim0 ... dim{ndim-1}`` (the broadcast shape). The source refers to the globals
     ``math``, ``np`` (NumPy) and ``cuda`` (``numba.cuda``).
 
-    Every SSA value is converted to its node's dtype (``np.float64(...)`` /
+    The body is written by the array plan's map-kernel writer (:class:`.arrays.Plan`
+    with a :class:`.arrays.Batch`). Every value is converted to its node's dtype (``np.float64(...)`` /
     ``np.float32(...)`` on loads, float32 results are rounded to float32), so a
     float32 graph keeps float32 values between operations.
 
@@ -186,78 +176,10 @@ def render(graph: Graph, layout: Sequence | None = None, ndim: int | None = None
                 f"{_describe(n, nums)} {what}: array graphs are rendered by "
                 f"graphc.backends.cuda.render_arrays(graph, sizes)")
 
-    # loop-invariant values: scalar inputs, fully broadcast N-D inputs, and every
-    # operation whose arguments are all invariant (constants count as invariant)
-    invariant: set[int] = set()
-    for x, entry in zip(graph.inputs, layout):
-        if entry == SCALAR or (isinstance(entry, tuple) and not any(entry)):
-            invariant.add(id(x))
-    for n in graph.nodes:
-        if n.args and all(a.is_const or id(a) in invariant for a in n.args):
-            invariant.add(id(n))
-
-    names: dict[int, str] = {}
-    for n in graph.nodes:
-        if n.is_const:
-            names[id(n)] = _const(n)
-        elif n.is_input or n.args:
-            names[id(n)] = _var(nums[n])
-
-    pre: list[str] = []
-    body: list[str] = []
-    uses_index = False
-    used = {id(a) for n in graph.operations for a in n.args}
-    used.update(id(o) for o in graph.outputs)
-    for k, (x, entry) in enumerate(zip(graph.inputs, layout)):
-        if id(x) not in used:
-            continue  # an input the outputs do not depend on is never read
-        if isinstance(entry, tuple) and any(entry):
-            uses_index = True
-        line = f"{names[id(x)]} = {_load(k, entry, x.dtype, ndim)}"
-        (pre if id(x) in invariant else body).append(line)
-    for n in graph.operations:
-        template = n.prim.cuda
-        if not template or n.prim.cuda in ("input", "const"):
-            raise LoweringError(f"primitive {n.prim.name!r} has no CUDA lowering "
-                                f"(its record's cuda template is empty)")
-        params = {}
-        for pname, pval in n.params:
-            if not isinstance(pval, float):
-                raise LoweringError(f"{n.prim.name}: parameter {pname}={pval!r} is not "
-                                    f"a float")
-            params[pname] = format_float(pval)
-        try:
-            expr = template.format(*(names[id(a)] for a in n.args), **params)
-        except (IndexError, KeyError) as exc:
-            raise LoweringError(f"the CUDA template of {n.prim.name!r} ({template!r}) "
-                                f"does not fit its arguments: {exc}") from None
-        if n.dtype != "float64":
-            expr = f"{NP_NAMES[n.dtype]}({expr})"
-        (pre if id(n) in invariant else body).append(f"{names[id(n)]} = {expr}")
-    for m, o in enumerate(graph.outputs):
-        body.append(f"out{m}[i] = {names[id(o)]}")
-
-    n_in, n_out = len(graph.inputs), len(graph.outputs)
-    params = ([f"in{k}" for k in range(n_in)] + [f"out{m}" for m in range(n_out)]
-              + ["n"] + [f"dim{d}" for d in range(ndim)])
-    lines = [f"def {name}({', '.join(params)}):",
-             f"    # graphc CUDA kernel: {n_in} input(s), {n_out} output(s), "
-             f"{len(graph.operations)} operation(s)",
-             "    # one thread per element, grid-stride loop (the loop test is the "
-             "bounds check)"]
-    lines += [f"    {s}" for s in pre]
-    lines += ["    i = cuda.grid(1)", "    stride = cuda.gridsize(1)", "    while i < n:"]
-    if uses_index:
-        # C-order multi-index of element i in the broadcast shape
-        lines.append("        r = i")
-        for d in range(ndim - 1, 0, -1):
-            lines.append(f"        j{d} = r % dim{d}")
-            lines.append(f"        r = r // dim{d}")
-        lines.append("        j0 = r")
-    lines += [f"        {s}" for s in body]
-    lines.append("        i += stride")
-    text = "\n".join(lines) + "\n"
-    return KernelSource(text, name, tuple(params), layout, ndim)
+    # the one-loop case of the array plan: one map kernel over n points
+    from .arrays import Batch, Plan
+    plan = Plan(graph, None, name, batch=Batch(layout, ndim))
+    return plan.kernels[0].source
 
 
 def _describe(n: Node, nums: dict) -> str:
