@@ -26,6 +26,7 @@ pytorch#2421). Smooth graphs get plain products.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from numbers import Real
 from typing import Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from ..ir import (DomainError, Graph, GraphcError, Node, NotDifferentiableError, ShapeError,
-                  ops)
+                  ops, postorder)
 from ..ir.array_ops import fit_shape
 from ..ir.primitive import Primitive, local_partials
 from ..ir.text import describe_node
@@ -245,7 +246,9 @@ def derivative_rule(node: Node, graph: Graph | None = None) -> DerivativeRule:
     reverse sweeps (:func:`tangents`, :func:`adjoints`) and the evaluation traces
     (:mod:`graphc.tracing`) all ask it.
 
-    Order: an explicit ``jvp``/``vjp`` rule of the record (:data:`LINEAR`), else no
+    Order: an explicit ``jvp``/``vjp`` rule of the record (:data:`LINEAR`; a record with
+    only one of them, such as a custom rule of :mod:`graphc.ir.custom`, gets the other
+    mode from its transpose, :func:`linear_transpose`), else no
     derivative for a record marked ``differentiable=False`` (:data:`NONE`), else the
     record's local ``partials`` (:data:`PARTIALS`, with its ``edges`` correction).
 
@@ -267,6 +270,67 @@ def derivative_rule(node: Node, graph: Graph | None = None) -> DerivativeRule:
     where = describe_node(graph, node) if graph is not None else f"{prim.name} node"
     raise NotDifferentiableError(f"{where}: {prim.name} has no derivative rule; give its "
                                  f"record partials= or jvp=/vjp= in graphc/ir/ops.py")
+
+
+# -- a rule given in one mode only: transpose it ---------------------------------------
+
+_LINEAR_IDS = itertools.count(1)
+
+
+def linear_transpose(fn, like: Sequence[Node], cotangents: Sequence[Node | None],
+                     what: str = "a derivative rule") -> list[Node | None]:
+    """The transpose of a linear map given as a node-building function, applied to
+    ``cotangents``: with ``fn(vs) -> [o₁, …, o_m]`` linear in the nodes ``vs`` (one per
+    entry of ``like``, of its dtype and shape), returns ``[Σⱼ ∂(cⱼ·oⱼ)/∂vᵢ]`` for
+    ``i = 1 … n`` (None where identically zero), computed by reverse mode (:func:`adjoints`)
+    on fresh input nodes (JAX's ``linear_transpose``; Griewank & Walther 2008, §3.2:
+    the adjoint of a linear map is its transpose).
+
+    Used where a primitive has only one of ``jvp``/``vjp`` (custom derivative rules,
+    :mod:`graphc.ir.custom`): reverse mode transposes the jvp rule (linear in the
+    tangents) and forward mode the vjp rule (linear in the cotangent).
+
+    Raises:
+        NotDifferentiableError: the map is not linear in ``vs`` (its transpose still
+            depends on them), naming ``what``.
+    """
+    k = next(_LINEAR_IDS)
+    vs = [ops.variable(f"%lin{k}.{i}", x.dtype, x.shape) for i, x in enumerate(like)]
+    outs = [None if o is None else ops.lift(o, like[0]) for o in fn(vs)]
+    pairs = [(o, c) for o, c in zip(outs, cotangents) if o is not None and c is not None]
+    if not pairs:
+        return [None] * len(vs)
+    nodes = [o for o, _ in pairs]
+    inputs = [n for n in postorder(nodes) if n.is_input]
+    adj = adjoints(Graph(inputs, nodes), vs, [c for _, c in pairs])
+    result = [adj.get(id(v)) for v in vs]
+    fresh = {id(v) for v in vs}
+    for r in result:
+        if r is not None and any(id(m) in fresh for m in postorder([r])):
+            raise NotDifferentiableError(f"{what} is not linear in its tangents or "
+                                         f"cotangents, so it cannot be transposed to the "
+                                         f"other AD mode")
+    return result
+
+
+def _jvp_by_transpose(graph: Graph, n: Node, ts: Sequence[Node | None],
+                      params: Mapping) -> Node | None:
+    """The tangent of ``n`` from its primitive's vjp rule alone: ``J·ṫ`` is the transpose
+    of ``v̄ ↦ Jᵀ·v̄`` applied to the argument tangents ``ts``."""
+    rule = f"{describe_node(graph, n)}: the vjp rule of {n.prim.name}"
+    (t,) = linear_transpose(
+        lambda vs: list(n.prim.vjp(*n.args, out=n, cotangent=vs[0], **params)),
+        [n], ts, rule)
+    return t
+
+
+def _vjp_by_transpose(graph: Graph, n: Node, bar: Node, params: Mapping) -> list:
+    """The argument cotangents of ``n`` from its primitive's jvp rule alone: ``Jᵀ·v̄`` is
+    the transpose of ``ṫ ↦ J·ṫ`` applied to the cotangent ``bar``."""
+    rule = f"{describe_node(graph, n)}: the jvp rule of {n.prim.name}"
+    return linear_transpose(
+        lambda vs: [n.prim.jvp(*n.args, out=n, tangents=list(vs), **params)],
+        list(n.args), [bar], rule)
 
 
 # -- the two transformations ----------------------------------------------------------
@@ -357,10 +421,10 @@ def tangents(graph: Graph, seeds: Mapping[Node, Node]) -> dict[int, Node | None]
         if rule.kind == NONE:
             continue
         if rule.kind == LINEAR:
-            if prim.jvp is None:
-                raise NotDifferentiableError(f"{describe_node(graph, n)}: {prim.name} has "
-                                             f"a vjp rule but no jvp rule")
-            t = prim.jvp(*n.args, out=n, tangents=ts, **params)
+            if prim.jvp is None:  # the transpose of the (linear) vjp rule: J·ṫ
+                t = _jvp_by_transpose(graph, n, ts, params)
+            else:
+                t = prim.jvp(*n.args, out=n, tangents=ts, **params)
             tan[id(n)] = None if t is None else _fit(t, n, prim.name)
             continue
         parts = rule.partials(n.args, n, params)
@@ -394,10 +458,10 @@ def adjoints(graph: Graph, sources: Sequence[Node],
         if rule.kind == NONE:
             continue
         if rule.kind == LINEAR:
-            if prim.vjp is None:
-                raise NotDifferentiableError(f"{describe_node(graph, n)}: {prim.name} has "
-                                             f"a jvp rule but no vjp rule")
-            bars = prim.vjp(*n.args, out=n, cotangent=bar, **params)
+            if prim.vjp is None:  # the transpose of the (linear) jvp rule: Jᵀ·v̄
+                bars = _vjp_by_transpose(graph, n, bar, params)
+            else:
+                bars = prim.vjp(*n.args, out=n, cotangent=bar, **params)
         else:
             parts = rule.partials(n.args, n, params)
             bars = [scale(bar, p, hazards) if id(a) in act else None
@@ -450,7 +514,8 @@ def jvp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
 
     Returns:
         A graph with outputs ``(*outputs, *tangents)``, structured as
-        ``(primal structure, tangent structure)``, output names ``<y>_dot`` for tangents.
+        ``(primal structure, tangent structure)``, output names ``<y>_dot`` for tangents
+        (``_`` appended while a name is taken: a jvp of a jvp names them ``u_dot_``).
 
     Raises:
         DomainError: ``wrt`` is not a name or a list of names, or ``seed`` is not a
@@ -475,8 +540,10 @@ def jvp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
     tan = tangents(graph, seeds)
     dots = [_or_zero(tan.get(id(o)), o) for o in graph.outputs]
     n = len(graph.outputs)
+    out_taken = set(graph.output_names)  # unique at every depth: jvp of jvp gives u_dot_
     return Graph(inputs, list(graph.outputs) + dots,
-                 list(graph.output_names) + [f"{y}_dot" for y in graph.output_names],
+                 list(graph.output_names) + [_fresh_name(f"{y}_dot", out_taken)
+                                             for y in graph.output_names],
                  (graph.structure, _tree_offset(graph.structure, n)), graph.labels)
 
 
@@ -491,7 +558,8 @@ def vjp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
 
     Returns:
         A graph with outputs ``(*outputs, *adjoints)`` structured as
-        ``(primal structure, (x̄₁, x̄₂, ...))``, adjoint output names ``<x>_bar``.
+        ``(primal structure, (x̄₁, x̄₂, ...))``, adjoint output names ``<x>_bar``
+        (``_`` appended while a name is taken).
 
     Raises:
         DomainError: ``wrt`` is not a name or a list of names, or ``seed`` is not an
@@ -516,8 +584,10 @@ def vjp(graph: Graph, wrt=None, seed: Mapping[str, float] | None = None) -> Grap
     bars = [_or_zero(adj.get(id(x)), x) for x in sources]
     n = len(graph.outputs)
     structure = (graph.structure, tuple(range(n, n + len(bars))))
+    out_taken = set(graph.output_names)  # unique output names at every depth
     return Graph(inputs, list(graph.outputs) + bars,
-                 list(graph.output_names) + [f"{x.name}_bar" for x in sources],
+                 list(graph.output_names) + [_fresh_name(f"{x.name}_bar", out_taken)
+                                             for x in sources],
                  structure, graph.labels)
 
 

@@ -23,6 +23,12 @@ matrices (nested tables with brackets) up to ``matrix_max`` rows and columns, an
 otherwise as the shape with min/mean/max and NaN/inf counts; edge labels of array
 partials likewise.
 
+Loops and branches: a ``scan``, ``while_loop`` or ``switch`` node is drawn as one node
+(its operation text, e.g. ``scan(v₈, length=1000)``) and, by default, its body once,
+in a dashed cluster captioned with the trip count and the checkpoint policy
+(:func:`loop_captions`; ``loop_bodies=False`` leaves the clusters out). Bodies are drawn
+in the graph view: their values change every step.
+
 Large graphs: :data:`DEFAULT_MAX_NODES` bounds the diagram; beyond it
 :class:`DiagramTooLargeError` suggests the collapsed view (``collapse=True``: one node
 per statement of a program) or hiding constants, instead of letting ``dot`` run for
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Graph, GraphcError, Node
+from ..ir import control_flow as cf
 from ..ir.shapes import format_shape
 from . import notation as nt
 from .notation import Math, html_escape
@@ -76,6 +83,10 @@ _FLAG_EDGE = "#e67e00"
 _CONST_COLOR = "#888888"
 _SHAPE_COLOR = "#555555"
 _EXPR_MAX = 60
+_PARTIAL_MAX = 120
+"""Characters of a local partial's expression on an edge before it is cut with "…": the
+partial of a loop is a whole reverse loop (tens of kilobytes of text, beyond the 16,384
+characters Graphviz accepts in an HTML-like label)."""
 LARGE_LAYOUT = 200
 """From this many diagram nodes on, the DOT text asks Graphviz for a cheaper layout
 (``nslimit=0.2 mclimit=0.3``: fewer network-simplex and crossing-minimisation
@@ -250,6 +261,7 @@ class _Options:
     matrix_max: tuple[int, int] = nt.SMALL_MATRIX
     dpi: float | None = None
     font_size: float | None = None
+    loop_bodies: bool = True
 
 
 def _count_nodes(graph: Graph, opts: _Options) -> int:
@@ -257,7 +269,49 @@ def _count_nodes(graph: Graph, opts: _Options) -> int:
         roots, _ = statement_groups(graph)
         return len(graph.inputs) + len(roots) + len(graph.outputs)
     consts = 0 if opts.hide_constants else sum(1 for n in graph.nodes if n.is_const)
-    return len(graph.inputs) + len(graph.operations) + consts + len(graph.outputs)
+    inner = 0
+    if opts.loop_bodies:
+        inner = sum(_count_nodes(b.graph, opts) for n in graph.operations
+                    if cf.is_control(n) for b in cf.bodies(n))
+    return len(graph.inputs) + len(graph.operations) + consts + len(graph.outputs) + inner
+
+
+_LOOP_COLOR = "#7f5fa0"
+
+
+def loop_captions(node: Node) -> list[tuple[cf.Body, str]]:
+    """The sub-graphs of a control-flow node with the caption of their diagram
+    cluster, as ``[(body, caption), ...]`` in parameter order (empty for other nodes).
+
+    * ``scan``: ``scan body (once), × <length> steps``, ``, reversed`` when it runs
+      backwards, and the reverse-mode storage policy ``; checkpoint <policy>``
+      (:data:`graphc.ir.control_flow.CHECKPOINTS`, or every k steps);
+    * ``while_loop``: the body with ``at most <max_steps> steps`` or ``trip count known
+      at run time``, and the condition;
+    * ``switch``: ``branch <k> of <n>``.
+
+    Body inputs are named as in :mod:`graphc.ir.control_flow`: ``c<i>`` carries,
+    ``x<i>`` the per-step rows, ``k<i>`` loop-invariant operands.
+    """
+    if not cf.is_control(node):
+        return []
+    p = dict(node.params)
+    name = node.prim.name
+    if name == "scan":
+        policy = p.get("checkpoint", "auto")
+        policy = f"every {policy} steps" if isinstance(policy, int) else policy
+        cap = (f"scan body (drawn once) × {p['length']} steps"
+               + (", reversed" if p.get("reverse") else "")
+               + f"; checkpoint {policy}")
+        return [(p["body"], cap)]
+    if name == "while_loop":
+        ms = p.get("max_steps")
+        trips = f"at most {ms} steps" if ms else "trip count known at run time"
+        return [(p["body"], f"while_loop body (drawn once), {trips}"),
+                (p["cond"], "while_loop condition (steps while ≠ 0)")]
+    branches = p["branches"]
+    return [(b, f"switch branch {k} of {len(branches)}") for k, b in enumerate(branches)]
+
 
 
 def _check_size(graphs: Sequence[Graph], opts: _Options) -> None:
@@ -291,6 +345,7 @@ class _Writer:
         self.elabel = "label"   # "xlabel" for large diagrams: no layout cost
         self.large = False
         self.proxies: dict[tuple[str, str], str] = {}
+        self.compound = False   # lhead= edges into loop clusters need compound=true
 
     def edge(self, indent: str, src: str, dst: str, attrs: str = "", span: int = 0,
              ref: str | None = None) -> None:
@@ -450,6 +505,36 @@ class _Writer:
                          f'color="{_ADJ_EDGE}"]')
             else:
                 L.append(f"{indent}{src} -> {prefix}y{j}")
+        if o.loop_bodies:
+            for n in graph.operations:
+                if cf.is_control(n):
+                    self.loop_clusters(n, ids[id(n)], nt.var(nums[n]).text, indent)
+
+    def loop_clusters(self, node: Node, node_id: str, var: str, indent: str) -> None:
+        """Each body of a control-flow node once, as a cluster ``cluster_<node>_b<j>``
+        captioned by :func:`loop_captions` (trip count, checkpoint policy), drawn in the
+        graph view (a body's values differ every step), nodes prefixed
+        ``<node>_b<j>_``; a dotted edge joins the loop node to the cluster."""
+        from dataclasses import replace
+        outer = self.o
+        self.o = replace(outer, view="graph")
+        try:
+            for j, (body, caption) in enumerate(loop_captions(node)):
+                g = body.graph
+                sub = f"{node_id}_b{j}_"
+                self.lines.append(f"{indent}subgraph cluster_{node_id}_b{j} {{")
+                self.lines.append(
+                    f'{indent}  graph [label={_q(f"{var}: {caption}")} style="rounded,dashed" '
+                    f'color="{_LOOP_COLOR}" fontcolor="{_LOOP_COLOR}" '
+                    f"fontsize={self.pt(11)}]")
+                self.body(g, DiagramValues(), prefix=sub, indent=indent + "  ")
+                self.lines.append(f"{indent}}}")
+                anchor = (_id(sub, g.numbers[g.inputs[0]]) if g.inputs else f"{sub}y0")
+                self.compound = True
+                self.lines.append(f'{indent}{node_id} -> {anchor} [lhead=cluster_{node_id}_b{j} '
+                                  f'style=dotted arrowhead=none color="{_LOOP_COLOR}"]')
+        finally:
+            self.o = outer
 
     def output_nodes(self, graph: Graph, vals: DiagramValues, prefix: str, indent: str,
                      show_primal) -> None:
@@ -471,8 +556,11 @@ class _Writer:
         if part is None:
             return ""
         expr, value = part
+        etext = None if expr is None else (
+            expr.text if len(expr.text) <= _PARTIAL_MAX
+            else expr.text[:_PARTIAL_MAX - 1] + "…")
         if nt.is_array(value):
-            head = "" if expr is None else expr.text
+            head = "" if etext is None else etext
             if flag:
                 head = f"⚠ {head}"
             html = _value_html(head, value, self.o.digits, self.o.matrix_max)
@@ -480,7 +568,7 @@ class _Writer:
             return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4">'
                     f"<TR><TD>{html}</TD></TR></TABLE>>")
         val = self.num(value)
-        text = val if expr is None or expr.text == val else f"{expr.text} = {val}"
+        text = val if etext is None or etext == val else f"{etext} = {val}"
         if flag:
             text = f"⚠ {text}"
         return _q(text)
@@ -608,7 +696,10 @@ class _Writer:
                  f"arrowsize=0.7]")
 
     def text(self) -> str:
-        return "\n".join(self.lines + ["}"]) + "\n"
+        lines = self.lines
+        if self.compound:
+            lines = lines[:2] + ["  compound=true"] + lines[2:]
+        return "\n".join(lines + ["}"]) + "\n"
 
 
 class _Html(str):
@@ -979,7 +1070,8 @@ def _options(view: str, **kw) -> _Options:
                     rankdir=rankdir, digits=int(kw.get("digits") or 6),
                     title=title, matrix_max=nt.matrix_limit(kw.get("matrix_max")),
                     dpi=_positive("dpi", kw.get("dpi"), MAX_DPI),
-                    font_size=_positive("font_size", kw.get("font_size"), MAX_FONT_SIZE))
+                    font_size=_positive("font_size", kw.get("font_size"), MAX_FONT_SIZE),
+                    loop_bodies=bool(kw.get("loop_bodies", True)))
 
 
 def _as_value(v: Any) -> Any:
@@ -999,7 +1091,7 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
                  max_nodes: int | None = DEFAULT_MAX_NODES, rankdir: str | None = None,
                  digits: int = 6, title: str | Math | None = None,
                  matrix_max: Any = None, dpi: float | None = None,
-                 font_size: float | None = None) -> str:
+                 font_size: float | None = None, loop_bodies: bool = True) -> str:
     """The computational graph as Graphviz DOT text.
 
     Args:
@@ -1030,6 +1122,10 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
         font_size: point size of the node text (default :data:`FONT_SIZE`, 11);
             titles, edge labels and notes scale with it (whole points); positive, up
             to :data:`MAX_FONT_SIZE`.
+        loop_bodies: draw the body of each ``scan``/``while_loop`` (and each branch of
+            a ``switch``) once, as a dashed cluster captioned with the trip count and
+            the checkpoint policy (:func:`loop_captions`), nested loops inside; False
+            draws each loop as its one node (collapsed).
 
     Returns:
         DOT text (deterministic; see the module docstring for node names).
@@ -1040,7 +1136,7 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
     opts = _options("primal" if values is not None else "graph",
                     hide_constants=hide_constants, collapse=collapse, max_nodes=max_nodes,
                     rankdir=rankdir, digits=digits, title=title, matrix_max=matrix_max,
-                    dpi=dpi, font_size=font_size)
+                    dpi=dpi, font_size=font_size, loop_bodies=loop_bodies)
     _check_size([graph], opts)
     vals = DiagramValues(primal={n: _as_value(v) for n, v in values.items()}
                          if values is not None else None)
@@ -1051,7 +1147,8 @@ def graph_to_dot(graph: Graph, values: Mapping[Node, Any] | None = None, *,
 def passes_to_dot(history: Iterable[tuple[str, Graph]], *, hide_constants: bool = False,
                   collapse: bool = False, max_nodes: int | None = DEFAULT_MAX_NODES,
                   rankdir: str = "TB", digits: int = 6, title: str | Math | None = None,
-                  dpi: float | None = None, font_size: float | None = None) -> str:
+                  dpi: float | None = None, font_size: float | None = None,
+                  loop_bodies: bool = True) -> str:
     """Several graphs side by side, one cluster each, e.g. a graph before and after
     passes: ``passes_to_dot(graphc.run_passes(g, ["simplify", "cse"],
     snapshots=True)[1])``.
@@ -1069,7 +1166,7 @@ def passes_to_dot(history: Iterable[tuple[str, Graph]], *, hide_constants: bool 
         raise GraphcError("passes_to_dot needs at least one graph")
     opts = _options("graph", hide_constants=hide_constants, collapse=collapse,
                     max_nodes=max_nodes, rankdir=rankdir, digits=digits, title=title,
-                    dpi=dpi, font_size=font_size)
+                    dpi=dpi, font_size=font_size, loop_bodies=loop_bodies)
     _check_size([g for _, g in history], opts)
 
     def fill(w: _Writer) -> None:
@@ -1098,7 +1195,8 @@ def trace_to_dot(trace, view: str, *, hide_constants: bool = False,
                  collapse: bool = False, max_nodes: int | None = DEFAULT_MAX_NODES,
                  rankdir: str | None = None, digits: int | None = None,
                  title: str | Math | None = None, matrix_max: Any = None,
-                 dpi: float | None = None, font_size: float | None = None) -> str:
+                 dpi: float | None = None, font_size: float | None = None,
+                 loop_bodies: bool = True) -> str:
     """DOT text of a :class:`graphc.viz.Trace` in one of :data:`VIEWS` (see
     :meth:`Trace.to_dot`; options as in :func:`graph_to_dot`). NaN/inf origins are
     highlighted (orange border and note; for a derivative, the edge of the offending
@@ -1114,7 +1212,8 @@ def trace_to_dot(trace, view: str, *, hide_constants: bool = False,
     opts = _options(view, hide_constants=hide_constants, collapse=collapse,
                     max_nodes=max_nodes, rankdir=rankdir, digits=d, title=title,
                     matrix_max=matrix_max if matrix_max is not None else
-                    trace.matrix_max, dpi=dpi, font_size=font_size)
+                    trace.matrix_max, dpi=dpi, font_size=font_size,
+                    loop_bodies=loop_bodies)
     if view == "tangent" and trace.tangent is None:
         raise GraphcError("the tangent view needs a forward-mode trace (mode='fwd')")
     if view in ("adjoint", "combined") and trace.adjoint is None:
@@ -1184,6 +1283,7 @@ __all__ = [
     "estimate_size",
     "graph_to_dot",
     "is_default_title",
+    "loop_captions",
     "math_label",
     "passes_to_dot",
     "slide_scale",
