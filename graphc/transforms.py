@@ -13,6 +13,17 @@ The automatic-differentiation passes (:mod:`graphc.passes.ad`) take a
   for the chosen ``target`` on first call and keeps the kernel), read ``.graph`` for
   passes and drawing, and transform it again (``gc.grad(gc.grad(f))`` is f'').
 
+**Inside traced code** (issue 13, part 4) a transformed function called on graph values
+(or on anything while a function is traced) returns graph values
+(:meth:`TransformedFunction.call_traced`): the function it transforms is traced again
+on fresh input nodes, values of the enclosing trace that it closes over stay free and
+are never differentiated (they are other inputs, so nesting in any mix of forward and
+reverse mode has no perturbation confusion), the AD passes run, and the derivative
+graph is inlined by substituting the arguments for the fresh inputs. So ``grad`` of a
+function that calls ``grad``, Hessian-vector products ``jvp(grad(f), ...)`` and PINN
+residuals (derivatives of a network closing over its weights) are one traced function
+and one kernel.
+
 For functions the arguments follow JAX (``argnums``, ``has_aux``, ``jvp(f, primals,
 tangents)``, ``vjp(f, *primals)``); the differences are tabulated in docs/jax-users.md.
 Gradients with respect to several inputs come back as a named tuple whose fields are
@@ -24,13 +35,18 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import keyword
+import re
 from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from .api import compile as _compile
 from .frontend import parse
 from .frontend import tracer as _tracer
-from .ir import DomainError, Graph, GraphcError, Node
+from .ir import DomainError, Graph, GraphcError, Node, bind_by_name, ops
+from .ir.custom import substitute
 from .passes import grad as _grad
 from .passes import hessian as _hessian
 from .passes import jacobian as _jacobian
@@ -107,13 +123,69 @@ def _as_graph(fun: Any) -> Graph:
     return parse(fun) if isinstance(fun, str) else fun
 
 
-def _resolve(graph: Graph, what: str, argnums: Any, wrt: Any, default: Any):
+class _View:
+    """A graph to transform, with the inputs a call takes (``params``, in call order)
+    told apart from ``captured`` ones: values of an enclosing trace that a function
+    closes over, declared as inputs so that the passes accept the graph but never
+    differentiated (they are other inputs than the function's own, so there is no
+    perturbation confusion) and bound to themselves when the result is inlined.
+
+    Inputs traced for a nested call have fresh names ``<name>#<k>#``; ``names`` are
+    the names a user knows (the tag removed: ``x``, ``x_dot``)."""
+
+    __slots__ = ("graph", "captured")
+
+    def __init__(self, graph: Graph, captured: frozenset = frozenset()):
+        self.graph = graph
+        self.captured = captured
+
+    @property
+    def params(self) -> list[Node]:
+        return [x for x in self.graph.inputs if id(x) not in self.captured]
+
+    @property
+    def names(self) -> list[str]:
+        return [_public(x.name) for x in self.params]
+
+    def fresh(self, public: str) -> str:
+        for x, nm in zip(self.params, self.names):
+            if nm == public:
+                return x.name
+        return public  # unknown: the pass names the inputs in its error
+
+
+_TAG = re.compile(r"#\d+#")
+_FRESH_IDS = itertools.count(1)
+
+
+def _public(name: str) -> str:
+    return _TAG.sub("", name)
+
+
+def _resolve(graph: Graph, what: str, argnums: Any, wrt: Any, default: Any,
+             view: _View | None = None):
     """The inputs to differentiate: ``(wrt for the passes, names, single)``.
 
     ``wrt`` (names) and ``argnums`` (positions) exclude each other; without either,
-    ``default`` (``0`` for JAX's default, or ``None`` for every input) applies.
+    ``default`` (``0`` for JAX's default, or ``None`` for every input) applies. With a
+    ``view`` (a nested call), positions and names refer to the inputs a call takes and
+    the passes get their fresh names; "every input" leaves out captured values.
     """
-    names = graph.input_names
+    w, chosen, single = _resolve_names(
+        view.names if view is not None else list(graph.input_names), what, argnums, wrt,
+        default)
+    if view is None or (not view.captured and view.names == list(graph.input_names)):
+        return w, chosen, single
+    if w is None:
+        return [x.name for x in view.params], chosen, single
+    if isinstance(w, str):
+        return view.fresh(w), chosen, single
+    if isinstance(w, list) and all(isinstance(n, str) for n in w):
+        return [view.fresh(n) for n in w], chosen, single
+    return w, chosen, single
+
+
+def _resolve_names(names: list, what: str, argnums: Any, wrt: Any, default: Any):
     if wrt is not None and argnums is not _UNSET:
         raise GraphcError(f"{what}: give argnums= (positions) or wrt= (names), not both")
     if wrt is not None:
@@ -193,19 +265,25 @@ def _with_aux(g: Graph, aux: list, aux_names: list, aux_s: Any, first_is_g: bool
                  structure, g.labels)
 
 
-def _scalars(graph: Graph, names: Sequence[str], what: str) -> None:
-    """Jacobians and Hessians of arrays are a later issue: say so clearly."""
-    shapes = {x.name: x.shape for x in graph.inputs}
+_ARRAY_ONLY = ("is evaluated by a batched Jacobian-vector kernel (graphc.jacobians) "
+               "when called on arrays; as a graph of its entries it is not supported "
+               "yet, so it cannot be transformed again, drawn, or called inside traced "
+               "code: there use jvp/vjp (Hessian-vector products: jvp of grad)")
+
+
+def _scalars(view: _View, names: Sequence[str], what: str) -> None:
+    """The graph form of a Jacobian or Hessian is a table of scalar derivatives; an
+    array Jacobian is evaluated by calls (:mod:`graphc.jacobians`): say so clearly."""
+    graph = view.graph
+    shapes = {nm: x.shape for nm, x in zip(view.names, view.params)}
     for nm in names:
         if shapes.get(nm, ()) != ():
-            raise GraphcError(f"{what}: input {nm!r} has shape {shapes[nm]}; {what} of "
-                              f"array inputs is not supported yet (array Jacobians are a "
-                              f"later issue): use jvp or vjp, or grad for a scalar output")
+            raise GraphcError(f"{what}: input {nm!r} has shape {shapes[nm]}; the {what} "
+                              f"of array inputs {_ARRAY_ONLY}")
     for nm, o in zip(graph.output_names, graph.outputs):
         if o.shape != ():
-            raise GraphcError(f"{what}: output {nm!r} has shape {o.shape}; {what} of array "
-                              f"outputs is not supported yet (array Jacobians are a later "
-                              f"issue): use jvp or vjp")
+            raise GraphcError(f"{what}: output {nm!r} has shape {o.shape}; the {what} of "
+                              f"array outputs {_ARRAY_ONLY}")
 
 
 # ---------------------------------------------------------------------------------
@@ -225,11 +303,12 @@ class TransformedFunction:
         target: the default compilation target.
     """
 
-    def __init__(self, name: str, build: Callable[[], Graph],
+    def __init__(self, name: str, build: Callable[[_View], Graph],
                  post: Callable[[Any], Any] | None = None, target: str = "llvm",
-                 label: str = "f"):
+                 label: str = "f", source: Any = None):
         self._name = name
         self._build = build
+        self._source = source
         self._post = post or (lambda r: r)
         self.target = target
         self._label = label
@@ -240,7 +319,7 @@ class TransformedFunction:
     def graph(self) -> Graph:
         """The transformed graph (inputs in the order calls take them)."""
         if self._graph is None:
-            self._graph = self._build()
+            self._graph = self._build(_View(self._source.graph))
         return self._graph
 
     def compile(self, target: str | None = None):
@@ -255,17 +334,60 @@ class TransformedFunction:
         """Evaluate at numbers or arrays; returns what the transform returns (see
         its docstring), gradients of several inputs as named tuples.
 
+        On graph values, or on anything while a function is traced, it returns graph
+        values instead (:meth:`call_traced`): derivatives inside programs.
+
         Raises:
-            GraphcError: called on graph values (use ``.graph`` inside traced code), or
-                the kernel's errors (missing or unknown inputs, ...).
+            GraphcError: the kernel's errors (missing or unknown inputs, ...), or those
+                of :meth:`call_traced`.
         """
+        if _tracer.is_tracing() or any(isinstance(a, Node)
+                                       for a in (*args, *kwargs.values())):
+            return self.call_traced(*args, **kwargs)
         target = None
         if "target" in kwargs and "target" not in self.graph.input_names:
             target = kwargs.pop("target")
-        if any(isinstance(a, Node) for a in (*args, *kwargs.values())):
-            raise GraphcError(f"{self._name}: a transformed function cannot be called on "
-                              f"graph values yet; transform the outer function instead")
         return self._post(self.compile(target)(*args, **kwargs))
+
+    def call_traced(self, *args: Any, **kwargs: Any) -> Any:
+        """The transform applied to graph values (numbers and NumPy arrays become
+        constants): the function is traced again with fresh input nodes, values of an
+        enclosing trace that it closes over stay free (captured, never differentiated:
+        they are other inputs than the function's own, so there is no perturbation
+        confusion, Siskind & Pearlmutter 2005), the AD passes run on that graph, and
+        the result is inlined by substituting the arguments for the fresh inputs
+        (:func:`graphc.ir.custom.substitute`). Arguments of a larger shape than the
+        inputs were traced with map elementwise, as kernels do.
+
+        Returns:
+            What a call on numbers returns, with graph values in place of arrays.
+
+        Raises:
+            GraphcError: a wrong number of arguments or an unknown keyword; an array
+                argument whose shape reaches an array operation of the graph.
+            ShapeError: argument shapes that do not broadcast.
+        """
+        nodes = [a for a in (*args, *kwargs.values()) if isinstance(a, Node)]
+        dtype = "float32" if nodes and all(a.dtype == "float32" for a in nodes) else \
+            "float64"
+        view = _fresh_view(self, dtype)
+        params, names = view.params, view.names
+        if "target" in kwargs and "target" not in names:
+            kwargs.pop("target")
+        bound = dict(zip(names, bind_by_name(names, args, kwargs, self._name)))
+        like = nodes[0] if nodes else None
+        mapping = {}
+        for x, nm in zip(params, names):
+            v = _as_graph_value(bound[nm], like, f"{self._name}: input {nm}")
+            if v.shape != x.shape:
+                try:
+                    if np.broadcast_shapes(v.shape, x.shape) == tuple(x.shape):
+                        v = _broadcast_to(v, x.shape)
+                except (ValueError, TypeError):
+                    pass
+            mapping[id(x)] = v
+        outs = substitute(view.graph.outputs, mapping, batch_check=self._name)
+        return self._post(view.graph.output_tree(outs))
 
     @property
     def signature(self) -> str:
@@ -282,6 +404,94 @@ class TransformedFunction:
 
     def _repr_svg_(self):
         return self.graph._repr_svg_()
+
+
+# ---------------------------------------------------------------------------------
+# calls inside traced code: fresh traces, captured values, inlining
+
+def _nested(*groups) -> bool:
+    """True when a call must build graph values: a graph value among the arguments (in
+    ``groups``, tuples of them), or a function being traced in this thread."""
+    return _tracer.is_tracing() or any(
+        isinstance(a, Node) for g in groups if isinstance(g, (tuple, list)) for a in g)
+
+
+def _fresh_view(src: Any, dtype: str = "float64") -> _View:
+    """The graph of ``src`` (a TransformedFunction, a traced callable, a gc.function or
+    anything with a ``graph``) traced again with fresh input nodes, for one nested call;
+    values of an enclosing trace it closes over become captured inputs. A plain
+    callable is traced with ``dtype`` (the arguments'), a gc.function with its own."""
+    if isinstance(src, TransformedFunction):
+        inner = _fresh_view(src._source, dtype)
+        return _View(src._build(inner), inner.captured)
+    if isinstance(src, _Traced):
+        return _trace_fresh(src.fn, dtype=dtype)
+    if callable(getattr(src, "fn", None)) and hasattr(src, "_static"):
+        # a gc.function (graphc.numpy_api.Function, a layer beside this one: duck-typed)
+        return _trace_fresh(src.fn, src._inputs, src._static, src._shapes, src._dtype,
+                            src._name)
+    return _freshen(src.graph)
+
+
+def _trace_fresh(fn: Callable, inputs=None, static=None, shapes=None,
+                 dtype: str = "float64", name: str | None = None) -> _View:
+    """``fn`` traced on input nodes with fresh names ``<parameter>#<k>#`` (distinct
+    from every other node), its free values of an enclosing trace captured
+    (:func:`graphc.frontend.tracer.trace_open`)."""
+    k = next(_FRESH_IDS)
+    graph, captured = _tracer.trace_open(fn, lambda n: f"{n}#{k}#", inputs, dtype=dtype,
+                                         shapes=shapes, static=static, name=name)
+    return _View(graph, frozenset(map(id, captured)))
+
+
+def _freshen(graph: Graph) -> _View:
+    """``graph`` with its inputs renamed fresh (it closes over nothing)."""
+    k = next(_FRESH_IDS)
+    fresh = [ops.variable(f"{x.name}#{k}#", x.dtype, x.shape) for x in graph.inputs]
+    outs = substitute(graph.outputs, {id(x): v for x, v in zip(graph.inputs, fresh)})
+    return _View(Graph(fresh, outs, graph.output_names, graph.structure))
+
+
+def _as_graph_value(v: Any, like: Node | None, what: str) -> Node:
+    """A call argument as a graph value: nodes as they are, real numbers and NumPy
+    arrays as constants (of ``like``'s dtype, float64 without one)."""
+    if isinstance(v, Node):
+        return v
+    dtype = like.dtype if like is not None else "float64"
+    arr = None
+    if not isinstance(v, (bool, np.bool_)):
+        try:
+            arr = np.asarray(v)
+        except Exception:  # noqa: BLE001
+            arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        raise GraphcError(f"{what} is {type(v).__name__} {v!r:.40}; inside a traced "
+                          f"function give graph values, real numbers or NumPy arrays")
+    if arr.ndim == 0:
+        return ops.const(float(arr), dtype)
+    from .ir.numpy_dispatch import array_constant
+    return array_constant(arr, dtype, what)
+
+
+def _broadcast_to(v: Node, shape: tuple) -> Node:
+    from .ir.array_ops import broadcast_to
+    return broadcast_to(v, shape)
+
+
+def _vjp_traced(tf: TransformedFunction, f: Any, primals: tuple):
+    """``vjp(f, *primals)`` on graph values: ``(outputs, vjp_fn)`` with graph values."""
+    nodes = [a for a in primals if isinstance(a, Node)]
+    n_cot = len(_fresh_view(f, nodes[0].dtype if nodes else "float64").graph.outputs)
+    zeros = [0.0] * n_cot
+    y, _ = tf.call_traced(*primals, *zeros)
+
+    def vjp_fn(*cotangents):
+        """The input cotangents (graph values) for ``cotangents``, one per output."""
+        if len(cotangents) != n_cot:
+            raise GraphcError(f"vjp_fn takes {n_cot} cotangent(s), one per output, got "
+                              f"{len(cotangents)}")
+        return tf.call_traced(*primals, *cotangents)[1]
+    return y, vjp_fn
 
 
 def _base_name(f) -> str:
@@ -336,9 +546,9 @@ def grad(fun, wrt=None, *, argnums=_UNSET, has_aux: bool = False,
 
     meta: dict = {}
 
-    def build() -> Graph:
-        g = f.graph
-        w, names, single = _resolve(g, "grad", argnums, wrt, 0)
+    def build(view: _View) -> Graph:
+        g = view.graph
+        w, names, single = _resolve(g, "grad", argnums, wrt, 0, view)
         meta.update(names=names, single=single)
         if not has_aux:
             return _grad(g, w)
@@ -352,7 +562,8 @@ def grad(fun, wrt=None, *, argnums=_UNSET, has_aux: bool = False,
             return (d if single else named_tuple(names, d)), aux
         return r if single else named_tuple(names, r)
 
-    return TransformedFunction(f"grad({_base_name(f)})", build, post, _target(target, f))
+    return TransformedFunction(f"grad({_base_name(f)})", build, post, _target(target, f),
+                               source=f)
 
 
 def value_and_grad(fun, wrt=None, *, argnums=_UNSET, has_aux: bool = False,
@@ -375,9 +586,9 @@ def value_and_grad(fun, wrt=None, *, argnums=_UNSET, has_aux: bool = False,
 
     meta: dict = {}
 
-    def build() -> Graph:
-        g = f.graph
-        w, names, single = _resolve(g, "value_and_grad", argnums, wrt, 0)
+    def build(view: _View) -> Graph:
+        g = view.graph
+        w, names, single = _resolve(g, "value_and_grad", argnums, wrt, 0, view)
         meta.update(names=names, single=single)
         if not has_aux:
             return _value_and_grad(g, w)
@@ -389,7 +600,7 @@ def value_and_grad(fun, wrt=None, *, argnums=_UNSET, has_aux: bool = False,
         return v, (d if meta["single"] else named_tuple(meta["names"], d))
 
     return TransformedFunction(f"value_and_grad({_base_name(f)})", build, post,
-                               _target(target, f))
+                               _target(target, f), source=f)
 
 
 def jvp(fun, primals=None, tangents=None, *, wrt=None, seed=None, argnums=_UNSET,
@@ -398,11 +609,13 @@ def jvp(fun, primals=None, tangents=None, *, wrt=None, seed=None, argnums=_UNSET
 
     Args:
         fun: a Graph, an expression string or a function (see :func:`grad`).
-        primals, tangents: for a function, JAX's call form ``jvp(f, (x1, x2), (t1,
-            t2))``: evaluate at once and return ``(outputs, output tangents)``; one
-            tangent per differentiated input. For a Graph, the legacy positional form
-            ``jvp(graph, wrt, seed)``.
-        wrt, argnums: the inputs to perturb (default: all, as JAX).
+        primals: for a function, JAX's call form ``jvp(f, (x1, x2), (t1, t2))``:
+            evaluate at once and return ``(outputs, output tangents)``. For a Graph,
+            the legacy positional form ``jvp(graph, wrt, seed)``.
+        tangents: with primals, one tangent per differentiated input, each of its
+            input's shape.
+        wrt: the inputs to perturb (default: all, as JAX).
+        argnums: the same inputs given by position instead of by name.
         seed: Graph mode only: ``{name: number}`` fixing the tangent direction.
         target: compilation target of the function's calls.
 
@@ -427,14 +640,18 @@ def jvp(fun, primals=None, tangents=None, *, wrt=None, seed=None, argnums=_UNSET
         raise GraphcError("jvp: seed= is for Graphs; for a function pass tangents "
                           "(jvp(f, primals, tangents)) or call jvp(f) with x_dot inputs")
 
-    def build() -> Graph:
-        g = f.graph
-        w, _, _ = _resolve(g, "jvp", argnums, wrt, None)
+    def build(view: _View) -> Graph:
+        g = view.graph
+        w, _, _ = _resolve(g, "jvp", argnums, wrt, None, view)
         return _jvp(g, w)
 
-    tf = TransformedFunction(f"jvp({_base_name(f)})", build, None, _target(target, f))
+    tf = TransformedFunction(f"jvp({_base_name(f)})", build, None, _target(target, f),
+                             source=f)
     if primals is None and tangents is None:
         return tf
+    if _nested(primals, tangents):
+        _pack(primals, tangents, None, "jvp", "tangents")
+        return tf.call_traced(*primals, *tangents)
     return tf(*_pack(primals, tangents, tf.graph, "jvp", "tangents"))
 
 
@@ -444,7 +661,7 @@ def _pack(primals, tangents, graph: Graph, what: str, kind: str) -> list:
                           f"{what}(f, (x1, x2), (t1, t2))), got {type(primals).__name__} "
                           f"and {type(tangents).__name__}")
     args = list(primals) + list(tangents)
-    if len(args) != len(graph.inputs):
+    if graph is not None and len(args) != len(graph.inputs):
         raise GraphcError(f"{what}: expected {len(graph.inputs)} values in all for the "
                           f"inputs ({', '.join(graph.input_names)}), got "
                           f"{len(primals)} primal(s) and {len(tangents)} {kind}")
@@ -460,7 +677,8 @@ def vjp(fun, *primals, wrt=None, seed=None, argnums=_UNSET, target: str | None =
             ``(outputs, vjp_fn)`` where ``vjp_fn(*cotangents)`` (one per output) gives
             the cotangents of the differentiated inputs as a named tuple. For a Graph,
             the legacy positional form ``vjp(graph, wrt, seed)``.
-        wrt, argnums: inputs whose cotangents are wanted (default: all, as JAX).
+        wrt: inputs whose cotangents are wanted (default: all, as JAX).
+        argnums: the same inputs given by position instead of by name.
         seed: Graph mode only: ``{output name: number}`` fixing the cotangent.
         target: compilation target of the function's calls.
 
@@ -484,9 +702,9 @@ def vjp(fun, *primals, wrt=None, seed=None, argnums=_UNSET, target: str | None =
                           "vjp(f, *primals) and then vjp_fn(cotangent)")
     meta: dict = {}
 
-    def build() -> Graph:
-        g = f.graph
-        w, names, _ = _resolve(g, "vjp", argnums, wrt, None)
+    def build(view: _View) -> Graph:
+        g = view.graph
+        w, names, _ = _resolve(g, "vjp", argnums, wrt, None, view)
         meta["names"] = names
         return _vjp(g, w)
 
@@ -494,9 +712,12 @@ def vjp(fun, *primals, wrt=None, seed=None, argnums=_UNSET, target: str | None =
         y, bars = r
         return y, named_tuple(meta["names"], bars)
 
-    tf = TransformedFunction(f"vjp({_base_name(f)})", build, post, _target(target, f))
+    tf = TransformedFunction(f"vjp({_base_name(f)})", build, post, _target(target, f),
+                             source=f)
     if not primals:
         return tf
+    if _nested(primals):
+        return _vjp_traced(tf, f, primals)
     n_out = len(tf.graph.inputs) - len(primals)
     if n_out < 1:
         raise GraphcError(f"vjp: got {len(primals)} primals; the function takes "
@@ -514,6 +735,51 @@ def vjp(fun, *primals, wrt=None, seed=None, argnums=_UNSET, target: str | None =
     return y, vjp_fn
 
 
+class _ArrayJacobian(TransformedFunction):
+    """A Jacobian or Hessian transform of a function: scalar inputs and outputs go
+    through its one graph (:class:`TransformedFunction`); array ones are evaluated by
+    :func:`graphc.jacobians.dense_jacobian` (one batched Jacobian-vector kernel per
+    target: every basis direction in one call), giving arrays of shape
+    ``out.shape + in.shape`` (JAX's convention)."""
+
+    def __init__(self, *a, kind: str, wrt, argnums, what: str, **k):
+        super().__init__(*a, **k)
+        self._kind, self._wrt, self._argnums, self._what = kind, wrt, argnums, what
+        self._directional: dict = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate; see the transform's docstring (arrays for array functions)."""
+        if _tracer.is_tracing() or any(isinstance(a, Node)
+                                       for a in (*args, *kwargs.values())):
+            return super().__call__(*args, **kwargs)
+        from . import jacobians as J
+        g = self._source.graph
+        _, names, single = _resolve(g, self._what, self._argnums, self._wrt, 0)
+        shapes = {x.name: x.shape for x in g.inputs}
+        if all(shapes.get(nm, ()) == () for nm in names) and all(
+                o.shape == () for o in g.outputs):
+            return super().__call__(*args, **kwargs)
+        target = self.target
+        if "target" in kwargs and "target" not in g.input_names:
+            target = kwargs.pop("target")
+        d = self._directional.get(target)
+        if d is None:
+            if self._kind == "hessian":
+                d = J.Directional(J.gradient_graph(g, names, self._what), names, "fwd",
+                                  target)
+            else:
+                d = J.Directional(g, names, self._kind, target)
+            self._directional[target] = d
+        blocks = J.dense_jacobian(d.graph, names, d.mode, args, kwargs, target,
+                                  self._what, directional=d)
+        if self._kind == "hessian":
+            if single:
+                return blocks[0][0]
+            return named_tuple(names, [named_tuple(names, row) for row in blocks])
+        rows = [row[0] if single else named_tuple(names, row) for row in blocks]
+        return g.output_tree(rows)
+
+
 def _jac(fun, wrt, argnums, mode: str, what: str, target):
     f = _as_function(fun, what)
     if f is None:
@@ -522,10 +788,10 @@ def _jac(fun, wrt, argnums, mode: str, what: str, target):
         return _jacobian(graph, w, mode=mode)
     meta: dict = {}
 
-    def build() -> Graph:
-        g = f.graph
-        w, names, single = _resolve(g, what, argnums, wrt, 0)
-        _scalars(g, names, what)
+    def build(view: _View) -> Graph:
+        g = view.graph
+        w, names, single = _resolve(g, what, argnums, wrt, 0, view)
+        _scalars(view, names, what)
         meta.update(names=names, single=single, m=len(g.outputs))
         return _jacobian(g, w, mode=mode)
 
@@ -536,40 +802,48 @@ def _jac(fun, wrt, argnums, mode: str, what: str, target):
         out = [named_tuple(meta["names"], row) for row in rows]
         return out[0] if meta["m"] == 1 else tuple(out)
 
-    return TransformedFunction(f"{what}({_base_name(f)})", build, post, _target(target, f))
+    return _ArrayJacobian(f"{what}({_base_name(f)})", build, post, _target(target, f),
+                          source=f, kind=mode, wrt=wrt, argnums=argnums, what=what)
 
 
 def jacfwd(fun, wrt=None, *, argnums=_UNSET, target: str | None = None):
-    """The Jacobian by forward mode (one tangent sweep per input); as :func:`jacobian`
-    with ``mode="fwd"``."""
+    """The Jacobian by forward mode (one tangent sweep per input entry); as
+    :func:`jacobian` with ``mode="fwd"``."""
     return _jac(fun, wrt, argnums, "fwd", "jacfwd", target)
 
 
 def jacrev(fun, wrt=None, *, argnums=_UNSET, target: str | None = None):
-    """The Jacobian by reverse mode (one adjoint sweep per output); as :func:`jacobian`
-    with ``mode="rev"``."""
+    """The Jacobian by reverse mode (one adjoint sweep per output entry); as
+    :func:`jacobian` with ``mode="rev"``."""
     return _jac(fun, wrt, argnums, "rev", "jacrev", target)
 
 
 def jacobian(fun, wrt=None, mode: str = "rev", *, argnums=_UNSET,
              target: str | None = None):
-    """The Jacobian of scalar outputs with respect to scalar inputs.
+    """The Jacobian of a function's outputs with respect to its inputs.
 
     Args:
         fun: a Graph, an expression string or a function (see :func:`grad`).
-        wrt, argnums: the inputs (default: all for a Graph, position 0 for a function).
+        wrt: the inputs (default: all for a Graph, position 0 for a function).
+        argnums: the same inputs given by position instead of by name.
         mode: ``"rev"`` or ``"fwd"`` (equal results).
         target: compilation target of the function's calls.
 
     Returns:
-        For a Graph or string: the Jacobian Graph (:func:`graphc.passes.jacobian`). For
-        a function: a :class:`TransformedFunction` returning, for one output, the
-        derivative (one input) or a named tuple over the inputs; for several outputs, a
-        tuple of those rows (JAX's layout for tuple outputs and tuple argnums).
+        For a Graph or string: the Jacobian Graph (:func:`graphc.passes.jacobian`;
+        scalar inputs and outputs only). For a function: a
+        :class:`TransformedFunction` returning, for one output, the derivative (one
+        input) or a named tuple over the inputs; for several outputs, a tuple of those
+        rows (JAX's layout for tuple outputs and tuple argnums). With array inputs or
+        outputs (declared shapes, ``gc.function(f, shapes=...)``) each derivative is a
+        float64 array of shape ``out.shape + in.shape`` (JAX's convention), computed by
+        one batched Jacobian-vector kernel call (:mod:`graphc.jacobians`); such a
+        transform cannot be transformed again or used inside traced code. Sparse
+        Jacobians: :func:`graphc.sparse_jacobian`.
 
     Raises:
-        GraphcError: array inputs or outputs (array Jacobians are a later issue), a bad
-            ``mode``; the errors of :func:`grad`.
+        GraphcError: a bad ``mode``; an array Jacobian transformed again, drawn or
+            called inside traced code; the errors of :func:`grad`.
     """
     if mode not in ("fwd", "rev"):
         raise GraphcError(f"jacobian: mode must be 'fwd' or 'rev', got {mode!r}")
@@ -582,16 +856,21 @@ def hessian(fun, wrt=None, *, argnums=_UNSET, target: str | None = None):
 
     Args:
         fun: a Graph, an expression string or a function (see :func:`grad`).
-        wrt, argnums: the inputs (default: all for a Graph, position 0 for a function).
+        wrt: the inputs (default: all for a Graph, position 0 for a function).
+        argnums: the same inputs given by position instead of by name.
         target: compilation target of the function's calls.
 
     Returns:
-        For a Graph or string: the Hessian Graph. For a function: a
+        For a Graph or string: the Hessian Graph (scalar inputs). For a function: a
         :class:`TransformedFunction` returning ``d2f/dx2`` (one input) or a named tuple
-        of named tuples (rows), as JAX's nested tuples for tuple ``argnums``.
+        of named tuples (rows), as JAX's nested tuples for tuple ``argnums``. For array
+        inputs each block is a float64 array of shape ``xi.shape + xj.shape``, from one
+        batched Hessian-vector kernel call (:mod:`graphc.jacobians`). Sparse Hessians:
+        :func:`graphc.sparse_hessian`.
 
     Raises:
-        GraphcError: array inputs or outputs (a later issue); the errors of :func:`grad`.
+        GraphcError: a non-scalar output; an array Hessian transformed again or called
+            inside traced code; the errors of :func:`grad`.
     """
     f = _as_function(fun, "hessian")
     if f is None:
@@ -600,10 +879,10 @@ def hessian(fun, wrt=None, *, argnums=_UNSET, target: str | None = None):
         return _hessian(graph, w)
     meta: dict = {}
 
-    def build() -> Graph:
-        g = f.graph
-        w, names, single = _resolve(g, "hessian", argnums, wrt, 0)
-        _scalars(g, names, "hessian")
+    def build(view: _View) -> Graph:
+        g = view.graph
+        w, names, single = _resolve(g, "hessian", argnums, wrt, 0, view)
+        _scalars(view, names, "hessian")
         meta.update(names=names, single=single)
         return _hessian(g, w)
 
@@ -614,9 +893,72 @@ def hessian(fun, wrt=None, *, argnums=_UNSET, target: str | None = None):
             r = (r,)
         return named_tuple(meta["names"], [named_tuple(meta["names"], row) for row in r])
 
-    return TransformedFunction(f"hessian({_base_name(f)})", build, post,
-                               _target(target, f))
+    return _ArrayJacobian(f"hessian({_base_name(f)})", build, post, _target(target, f),
+                          source=f, kind="hessian", wrt=wrt, argnums=argnums,
+                          what="hessian")
+
+
+def _graph_and_wrt(fun, wrt, argnums, what: str) -> tuple[Graph, list[str]]:
+    f = _as_function(fun, what)
+    graph = _as_graph(fun) if f is None else f.graph
+    default = None if f is None else 0
+    w, names, _ = _resolve(graph, what, _UNSET if argnums is None else argnums, wrt,
+                           default)
+    if w is None:
+        return graph, list(graph.input_names)
+    return graph, [w] if isinstance(w, str) else list(w)
+
+
+def sparse_jacobian(fun, wrt=None, *, argnums=None, target: str = "llvm"):
+    """A sparse Jacobian by sparsity detection, CPR colouring (Curtis, Powell and Reid
+    1974; Griewank and Walther, *Evaluating Derivatives*, 2nd ed., ch. 8) and compressed
+    forward mode: one Jacobian-vector product per colour (:mod:`graphc.jacobians`).
+
+    Args:
+        fun: a :class:`~graphc.Graph`, an expression string, a :class:`~graphc.Function`
+            (``gc.function(f, shapes=...)``) or a callable with a ``graph``; a plain
+            Python function is traced with scalar inputs.
+        wrt: input name(s) to differentiate; ``argnums``: the same by position.
+            Default: every input of a Graph or string, position 0 of a function.
+        target: compilation target of the Jacobian-vector kernel (``"llvm"``,
+            ``"numpy"``, ``"cuda"``).
+
+    Returns:
+        A :class:`~graphc.jacobians.SparseDerivative`: call it with the function's
+        inputs to get a ``scipy.sparse.csr_matrix`` of shape (total output size, total
+        ``wrt`` size); ``.pattern``, ``.colors``, ``.ncolors`` and ``.conservative``
+        describe the compression.
+
+    Raises:
+        GraphcError: unknown inputs, symbolic shapes, SciPy missing.
+    """
+    from . import jacobians as J
+    graph, names = _graph_and_wrt(fun, wrt, argnums, "sparse_jacobian")
+    return J.sparse_jacobian_of(graph, names, target)
+
+
+def sparse_hessian(fun, wrt=None, *, argnums=None, target: str = "llvm"):
+    """A sparse Hessian of a scalar function by sparsity detection on its gradient
+    graph, star colouring (Gebremedhin, Manne and Pothen, SIAM Review 47(4), 2005,
+    Alg. 4.1) and compressed Hessian-vector products, forward over reverse
+    (:mod:`graphc.jacobians`).
+
+    Args:
+        fun, wrt, argnums, target: as :func:`sparse_jacobian`; ``fun`` has one scalar
+            output.
+
+    Returns:
+        A :class:`~graphc.jacobians.SparseDerivative` giving a symmetric
+        ``scipy.sparse.csr_matrix`` of shape (n, n), n the total ``wrt`` size.
+
+    Raises:
+        GraphcError: a non-scalar or multi-output function; as :func:`sparse_jacobian`.
+    """
+    from . import jacobians as J
+    graph, names = _graph_and_wrt(fun, wrt, argnums, "sparse_hessian")
+    return J.sparse_hessian_of(graph, names, target)
 
 
 __all__ = ["TransformedFunction", "grad", "hessian", "jacfwd", "jacobian", "jacrev", "jvp",
+           "sparse_hessian", "sparse_jacobian",
            "named_tuple", "value_and_grad", "vjp"]

@@ -24,6 +24,9 @@ debugger, coverage) keeps running for other frames and is restored afterwards.
 **Data-dependent control flow** (``if x > 0:``, ``while err > tol:``, ``x and y``)
 cannot be traced: a node has no number yet. ``Node.__bool__`` raises a
 :class:`~graphc.GraphcError` naming the file and line and suggesting ``gc.where``.
+Write such code with the graph-level control flow of :mod:`graphc.frontend.control`
+instead: ``gc.cond``/``gc.switch`` for an ``if``, ``gc.while_loop`` for a ``while``,
+``gc.scan``/``gc.fori_loop`` for a long ``for`` that should not unroll (docs/loops.md).
 Comparisons with ``==`` keep Python's identity meaning (nodes are dictionary keys);
 use ``gc.equal`` for an elementwise test.
 
@@ -314,4 +317,35 @@ def trace(fn: Callable, inputs: Iterable[str] | None = None, *, dtype: str = "fl
     return Graph([nodes[n] for n in names], outs, out_names, structure, labels)
 
 
-__all__ = ["is_tracing", "register_code", "signature_inputs", "trace"]
+def trace_open(fn: Callable, rename: Callable[[str], str],
+               inputs: Iterable[str] | None = None, *, dtype: str = "float64",
+               shapes: Mapping[str, tuple] | None = None,
+               static: Mapping[str, Any] | None = None,
+               name: str | None = None) -> tuple[Graph, list[Node]]:
+    """Trace ``fn`` as :func:`trace` does, for a call inside another trace (a transformed
+    function called on graph values, :mod:`graphc.transforms`): each input node is named
+    ``rename(parameter)`` (fresh names, so that no node of the enclosing trace is taken
+    for one), and graph values of the enclosing trace that ``fn`` closes over are
+    allowed: the inputs they depend on are declared after the parameters.
+
+    Returns:
+        ``(graph, captured)``: the graph (inputs: the parameters, then ``captured``),
+        and the captured input nodes (those of the enclosing trace).
+
+    Raises:
+        GraphcError: as :func:`trace`.
+    """
+    names, static_values = signature_inputs(fn, inputs, static)
+    shapes = dict(shapes or {})
+    nodes = [ops.variable(rename(n), dtype, tuple(shapes.get(n, ()))) for n in names]
+    labels: dict[Node, str] = {}
+    result = _run_with_labels(fn, [], {**static_values, **dict(zip(names, nodes))}, labels)
+    outs, structure = _flatten_outputs(result, dtype)
+    base = name or getattr(fn, "__name__", "y") or "y"
+    out_names = _output_names(outs, labels, base if base.isidentifier() else "y", names)
+    mine = set(map(id, nodes))
+    captured = [n for n in postorder(outs) if n.is_input and id(n) not in mine]
+    return Graph(nodes + captured, outs, out_names, structure, labels), captured
+
+
+__all__ = ["is_tracing", "register_code", "signature_inputs", "trace", "trace_open"]

@@ -33,6 +33,7 @@ pieces joined by ``concatenate``, at most :data:`MAX_ARRAY_CONSTANT` entries).
 from __future__ import annotations
 
 import inspect
+import keyword
 from functools import lru_cache
 from numbers import Real
 from typing import Any, Callable
@@ -42,7 +43,7 @@ import numpy as np
 from . import array_ops, ops
 from .errors import GraphcError, InputError, ShapeError
 from .node import Node
-from .primitive import PRIMITIVES, Primitive, apply, lookup_function
+from .primitive import PRIMITIVES, Primitive, apply, lookup_function, on_registry_change
 
 NUMPY_NAMES = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
                "eq": "equal", "ne": "not_equal"}
@@ -68,6 +69,50 @@ def ufunc_primitives() -> dict:
     that has a NumPy ufunc of the same meaning (see the module docstring); recomputed
     when primitives are registered."""
     return _ufunc_table(len(PRIMITIVES))
+
+
+on_registry_change(_ufunc_table.cache_clear)  # unregister + register keeps the count
+
+_MISSING = object()
+
+
+@lru_cache(maxsize=None)
+def _numpy_spellings() -> dict:
+    """``{ufunc: [names]}``: every name the ``numpy`` module binds to each ufunc
+    (``np.divide`` is also ``true_divide``, ``np.absolute`` also ``abs``), the ufunc's
+    own name first."""
+    out: dict = {}
+    for name in dir(np):
+        u = getattr(np, name, None)
+        if isinstance(u, np.ufunc) and name.isidentifier():
+            out.setdefault(u, []).append(name)
+    return {u: sorted(ns, key=lambda n: (n != u.__name__, n)) for u, ns in out.items()}
+
+
+def numpy_names(prim: Primitive) -> list[str]:
+    """The NumPy-style names of an elementwise primitive, the preferred one first:
+    every name NumPy gives to its ufunc (its implementation when that is a ufunc of the
+    primitive's arity, else the ufunc of its :data:`NUMPY_NAMES` entry or its own name),
+    its :data:`NUMPY_NAMES` entry, its own name, and the aliases that NumPy does not
+    bind to something else (``max``, ``min`` are NumPy's reductions, not ``maximum``,
+    ``minimum``). ``graphc.numpy_api`` defines one function under all of them.
+
+    Args:
+        prim: a registered primitive (``prim.elementwise``, ``prim.arity > 0``).
+    """
+    u = prim.impl
+    if not (isinstance(u, np.ufunc) and u.nin == prim.arity):
+        u = getattr(np, NUMPY_NAMES.get(prim.name, prim.name), None)
+        if not (isinstance(u, np.ufunc) and u.nin == prim.arity):
+            u = None
+    names = list(_numpy_spellings().get(u, ())) if u is not None else []
+    names += [NUMPY_NAMES.get(prim.name), prim.name]
+    names += [a for a in prim.aliases if getattr(np, a, _MISSING) in (_MISSING, u)]
+    out: list[str] = []
+    for n in names:
+        if n and n.isidentifier() and not keyword.iskeyword(n) and n not in out:
+            out.append(n)
+    return out
 
 
 def _nonzero(x: Node) -> Node:
@@ -440,4 +485,4 @@ def array_function(func: Callable, types: tuple, args: tuple, kwargs: dict) -> A
 
 __all__ = ["ARRAY_FUNCTIONS", "COMPOSITE_UFUNCS", "MAX_ARRAY_CONSTANT", "NUMPY_NAMES",
            "array_constant", "array_function",
-           "array_ufunc", "ufunc_primitives"]
+           "array_ufunc", "numpy_names", "ufunc_primitives"]
