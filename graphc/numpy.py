@@ -32,6 +32,15 @@ reductions, not the elementwise ``maximum``/``minimum``), ``matmul dot transpose
 reshape broadcast_to concatenate stack where clip softmax log_softmax logsumexp
 size ndim shape`` and ``array``/``asarray`` (an array constant).
 :data:`NAMES` maps every exported name to the primitive it builds.
+
+**Composites.** NumPy functions with no primitive of their own are built from several
+(:data:`COMPOSITES` maps each to the NumPy function it mirrors): ``var std`` (two-pass),
+``cumsum cumprod`` (Hillis-Steele doubling, O(n log n), products only), ``einsum
+tensordot inner outer kron`` and N-D ``matmul``/``dot`` (``transpose``/``reshape`` to one
+2-D ``matmul``, or a broadcast product and ``sum`` for batch labels), ``diagonal trace
+diag tril triu flip roll split array_split`` (slices, ``unslice``, ``where``,
+``concatenate``) and the constants ``arange linspace``. So every backend and both AD
+modes run them with no backend code. See docs/arrays-in-python.md.
 """
 
 from __future__ import annotations
@@ -43,10 +52,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .backends.numpy_interp import evaluate_all
-from .ir import Graph, GraphcError, Node, ops
+from .ir import Graph, GraphcError, Node, ShapeError, ops
 from .ir import array_ops
 from .ir.numpy_dispatch import NUMPY_NAMES, array_constant, operand
-from .ir.primitive import PRIMITIVES, Primitive, apply
+from .ir.primitive import (PRIMITIVES, Primitive, apply, broadcast_shapes,
+                            on_registry_change)
 
 _py_max, _py_min, _py_sum, _py_abs = builtins.max, builtins.min, builtins.sum, builtins.abs
 
@@ -65,7 +75,8 @@ def _like(args) -> Node | None:
 
 def _eager(build: Callable[..., Node], args: tuple, what: str) -> Any:
     """Compute ``build(*args)`` on numbers: the graph of ``build`` applied to input nodes
-    of the arguments' shapes, evaluated by the NumPy interpreter (primitive impls)."""
+    of the arguments' shapes, evaluated by the NumPy interpreter (primitive impls); a
+    ``build`` returning a list of nodes gives a list of values."""
     arrays = []
     for a in args:
         arr = np.asarray(float(a) if isinstance(a, (bool, np.bool_)) else a)
@@ -77,10 +88,14 @@ def _eager(build: Callable[..., Node], args: tuple, what: str) -> Any:
     dtype = "float32" if strong and all(d == np.float32 for d in strong) else "float64"
     nodes = [ops.variable(f"_gnp{i}", dtype, tuple(a.shape)) for i, a in enumerate(arrays)]
     out = build(*nodes)
-    graph = Graph(nodes, [out])
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    if not outs:
+        return []
+    graph = Graph(nodes, outs)
     values = evaluate_all(graph, {n.name: a.astype(dtype) for n, a in zip(nodes, arrays)})
-    v = values[out]
-    return v[()] if v.ndim == 0 else v
+    vs = [values[o] for o in outs]
+    vs = [v[()] if v.ndim == 0 else v for v in vs]
+    return vs if isinstance(out, (list, tuple)) else vs[0]
 
 
 def _call(what: str, build: Callable[..., Node], *args: Any) -> Any:
@@ -137,24 +152,6 @@ max = _reduction(array_ops.amax, "max", "reduce_max")  # noqa: A001
 amin = _reduction(array_ops.amin, "amin", "reduce_min")
 min = _reduction(array_ops.amin, "min", "reduce_min")  # noqa: A001
 logsumexp = _reduction(array_ops.logsumexp, "logsumexp", "logsumexp")
-
-
-def matmul(a, b):
-    """``a @ b`` for 1-D and 2-D arrays, as ``np.matmul`` (primitive ``matmul``)."""
-    return _call("gnp.matmul", array_ops.matmul, a, b)
-
-
-def dot(a, b):
-    """``np.dot`` for scalars (a product), 1-D and 2-D arrays (``matmul``).
-
-    Raises:
-        ShapeError: arrays of more than 2 dimensions.
-    """
-    def build(x, y):
-        if not x.shape or not y.shape:
-            return ops.mul(x, y)
-        return array_ops.matmul(x, y)
-    return _call("gnp.dot", build, a, b)
 
 
 def transpose(a, axes=None):
@@ -249,12 +246,982 @@ def array(value, dtype: str = "float64"):
 
 asarray = array
 
+
+# ---------------------------------------------------------------------------------
+# composites: NumPy functions built from several primitives (issue 13 part 7)
+#
+# Every function below builds its result from existing primitives (transpose,
+# reshape, broadcast_to, getitem/unslice, concatenate, mul/add, sum, matmul, where,
+# const), so the NumPy interpreter, the LLVM and CUDA backends and both AD modes run
+# it with no backend code. Shapes must be static where the result's structure depends
+# on a size (scan steps, split points, diagonals): a symbolic dimension there is a
+# ShapeError naming the function, the axis and what to do.
+
+_slice = builtins.slice
+_py_range, _py_len, _py_int, _py_float = builtins.range, builtins.len, builtins.int, builtins.float
+
+COMPOSITES: dict[str, str] = {}
+"""``{exported name: the NumPy function it mirrors}`` for the functions of this module
+built from several primitives (not one; see :data:`NAMES` for those)."""
+
+
+def _composite(numpy_name: str):
+    def deco(fn):
+        COMPOSITES[fn.__name__] = numpy_name
+        return fn
+    return deco
+
+
+def _nd(x: Node) -> int:
+    return _py_len(x.shape)
+
+
+def _concrete(d, what: str, axis: int | None = None) -> int:
+    """``d`` as an int, or a ShapeError: the result's structure depends on it."""
+    if isinstance(d, (int, np.integer)):
+        return _py_int(d)
+    where_ = "" if axis is None else f" (axis {axis})"
+    raise ShapeError(f"{what}: the symbolic dimension {d}{where_} must be a concrete size "
+                     f"here (the result's structure depends on it); declare it with an "
+                     f"int in shapes=")
+
+
+def _axis1(axis, ndim: int, what: str) -> int:
+    """One axis in ``[-ndim, ndim)`` as a non-negative int (ShapeError otherwise)."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"{what}: axis must be an integer, got {axis!r}")
+    a = _py_int(axis)
+    if not -ndim <= a < ndim:
+        raise ShapeError(f"{what}: axis {a} is out of range for an array of {ndim} "
+                         f"dimension(s)")
+    return a % ndim
+
+
+def _integer(v, what: str, name: str) -> int:
+    """``v`` as an int (Python or NumPy integer, not bool); GraphcError otherwise."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise GraphcError(f"{what}: {name} must be an integer, got {v!r}")
+    return _py_int(v)
+
+
+def _count(v, what: str, name: str, least: int = 0) -> int:
+    """:func:`_integer` of at least ``least``."""
+    n = _integer(v, what, name)
+    if n < least:
+        raise GraphcError(f"{what}: {name} must be at least {least}, got {n}")
+    return n
+
+
+def _no_extra(what: str, **given) -> None:
+    bad = [k for k, v in given.items() if v is not None]
+    if bad:
+        raise GraphcError(f"{what}: graphc does not take {', '.join(bad)}= (graph values "
+                          f"keep their dtype; results are new values)")
+
+
+def _take(x: Node, axis: int, start, stop, step=None) -> Node:
+    """``x`` sliced along ``axis`` (Python's slice semantics); ``x`` itself for a slice
+    that keeps the whole axis."""
+    s = _slice(start, stop, step)
+    n = x.shape[axis]
+    if isinstance(n, int) and (step in (None, 1)) and s.indices(n) == (0, n, 1):
+        return x
+    if s.start in (None, 0) and s.stop is None and step in (None, 1):
+        return x
+    return array_ops.getitem(x, (_slice(None),) * axis + (s,))
+
+
+def _transpose(x: Node, perm) -> Node:
+    perm = tuple(perm)
+    return x if perm == tuple(_py_range(_nd(x))) else array_ops.transpose(x, perm)
+
+
+def _reshape(x: Node, shape) -> Node:
+    shape = tuple(shape)
+    return x if tuple(x.shape) == shape else array_ops.reshape(x, shape)
+
+
+def _flatten(x: Node, what: str) -> Node:
+    if _nd(x) == 1:
+        return x
+    n = 1
+    for i, d in enumerate(x.shape):
+        n *= _concrete(d, what, i)
+    return _reshape(x, (n,))
+
+
+def _iota(n: int, dtype: str) -> Node:
+    """``[0, 1, ..., n-1]`` as a constant graph value, built by doubling (``log2 n``
+    concatenations of exact integer offsets: exact below 2**24 in float32, 2**53 in
+    float64)."""
+    if n == 0:
+        return ops.const(0.0, dtype, (0,))
+    v, m = ops.const(0.0, dtype, (1,)), 1
+    while m < n:
+        k = _py_min(m, n - m)
+        part = v if k == m else array_ops.getitem(v, _slice(0, k))
+        v = array_ops.concatenate(v, ops.add(part, ops.const(_py_float(m), dtype)), axis=0)
+        m += k
+    return v
+
+
+# --- variance and standard deviation ----------------------------------------------
+
+def _var_build(x: Node, axis, ddof, keepdims: bool) -> Node:
+    axes = array_ops.normalize_axes(axis, x.shape)
+    d = ops.sub(x, array_ops.mean(x, axes, keepdims=True))
+    ss = array_ops.sum(ops.mul(d, d), axes, keepdims)
+    dims = [x.shape[a] for a in axes]
+    if all(isinstance(k, int) for k in dims):
+        n = _py_int(np.prod(dims, dtype=np.int64))
+        return ops.div(ss, ops.const(_py_max(n - ddof, 0), x.dtype))
+    dof = ops.maximum(ops.sub(array_ops.size(x, axes), ops.const(ddof, x.dtype)), 0.0)
+    return ops.div(ss, dof)
+
+
+def _ddof(ddof, what: str) -> float:
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, float, np.integer,
+                                                                   np.floating)):
+        raise GraphcError(f"{what}: ddof must be a number, got {ddof!r}")
+    return _py_float(ddof)
+
+
+@_composite("numpy.var")
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``np.var(a, axis, ddof=ddof, keepdims=keepdims)``: the mean squared deviation from
+    the mean, ``sum((a - mean(a))**2, axis) / (N - ddof)`` (two passes, as NumPy), with
+    ``N`` the number of entries over ``axis``; ``N - ddof <= 0`` divides by 0 (inf or
+    NaN, as NumPy, without its warning).
+
+    Args:
+        a: graph value, number or array of any shape (float64 or float32).
+        axis: int, tuple of ints or None (all axes).
+        ddof: delta degrees of freedom (a number; 1 gives the unbiased estimate).
+        keepdims: keep the reduced axes with length 1.
+        dtype, out: NumPy's; must be None.
+
+    Returns:
+        The variance: ``a``'s shape without (or with length 1 on) the ``axis`` axes.
+
+    Raises:
+        ShapeError: a bad axis. GraphcError: ``dtype``/``out`` given, ``ddof`` not a
+            number.
+    """
+    _no_extra("gnp.var", dtype=dtype, out=out)
+    dd = _ddof(ddof, "gnp.var")
+    return _call("gnp.var", lambda x: _var_build(x, axis, dd, keepdims), a)
+
+
+@_composite("numpy.std")
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """``np.std``: ``sqrt(var(a, axis, ddof=ddof, keepdims=keepdims))``, see :func:`var`
+    (arguments and shapes are the same). Its derivative is infinite where the variance
+    is 0 (a constant slice), as for ``sqrt`` at 0 (PyTorch gives NaN or inf there too).
+
+    Raises:
+        ShapeError: a bad axis. GraphcError: ``dtype``/``out`` given, ``ddof`` not a
+            number.
+    """
+    _no_extra("gnp.std", dtype=dtype, out=out)
+    dd = _ddof(ddof, "gnp.std")
+    return _call("gnp.std", lambda x: ops.sqrt(_var_build(x, axis, dd, keepdims)), a)
+
+
+# --- cumulative sums and products -------------------------------------------------
+
+def _scan(x: Node, axis, combine: Callable, identity: float, what: str) -> Node:
+    """Inclusive scan along ``axis`` by Hillis & Steele's doubling ("Data parallel
+    algorithms", CACM 29(12), 1986): ``ceil(log2 n)`` steps ``y = combine(y, shift(y,
+    s))`` for ``s = 1, 2, 4, ...``, the shift padding with ``identity``; O(n log n)
+    work, no division."""
+    if axis is None:
+        x = _flatten(_reshape(x, (1,)) if _nd(x) == 0 else x, what)
+        axis = 0
+    else:
+        if _nd(x) == 0:
+            raise ShapeError(f"{what}: axis {axis} is out of range for a 0-d array")
+        axis = _axis1(axis, _nd(x), what)
+    n = _concrete(x.shape[axis], what, axis)
+    s = 1
+    while s < n:
+        pad_shape = x.shape[:axis] + (s,) + x.shape[axis + 1:]
+        head = ops.const(identity, x.dtype, pad_shape)
+        shifted = array_ops.concatenate(head, _take(x, axis, 0, n - s), axis=axis)
+        x = combine(x, shifted)
+        s *= 2
+    return x
+
+
+@_composite("numpy.cumsum")
+def cumsum(a, axis=None, dtype=None, out=None):
+    """``np.cumsum(a, axis)``: running sums along ``axis`` (of the flattened array when
+    ``axis`` is None), in ``ceil(log2 n)`` doubling steps of shifted adds (Hillis &
+    Steele 1986; the rounding differs from NumPy's left-to-right loop by a few ulps).
+
+    Args:
+        a: graph value, number or array; ``axis``: an int or None. ``dtype``/``out``:
+            must be None.
+
+    Returns:
+        ``a``'s shape (flattened: ``(a.size,)`` for ``axis=None``).
+
+    Raises:
+        ShapeError: a bad axis, or a symbolic length along the scanned axis.
+    """
+    _no_extra("gnp.cumsum", dtype=dtype, out=out)
+    return _call("gnp.cumsum", lambda x: _scan(x, axis, ops.add, 0.0, "gnp.cumsum"), a)
+
+
+@_composite("numpy.cumprod")
+def cumprod(a, axis=None, dtype=None, out=None):
+    """``np.cumprod(a, axis)``: running products along ``axis``, as :func:`cumsum` with
+    products (shifted entries padded with 1). Built only from multiplications, so its
+    derivative is exact where entries are 0 (no ``out/x`` division).
+
+    Raises:
+        ShapeError: a bad axis, or a symbolic length along the scanned axis.
+    """
+    _no_extra("gnp.cumprod", dtype=dtype, out=out)
+    return _call("gnp.cumprod", lambda x: _scan(x, axis, ops.mul, 1.0, "gnp.cumprod"), a)
+
+
+# --- einsum and the products built on it ------------------------------------------
+
+def _sum_labels(x: Node, labels: list, drop) -> tuple[Node, list]:
+    axes = tuple(i for i, l in enumerate(labels) if l in drop)
+    if not axes:
+        return x, labels
+    return array_ops.sum(x, axes), [l for l in labels if l not in drop]
+
+
+def _diagonal_labels(x: Node, labels: list, what: str) -> tuple[Node, list]:
+    """Take the diagonal over every label repeated within one operand (``ii->i``)."""
+    while True:
+        seen: dict = {}
+        pair = None
+        for i, l in enumerate(labels):
+            if l in seen:
+                pair = (seen[l], i)
+                break
+            seen[l] = i
+        if pair is None:
+            return x, labels
+        p, q = pair
+        x = _diagonal_build(x, 0, p, q, what)
+        label = labels[p]
+        labels = [l for i, l in enumerate(labels) if i not in pair] + [label]
+
+
+def _pair(A: Node, la: list, B: Node, lb: list, keep: set) -> tuple[Node, list]:
+    """Contract two operands over their shared labels not in ``keep``. Without shared
+    kept labels and with concrete sizes: one ``matmul`` of the operands reshaped to
+    ``(free_a, contracted) @ (contracted, free_b)``; else broadcast product and sum."""
+    batch = [l for l in la if l in lb and l in keep]
+    contr = [l for l in la if l in lb and l not in keep]
+    af = [l for l in la if l not in lb]
+    bf = [l for l in lb if l not in la]
+    size = {**dict(zip(lb, B.shape)), **dict(zip(la, A.shape))}
+    concrete = all(isinstance(size[l], int) for l in contr + af + bf)
+    if not batch and concrete and contr:
+        A2 = _transpose(A, [la.index(l) for l in af + contr])
+        B2 = _transpose(B, [lb.index(l) for l in contr + bf])
+        m = _py_int(np.prod([size[l] for l in af], dtype=np.int64))
+        k = _py_int(np.prod([size[l] for l in contr], dtype=np.int64))
+        n = _py_int(np.prod([size[l] for l in bf], dtype=np.int64))
+        C = array_ops.matmul(_reshape(A2, (m, k)), _reshape(B2, (k, n)))
+        return _reshape(C, tuple(size[l] for l in af + bf)), af + bf
+    A2 = _transpose(A, [la.index(l) for l in batch + af + contr])
+    B2 = _transpose(B, [lb.index(l) for l in batch + bf + contr])
+    dims = [size[l] for l in batch]
+    A2 = _reshape(A2, tuple(dims + [size[l] for l in af] + [1] * _py_len(bf)
+                            + [size[l] for l in contr]))
+    B2 = _reshape(B2, tuple(dims + [1] * _py_len(af) + [size[l] for l in bf]
+                            + [size[l] for l in contr]))
+    C = ops.mul(A2, B2)
+    if contr:
+        nd = _nd(C)
+        C = array_ops.sum(C, tuple(_py_range(nd - _py_len(contr), nd)))
+    return C, batch + af + bf
+
+
+def _contract(operands: list, labels: list, out: list, what: str) -> Node:
+    """The einsum of ``operands`` (nodes) with ``labels`` (a list of hashable labels per
+    operand, one per axis) to the output labels ``out``: sizes checked (1 broadcasts),
+    diagonals taken, private labels summed, operands contracted left to right."""
+    size: dict = {}
+    for x, ls in zip(operands, labels):
+        for l, d in zip(ls, x.shape):
+            prev = size.get(l)
+            if prev is None or prev == 1:
+                size[l] = d
+            elif d != 1 and d != prev:
+                raise ShapeError(f"{what}: subscript {_label_text(l)} has sizes "
+                                 f"{prev} and {d}")
+    ops_, lbs = [], []
+    for x, ls in zip(operands, labels):
+        ls = list(ls)
+        squeeze = [i for i, (l, d) in enumerate(zip(ls, x.shape)) if d == 1 and size[l] != 1]
+        if squeeze:  # a length-1 axis broadcast against a longer one
+            x = _reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in squeeze))
+            ls = [l for i, l in enumerate(ls) if i not in squeeze]
+        x, ls = _diagonal_labels(x, ls, what)
+        ops_.append(x)
+        lbs.append(ls)
+    for i in _py_range(_py_len(ops_)):
+        elsewhere = set(out).union(*[set(l) for j, l in enumerate(lbs) if j != i])
+        ops_[i], lbs[i] = _sum_labels(ops_[i], lbs[i], set(lbs[i]) - elsewhere)
+    acc, la = ops_[0], lbs[0]
+    for j in _py_range(1, _py_len(ops_)):
+        keep = set(out).union(*[set(l) for l in lbs[j + 1:]])
+        acc, la = _pair(acc, la, ops_[j], lbs[j], keep)
+    acc, la = _sum_labels(acc, la, set(la) - set(out))
+    return _transpose(acc, [la.index(l) for l in out])
+
+
+def _label_text(l) -> str:
+    return repr(l) if isinstance(l, str) else f"of the broadcast (...) axis {l}"
+
+
+def _parse_einsum(subscripts: str, shapes: list) -> tuple[list, list]:
+    what = "gnp.einsum"
+    s = subscripts.replace(" ", "")
+    if s.count("->") > 1:
+        raise GraphcError(f"{what}: {subscripts!r} has more than one '->'")
+    lhs, rhs = s.split("->") if "->" in s else (s, None)
+    terms = lhs.split(",")
+    if _py_len(terms) != _py_len(shapes):
+        raise GraphcError(f"{what}: {subscripts!r} names {_py_len(terms)} operand(s), "
+                          f"{_py_len(shapes)} given")
+
+    def letters(t: str, where_: str) -> list:
+        bad = [c for c in t if not (c.isascii() and c.isalpha())]
+        if bad:
+            raise GraphcError(f"{what}: invalid subscript {bad[0]!r} in {where_} of "
+                              f"{subscripts!r} (letters a-z, A-Z and '...' only)")
+        return list(t)
+
+    ell = [_py_len(sh) - _py_len(t.replace("...", "")) if "..." in t else 0
+           for t, sh in zip(terms, shapes)]
+    m = _py_max(ell, default=0)
+    labels = []
+    for k, (t, sh, e) in enumerate(zip(terms, shapes, ell)):
+        where_ = f"operand {k}"
+        if t.count("...") > 1:
+            raise GraphcError(f"{what}: {where_} of {subscripts!r} has more than one '...'")
+        if "..." in t:
+            pre, post = t.split("...")
+            if e < 0:
+                raise ShapeError(f"{what}: {where_} has {_py_len(sh)} dimension(s), fewer "
+                                 f"than the subscripts {t!r} name")
+            ls = letters(pre, where_) + list(_py_range(m - e, m)) + letters(post, where_)
+        else:
+            ls = letters(t, where_)
+            if _py_len(ls) != _py_len(sh):
+                raise ShapeError(f"{what}: {where_} has {_py_len(sh)} dimension(s) but the "
+                                 f"subscripts {t!r} name {_py_len(ls)}")
+        labels.append(ls)
+    used_ell = any(ell)
+    if rhs is None:
+        counts: dict = {}
+        for ls in labels:
+            for l in ls:
+                if isinstance(l, str):
+                    counts[l] = counts.get(l, 0) + 1
+        out = list(_py_range(m)) + sorted(l for l, c in counts.items() if c == 1)
+    else:
+        if rhs.count("...") > 1:
+            raise GraphcError(f"{what}: the output of {subscripts!r} has more than one '...'")
+        pre, post = rhs.split("...") if "..." in rhs else (rhs, "")
+        if "..." not in rhs and used_ell and m:
+            raise ShapeError(f"{what}: the operands of {subscripts!r} have broadcast (...) "
+                             f"dimensions but the output names no '...'")
+        out = letters(pre, "the output") + (list(_py_range(m)) if "..." in rhs else []) \
+            + letters(post, "the output")
+        present = {l for ls in labels for l in ls}
+        for l in out:
+            if isinstance(l, str) and l not in present:
+                raise GraphcError(f"{what}: output subscript {l!r} of {subscripts!r} "
+                                  f"names no operand's axis")
+        if _py_len(set(out)) != _py_len(out):
+            raise GraphcError(f"{what}: the output of {subscripts!r} repeats a subscript")
+    return labels, out
+
+
+@_composite("numpy.einsum")
+def einsum(subscripts, *operands, optimize=False):
+    """``np.einsum(subscripts, *operands)``: Einstein summation in NumPy's string form.
+
+    Supported: explicit (``"bij,bjk->bik"``) and implicit (``"ij,jk"``: the letters
+    used once, in ASCII order) outputs, batch labels, ``...`` broadcast dimensions
+    (aligned right, length 1 broadcasting as NumPy), repeated labels within an operand
+    (diagonals, ``"ii->i"``, ``"ii"`` is the trace), sums over labels missing from the
+    output, any number of operands (contracted left to right). Lowered to primitives:
+    each pair of operands without shared output labels becomes one ``matmul`` of
+    transposed, reshaped operands; shared output labels (batch) use a broadcast
+    product and ``sum``.
+
+    Args:
+        subscripts: the subscript string (letters ``a-zA-Z``, ``,``, ``->``, ``...``).
+        *operands: graph values, numbers or arrays, one per term.
+        optimize: accepted for NumPy compatibility (the order is left to right).
+
+    Returns:
+        The contraction, shaped by the output subscripts.
+
+    Raises:
+        GraphcError: a malformed subscript string (bad letter, wrong number of terms,
+            an output label no operand has, a repeated output label), NumPy's
+            interleaved (sublist) form.
+        ShapeError: subscripts that do not match an operand's dimensions, labels of
+            unequal sizes, a diagonal over a symbolic dimension.
+    """
+    if not isinstance(subscripts, str):
+        raise GraphcError("gnp.einsum takes the subscripts as a string first "
+                          "(NumPy's interleaved operand/sublist form is not supported)")
+    if not operands:
+        raise GraphcError("gnp.einsum needs at least one operand")
+
+    def build(*xs):
+        labels, out = _parse_einsum(subscripts, [x.shape for x in xs])
+        return _contract(list(xs), labels, out, "gnp.einsum")
+    return _call("gnp.einsum", build, *operands)
+
+
+def _tensordot_axes(axes, na: int, nb: int, what: str) -> tuple[list, list]:
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        n = _py_int(axes)
+        if n < 0 or n > na or n > nb:
+            raise ShapeError(f"{what}: axes={n} needs 0 <= axes <= the dimensions of both "
+                             f"operands ({na} and {nb})")
+        return list(_py_range(na - n, na)), list(_py_range(n))
+    try:
+        xa, xb = axes
+    except (TypeError, ValueError):
+        raise GraphcError(f"{what}: axes must be an int or a pair of axis lists, got "
+                          f"{axes!r}") from None
+    xa = list(xa) if isinstance(xa, (list, tuple)) else [xa]
+    xb = list(xb) if isinstance(xb, (list, tuple)) else [xb]
+    if _py_len(xa) != _py_len(xb):
+        raise ShapeError(f"{what}: axes {axes!r} pair {_py_len(xa)} axes with "
+                         f"{_py_len(xb)}")
+    xa = [_axis1(a, na, what) for a in xa]
+    xb = [_axis1(b, nb, what) for b in xb]
+    if _py_len(set(xa)) != _py_len(xa) or _py_len(set(xb)) != _py_len(xb):
+        raise ShapeError(f"{what}: axes {axes!r} repeat an axis")
+    return xa, xb
+
+
+@_composite("numpy.tensordot")
+def tensordot(a, b, axes=2):
+    """``np.tensordot(a, b, axes)``: the sum of products over ``axes`` of ``a`` and
+    ``b`` (``axes=N``: the last N of ``a`` with the first N of ``b``; or a pair of axis
+    lists); the result has ``a``'s free axes, then ``b``'s. One ``matmul`` of the
+    operands reshaped to 2-D (concrete sizes), else a broadcast product and ``sum``.
+
+    Raises:
+        ShapeError: paired axes of different lengths, axes out of range or repeated.
+        GraphcError: ``axes`` neither an int nor a pair.
+    """
+    def build(x, y):
+        xa, xb = _tensordot_axes(axes, _nd(x), _nd(y), "gnp.tensordot")
+        for i, j in zip(xa, xb):
+            if x.shape[i] != y.shape[j]:
+                raise ShapeError(f"gnp.tensordot: axis {i} of the first operand (length "
+                                 f"{x.shape[i]}) and axis {j} of the second (length "
+                                 f"{y.shape[j]}) differ")
+        la = [("a", i) for i in _py_range(_nd(x))]
+        lb = [la[xa[xb.index(j)]] if j in xb else ("b", j) for j in _py_range(_nd(y))]
+        out = [l for i, l in enumerate(la) if i not in xa] + \
+              [l for j, l in enumerate(lb) if j not in xb]
+        return _contract([x, y], [la, lb], out, "gnp.tensordot")
+    return _call("gnp.tensordot", build, a, b)
+
+
+def _matmul_build(x: Node, y: Node) -> Node:
+    if _nd(x) == 0 or _nd(y) == 0:
+        raise ShapeError("gnp.matmul: operands must have at least 1 dimension (use "
+                         "multiply for scalars)")
+    if _nd(x) <= 2 and _nd(y) <= 2:
+        return array_ops.matmul(x, y)
+    if x.shape[-1] != y.shape[-2 if _nd(y) > 1 else 0]:
+        raise ShapeError(f"gnp.matmul: shapes {tuple(x.shape)} and {tuple(y.shape)}: "
+                         f"inner dimensions differ")
+    bx, by = _py_max(_nd(x) - 2, 0), _py_max(_nd(y) - 2, 0)
+    nb = _py_max(bx, by)
+    lx = list(_py_range(nb - bx, nb)) + (["m", "k"] if _nd(x) > 1 else ["k"])
+    ly = list(_py_range(nb - by, nb)) + (["k", "n"] if _nd(y) > 1 else ["k"])
+    out = list(_py_range(nb)) + (["m"] if _nd(x) > 1 else []) + (["n"] if _nd(y) > 1 else [])
+    for i in _py_range(1, _py_min(bx, by) + 1):
+        dx, dy = x.shape[-2 - i], y.shape[-2 - i]
+        if dx != dy and 1 not in (dx, dy):
+            raise ShapeError(f"gnp.matmul: batch dimensions of shapes {tuple(x.shape)} and "
+                             f"{tuple(y.shape)} do not broadcast")
+    return _contract([x, y], [lx, ly], out, "gnp.matmul")
+
+
+def matmul(a, b):
+    """``np.matmul(a, b)`` (``a @ b``): the primitive ``matmul`` for 1-D and 2-D arrays;
+    for more dimensions, stacks of matrices with NumPy's broadcasting of the leading
+    (batch) dimensions and its 1-D promotion. A batch on one side only becomes one 2-D
+    ``matmul`` (the batch folded into the rows or columns); batches on both sides a
+    broadcast product summed over the inner axis.
+
+    Raises:
+        ShapeError: 0-d operands, inner dimensions that differ, batch dimensions that
+            do not broadcast.
+    """
+    return _call("gnp.matmul", _matmul_build, a, b)
+
+
+def dot(a, b):
+    """``np.dot(a, b)``: a product for scalars, the primitive ``matmul`` for 1-D and
+    2-D arrays, and for N-D arrays the sum over the last axis of ``a`` and the
+    second-to-last of ``b`` (the last for 1-D ``b``; :func:`tensordot`).
+
+    Raises:
+        ShapeError: the summed axes differ in length.
+    """
+    def build(x, y):
+        if not x.shape or not y.shape:
+            return ops.mul(x, y)
+        if _nd(x) <= 2 and _nd(y) <= 2:
+            return array_ops.matmul(x, y)
+        jb = _nd(y) - 2 if _nd(y) > 1 else 0
+        if x.shape[-1] != y.shape[jb]:
+            raise ShapeError(f"gnp.dot: shapes {tuple(x.shape)} and {tuple(y.shape)} are "
+                             f"not aligned (last axis of a vs axis {jb} of b)")
+        la = [("a", i) for i in _py_range(_nd(x))]
+        lb = [la[-1] if j == jb else ("b", j) for j in _py_range(_nd(y))]
+        out = la[:-1] + [l for j, l in enumerate(lb) if j != jb]
+        return _contract([x, y], [la, lb], out, "gnp.dot")
+    return _call("gnp.dot", build, a, b)
+
+
+@_composite("numpy.inner")
+def inner(a, b):
+    """``np.inner(a, b)``: the sum of products over the last axes (a product for
+    scalars); :func:`tensordot` with ``axes=([-1], [-1])``.
+
+    Raises:
+        ShapeError: the last axes differ in length."""
+    def build(x, y):
+        if not x.shape or not y.shape:
+            return ops.mul(x, y)
+        if x.shape[-1] != y.shape[-1]:
+            raise ShapeError(f"gnp.inner: last dimensions of {tuple(x.shape)} and "
+                             f"{tuple(y.shape)} differ")
+        la = [("a", i) for i in _py_range(_nd(x))]
+        lb = [("b", j) for j in _py_range(_nd(y) - 1)] + [la[-1]]
+        return _contract([x, y], [la, lb], la[:-1] + lb[:-1], "gnp.inner")
+    return _call("gnp.inner", build, a, b)
+
+
+@_composite("numpy.outer")
+def outer(a, b):
+    """``np.outer(a, b)``: ``a.ravel()[:, None] * b.ravel()[None, :]``, shape
+    ``(a.size, b.size)``.
+
+    Raises:
+        ShapeError: flattening an array of symbolic shape (more than 1 dimension)."""
+    def build(x, y):
+        x = _flatten(_reshape(x, (1,)) if _nd(x) == 0 else x, "gnp.outer")
+        y = _flatten(_reshape(y, (1,)) if _nd(y) == 0 else y, "gnp.outer")
+        return ops.mul(_reshape(x, (x.shape[0], 1)), _reshape(y, (1, y.shape[0])))
+    return _call("gnp.outer", build, a, b)
+
+
+@_composite("numpy.kron")
+def kron(a, b):
+    """``np.kron(a, b)``: the Kronecker product; shapes padded with leading 1s to the
+    same length ``d``, the result has shape ``(a0*b0, ..., a_d*b_d)``: a broadcast
+    product of ``a`` reshaped to ``(a0, 1, a1, 1, ...)`` and ``b`` to ``(1, b0, 1, b1,
+    ...)``, then one reshape.
+
+    Raises:
+        ShapeError: symbolic dimensions (the result's sizes are products)."""
+    def build(x, y):
+        d = _py_max(_nd(x), _nd(y))
+        sx = (1,) * (d - _nd(x)) + tuple(x.shape)
+        sy = (1,) * (d - _nd(y)) + tuple(y.shape)
+        for i, (p, q) in enumerate(zip(sx, sy)):
+            _concrete(p, "gnp.kron", i)
+            _concrete(q, "gnp.kron", i)
+        xs = _reshape(x, tuple(v for p in sx for v in (p, 1)))
+        ys = _reshape(y, tuple(v for q in sy for v in (1, q)))
+        return _reshape(ops.mul(xs, ys), tuple(p * q for p, q in zip(sx, sy)))
+    return _call("gnp.kron", build, a, b)
+
+
+# --- diagonals and triangles -------------------------------------------------------
+
+def _diag_slice(n1: int, n2: int, k: int) -> tuple[int, builtins.slice | None]:
+    """The length of diagonal ``k`` of an ``(n1, n2)`` matrix and the slice of its
+    entries in the row-major flattening (None when it is empty)."""
+    if k >= 0:
+        length, start = _py_max(0, _py_min(n1, n2 - k)), k
+    else:
+        length, start = _py_max(0, _py_min(n1 + k, n2)), -k * n2
+    if length == 0:
+        return 0, None
+    return length, _slice(start, start + (length - 1) * (n2 + 1) + 1, n2 + 1)
+
+
+def _diagonal_build(x: Node, offset: int, axis1: int, axis2: int, what: str) -> Node:
+    nd = _nd(x)
+    if nd < 2:
+        raise ShapeError(f"{what}: needs at least 2 dimensions, got shape {tuple(x.shape)}")
+    p, q = _axis1(axis1, nd, what), _axis1(axis2, nd, what)
+    if p == q:
+        raise ShapeError(f"{what}: axis1 and axis2 are the same axis ({p})")
+    rest = [i for i in _py_range(nd) if i not in (p, q)]
+    n1, n2 = _concrete(x.shape[p], what, p), _concrete(x.shape[q], what, q)
+    lead = tuple(x.shape[i] for i in rest)
+    length, s = _diag_slice(n1, n2, offset)
+    if s is None:
+        return ops.const(0.0, x.dtype, lead + (0,))
+    flat = _reshape(_transpose(x, rest + [p, q]), lead + (n1 * n2,))
+    return _take(flat, _py_len(lead), s.start, s.stop, s.step)
+
+
+@_composite("numpy.diagonal")
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """``np.diagonal(a, offset, axis1, axis2)``: the entries ``a[..., i, i + offset]``
+    over ``axis1``, ``axis2`` (removed; the diagonal becomes the last axis). A strided
+    slice of the two axes flattened, so its transpose (reverse mode) is ``unslice``.
+
+    Raises:
+        ShapeError: fewer than 2 dimensions, equal axes, a symbolic length of either
+            axis. GraphcError: a non-integer offset."""
+    k = _integer(offset, "gnp.diagonal", "offset")
+    return _call("gnp.diagonal",
+                 lambda x: _diagonal_build(x, k, axis1, axis2, "gnp.diagonal"), a)
+
+
+@_composite("numpy.trace")
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """``np.trace(a, offset, axis1, axis2)``: the sum of :func:`diagonal` (0 for an
+    empty diagonal).
+
+    Raises: as :func:`diagonal`; GraphcError for ``dtype``/``out``."""
+    _no_extra("gnp.trace", dtype=dtype, out=out)
+    k = _integer(offset, "gnp.trace", "offset")
+    return _call("gnp.trace", lambda x: array_ops.sum(
+        _diagonal_build(x, k, axis1, axis2, "gnp.trace"), -1), a)
+
+
+@_composite("numpy.diag")
+def diag(v, k=0):
+    """``np.diag(v, k)``: for 1-D ``v`` of length ``m``, the ``(m+|k|, m+|k|)`` matrix
+    with ``v`` on diagonal ``k`` and zeros elsewhere (an ``unslice`` of ``v`` into the
+    flattened matrix); for 2-D ``v``, its diagonal ``k`` (:func:`diagonal`).
+
+    Raises:
+        ShapeError: ``v`` not 1-D or 2-D, a symbolic length."""
+    k = _integer(k, "gnp.diag", "k")
+
+    def build(x):
+        if _nd(x) == 2:
+            return _diagonal_build(x, k, 0, 1, "gnp.diag")
+        if _nd(x) != 1:
+            raise ShapeError(f"gnp.diag: input must be 1-D or 2-D, got shape "
+                             f"{tuple(x.shape)}")
+        m = _concrete(x.shape[0], "gnp.diag", 0)
+        n = m + _py_abs(k)
+        length, s = _diag_slice(n, n, k)
+        if s is None:
+            return ops.const(0.0, x.dtype, (n, n))
+        return _reshape(array_ops.unslice(x, (n * n,), s), (n, n))
+    return _call("gnp.diag", build, v)
+
+
+def _triangle(x: Node, k: int, lower: bool, what: str) -> Node:
+    if _nd(x) == 0:
+        raise ShapeError(f"{what}: needs at least 1 dimension")
+    n1 = _concrete(x.shape[-2], what, _nd(x) - 2) if _nd(x) > 1 else \
+        _concrete(x.shape[-1], what, 0)
+    n2 = _concrete(x.shape[-1], what, _nd(x) - 1)
+    i = _reshape(_iota(n1, x.dtype), (n1, 1))
+    j = _reshape(_iota(n2, x.dtype), (1, n2))
+    d = ops.sub(j, i)                                   # column - row, shape (n1, n2)
+    keep = ops.le(d, _py_float(k)) if lower else ops.ge(d, _py_float(k))
+    zero = ops.const(0.0, x.dtype)
+    if _nd(x) == 1:
+        x = array_ops.broadcast_to(x, (n1, n2))
+    return ops.where(keep, x, zero)
+
+
+@_composite("numpy.tril")
+def tril(m, k=0):
+    """``np.tril(m, k)``: ``m`` with the entries above diagonal ``k`` of its last two
+    axes set to 0 (``where`` of a constant mask, so the derivative there is exactly 0
+    and an inf above the diagonal gives 0, as NumPy); 1-D ``m`` is broadcast to a
+    square matrix first, as NumPy.
+
+    Raises:
+        ShapeError: a 0-d ``m``, symbolic lengths of the last two axes.
+        GraphcError: a non-integer ``k``."""
+    kk = _integer(k, "gnp.tril", "k")
+    return _call("gnp.tril", lambda x: _triangle(x, kk, True, "gnp.tril"), m)
+
+
+@_composite("numpy.triu")
+def triu(m, k=0):
+    """``np.triu(m, k)``: ``m`` with the entries below diagonal ``k`` of its last two
+    axes set to 0; as :func:`tril` (same shapes).
+
+    Raises:
+        ShapeError: a 0-d ``m``, symbolic lengths of the last two axes.
+        GraphcError: a non-integer ``k``."""
+    kk = _integer(k, "gnp.triu", "k")
+    return _call("gnp.triu", lambda x: _triangle(x, kk, False, "gnp.triu"), m)
+
+
+# --- flips, rolls, splits ----------------------------------------------------------
+
+@_composite("numpy.flip")
+def flip(m, axis=None):
+    """``np.flip(m, axis)``: the entries reversed along ``axis`` (an int, a tuple, or
+    None for all axes): a ``getitem`` with step -1.
+
+    Raises:
+        ShapeError: a bad axis, or a symbolic length along a flipped axis."""
+    def build(x):
+        axes = array_ops.normalize_axes(axis, x.shape)
+        if not axes:
+            return x
+        for a in axes:
+            _concrete(x.shape[a], "gnp.flip", a)
+        index = tuple(_slice(None, None, -1) if i in axes else _slice(None)
+                      for i in _py_range(_py_max(axes) + 1))
+        return array_ops.getitem(x, index)
+    return _call("gnp.flip", build, m)
+
+
+@_composite("numpy.roll")
+def roll(a, shift, axis=None):
+    """``np.roll(a, shift, axis)``: entries shifted cyclically by ``shift`` along
+    ``axis`` (of the flattened array for None; ``shift`` and ``axis`` may be tuples,
+    broadcast against each other as NumPy): two slices and a ``concatenate``.
+
+    Raises:
+        ShapeError: a bad axis, a symbolic length along a rolled axis.
+        GraphcError: a non-integer shift."""
+    def roll1(x, s, ax):
+        n = _concrete(x.shape[ax], "gnp.roll", ax)
+        s = s % n if n else 0
+        if s == 0:
+            return x
+        return array_ops.concatenate(_take(x, ax, n - s, None), _take(x, ax, 0, n - s),
+                                     axis=ax)
+
+    def build(x):
+        if axis is None:
+            flat = _flatten(_reshape(x, (1,)) if _nd(x) == 0 else x, "gnp.roll")
+            total = _py_sum(_integer(s, "gnp.roll", "shift")
+                            for s in np.atleast_1d(shift).tolist())
+            return _reshape(roll1(flat, total, 0), tuple(x.shape))
+        pairs = np.broadcast(np.asarray(shift), np.asarray(axis))
+        by_axis: dict = {}
+        for s, ax in pairs:
+            s = _integer(s.item() if hasattr(s, "item") else s, "gnp.roll", "shift")
+            ax = _axis1(ax.item() if hasattr(ax, "item") else ax, _nd(x), "gnp.roll")
+            by_axis[ax] = by_axis.get(ax, 0) + s
+        for ax, s in by_axis.items():
+            x = roll1(x, s, ax)
+        return x
+    return _call("gnp.roll", build, a)
+
+
+def _split_bounds(n: int, indices_or_sections, what: str, equal: bool) -> list:
+    if isinstance(indices_or_sections, (int, np.integer)) and \
+            not isinstance(indices_or_sections, bool):
+        k = _count(indices_or_sections, what, "the number of sections", least=1)
+        q, r = divmod(n, k)
+        if equal and r:
+            raise ShapeError(f"{what}: an axis of length {n} does not split into {k} "
+                             f"equal sections (use array_split)")
+        sizes = [q + 1] * r + [q] * (k - r)
+        bounds = [0]
+        for s in sizes:
+            bounds.append(bounds[-1] + s)
+        return list(zip(bounds[:-1], bounds[1:]))
+    try:
+        idx = [_integer(i, what, "a split index")
+               for i in indices_or_sections]
+    except TypeError:
+        raise GraphcError(f"{what}: indices_or_sections must be an int or a list of "
+                          f"ints, got {indices_or_sections!r}") from None
+    starts = [0] + idx
+    stops = idx + [None]
+    return list(zip(starts, stops))
+
+
+def _split_build(x: Node, indices_or_sections, axis, what: str, equal: bool) -> list:
+    if _nd(x) == 0:
+        raise ShapeError(f"{what}: cannot split a 0-d array")
+    ax = _axis1(axis, _nd(x), what)
+    n = _concrete(x.shape[ax], what, ax)
+    return [_take(x, ax, a, b) for a, b in _split_bounds(n, indices_or_sections, what, equal)]
+
+
+def _split_call(what: str, build: Callable, ary):
+    if isinstance(ary, Node):
+        return build(ary)
+    return _eager(build, (ary,), what)
+
+
+@_composite("numpy.split")
+def split(ary, indices_or_sections, axis=0):
+    """``np.split(ary, indices_or_sections, axis)``: a list of sub-arrays (slices):
+    ``N`` equal sections for an int ``N``, or the pieces between sorted split indices
+    (Python slice semantics, so indices past the end give empty pieces).
+
+    Raises:
+        ShapeError: an int ``N`` that does not divide the axis length, a bad axis, a
+            symbolic axis length. GraphcError: ``N < 1``, non-integer indices."""
+    return _split_call("gnp.split", lambda x: _split_build(
+        x, indices_or_sections, axis, "gnp.split", True), ary)
+
+
+@_composite("numpy.array_split")
+def array_split(ary, indices_or_sections, axis=0):
+    """``np.array_split``: as :func:`split`, but ``N`` sections need not be equal: the
+    first ``len % N`` have one entry more.
+
+    Raises: as :func:`split` (but no divisibility error)."""
+    return _split_call("gnp.array_split", lambda x: _split_build(
+        x, indices_or_sections, axis, "gnp.array_split", False), ary)
+
+
+# --- constants: arange, linspace -----------------------------------------------------
+
+def _dtype(dtype, what: str) -> str:
+    if dtype is None:
+        return "float64"
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = repr(dtype)
+    if name not in ("float64", "float32"):
+        raise GraphcError(f"{what}: dtype must be float64 or float32, got {dtype!r}")
+    return name
+
+
+def _real(v, what: str, name: str) -> float:
+    if isinstance(v, Node):
+        raise GraphcError(f"{what}: {name} is a graph value, but the length of the result "
+                          f"would depend on it (a data-dependent shape); pass a number")
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                             np.floating)):
+        raise GraphcError(f"{what}: {name} must be a real number, got {v!r}")
+    return _py_float(v)
+
+
+@_composite("numpy.arange")
+def arange(start, stop=None, step=None, dtype=None):
+    """``np.arange([start,] stop[, step])`` as a constant graph value (like
+    :func:`array`): ``start + i*delta`` for ``i`` in ``0..n-1``, ``n = ceil((stop -
+    start)/step)`` (at least 0) and ``delta = (start + step) - start`` (NumPy's fill
+    rule). Built from ``log2 n`` doublings, so any length is cheap (no 4096-entry
+    limit).
+
+    Args:
+        start, stop, step: real numbers (not graph values: the length would be
+            data-dependent). dtype: "float64" (default) or "float32".
+
+    Returns:
+        A node of shape ``(n,)``.
+
+    Raises:
+        GraphcError: a graph value or non-number argument, ``step == 0``, a dtype other
+            than float64/float32, a non-finite length.
+    """
+    what = "gnp.arange"
+    if stop is None:
+        start, stop = 0, start
+    lo, hi = _real(start, what, "start"), _real(stop, what, "stop")
+    st = 1.0 if step is None else _real(step, what, "step")
+    if st == 0:
+        raise GraphcError(f"{what}: step must not be 0")
+    dt = _dtype(dtype, what)
+    span = (hi - lo) / st
+    if not np.isfinite(span):
+        raise GraphcError(f"{what}: the length of arange({lo}, {hi}, {st}) is not finite")
+    n = _py_max(0, _py_int(np.ceil(span)))
+    delta = (lo + st) - lo
+    out = _iota(n, dt)
+    if delta != 1.0:
+        out = ops.mul(out, ops.const(delta, dt))
+    if lo != 0.0:
+        out = ops.add(out, ops.const(lo, dt))
+    return out
+
+
+@_composite("numpy.linspace")
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``np.linspace(start, stop, num, endpoint, retstep, axis=axis)``: ``num`` evenly
+    spaced samples, ``start + i*step`` with ``step = (stop - start)/(num - 1)`` (``/num``
+    without the endpoint) and the last sample exactly ``stop`` (NumPy's rule).
+
+    ``start``/``stop`` may be numbers (the result is then a constant graph value, like
+    :func:`array`) or graph values of any broadcastable shapes (the result is
+    differentiable in them); the samples run along ``axis`` of the result, whose other
+    axes are ``broadcast(start, stop)``'s shape.
+
+    Args:
+        start, stop: numbers, arrays or graph values. num: int >= 0. endpoint: include
+            ``stop``. retstep: also return the step. dtype: "float64" or "float32"
+            (for number arguments; graph values keep theirs). axis: where the samples
+            go (0 or -1...).
+
+    Returns:
+        The samples, shape ``(num, *broadcast_shape)`` with the sample axis moved to
+        ``axis``; with ``retstep``, ``(samples, step)`` (``step`` NaN when there is no
+        spacing, ``num <= 1`` with the endpoint).
+
+    Raises:
+        GraphcError: ``num`` not an integer >= 0, a dtype other than float64/float32.
+        ShapeError: ``start``/``stop`` that do not broadcast, a bad axis.
+    """
+    what = "gnp.linspace"
+    n = _count(num, what, "num")
+    dt = _dtype(dtype, what)
+    div = (n - 1) if endpoint else n
+    like = _like((start, stop))
+    if like is None:
+        lo, hi = array_constant(start, dt, what), array_constant(stop, dt, what)
+    else:
+        lo, hi = operand(start, what, like), operand(stop, what, like)
+        dt = like.dtype
+    bshape = broadcast_shapes(lo.shape, hi.shape)
+    lo, hi = array_ops.broadcast_to(lo, bshape), array_ops.broadcast_to(hi, bshape)
+    ones = (1,) * _py_len(bshape)
+    t = _reshape(_iota(n, dt), (n,) + ones)
+    delta = ops.sub(hi, lo)
+    if div > 0:
+        stp = ops.div(delta, ops.const(_py_float(div), dt))
+        y = ops.add(ops.mul(t, _reshape(stp, (1,) + tuple(bshape))),
+                    _reshape(lo, (1,) + tuple(bshape)))
+    else:
+        stp = ops.mul(delta, ops.const(np.nan, dt))
+        y = ops.add(ops.mul(t, _reshape(delta, (1,) + tuple(bshape))),
+                    _reshape(lo, (1,) + tuple(bshape)))
+    if endpoint and n > 1:
+        y = array_ops.concatenate(_take(y, 0, 0, n - 1), _reshape(hi, (1,) + tuple(bshape)),
+                                  axis=0)
+    ax = _axis1(axis, _py_len(bshape) + 1, what)
+    if ax:
+        perm = list(_py_range(1, ax + 1)) + [0] + list(_py_range(ax + 1, _py_len(bshape) + 1))
+        y = _transpose(y, perm)
+    return (y, stp) if retstep else y
+
+
 _WRITTEN = {"matmul": "matmul", "dot": "matmul", "transpose": "transpose",
             "reshape": "reshape", "broadcast_to": "broadcast_to",
             "concatenate": "concatenate", "stack": "concatenate", "where": "where",
             "softmax": "softmax", "log_softmax": "log_softmax", "size": "size"}
 NAMES.update(_WRITTEN)
-_FIXED = set(NAMES) | {"clip", "ndim", "shape", "array", "asarray"}
+_FIXED = set(NAMES) | set(COMPOSITES) | {"clip", "ndim", "shape", "array", "asarray"}
 _SKIP = {"input", "const"}
 
 
@@ -267,7 +1234,12 @@ def _numpy_names(prim: Primitive) -> list[str]:
 
 def refresh() -> list[str]:
     """(Re)generate a function for every NumPy name of every registered primitive not
-    written out here; returns the names defined. Called on import."""
+    written out here, and drop those of primitives no longer registered; returns the
+    names defined. Called on import and after every registry change."""
+    for name, prim_name in list(NAMES.items()):
+        if prim_name not in PRIMITIVES and name not in _FIXED:
+            del NAMES[name]
+            globals().pop(name, None)
     defined = []
     for prim in list(PRIMITIVES.values()):
         if prim.name in _SKIP:
@@ -277,13 +1249,15 @@ def refresh() -> list[str]:
                 continue
             if NAMES.get(name, prim.name) != prim.name:
                 continue
-            globals()[name] = _generated(prim, name)
+            if NAMES.get(name) != prim.name or name not in globals():
+                globals()[name] = _generated(prim, name)  # else kept: gnp.sin is gnp.sin
             NAMES[name] = prim.name
             defined.append(name)
     return defined
 
 
 refresh()
+on_registry_change(refresh)
 
-__all__ = sorted(set(NAMES) | {"NAMES", "array", "asarray", "clip", "ndim", "refresh",
-                               "shape"})
+__all__ = sorted(set(NAMES) | set(COMPOSITES) | {"COMPOSITES", "NAMES", "array", "asarray",
+                                                 "clip", "ndim", "refresh", "shape"})
