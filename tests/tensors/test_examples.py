@@ -60,7 +60,8 @@ TRAINING = sorted(p.stem for p in EXAMPLES.glob("*.py")
 SMALL = {"polyfit": ["-n", "40"],
          "mlp_digits": ["--epochs", "1", "--batch", "256"],
          "mlp_torch_compare": ["--steps", "4"],
-         "mlp_python": ["--steps", "20"]}
+         "mlp_python": ["--steps", "20"],
+         "pinn_burgers": ["--steps", "5", "--H", "8", "--N", "64"]}
 """A small run of each, and what it needs beyond graphc."""
 NEEDS = {"mlp_digits": ["sklearn"], "mlp_torch_compare": ["sklearn", "torch"],
          "mlp_python": ["sklearn"]}
