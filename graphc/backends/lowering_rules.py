@@ -194,7 +194,8 @@ def divide_rule(c: float, dtype: str) -> DivideRule:
     """
     import numpy as np
     t = np.float64 if dtype == "float64" else np.float32
-    c = float(t(c))
+    with np.errstate(over="ignore"):   # a float64 constant beyond float32 is inf
+        c = float(t(c))
     if not math.isfinite(c) or c == 0.0:
         return DivideRule("div", c)
     cmin, cmax, lo, hi = DIV_BOUNDS[dtype]

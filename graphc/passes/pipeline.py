@@ -2,7 +2,7 @@
 
 Every ``Graph -> Graph`` transformation graphc has is a :class:`Pass` in one registry,
 :data:`PASSES`: the clean-ups (``fold``, ``simplify``, ``cse``, ``dce``,
-``optimize``), the automatic-differentiation transforms (``jvp``, ``vjp``, ``grad``,
+``optimize``, ``hoist``), the automatic-differentiation transforms (``jvp``, ``vjp``, ``grad``,
 ``value_and_grad``) and the lowering steps (``specialize``, ``decompose``).
 :func:`run_passes`, ``graphc graph --pass NAME`` and the docs all read it.
 """
@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Mapping
 
 from ..ir import Graph, GraphcError
 from . import ad
+from .loops import hoist_invariants
 from .rewrite import decompose, specialize
 from .simplify import cse, dce, fold_constants, optimize, simplify
 
@@ -53,6 +54,7 @@ PASSES: dict[str, Pass] = _registry(
     Pass("cse", "common-subexpression elimination (commutative ops canonicalised)", cse),
     Pass("dce", "dead-code elimination: keep what the outputs use", dce),
     Pass("optimize", "fold, simplify, cse and dce in one walk", optimize),
+    Pass("hoist", "move loop-invariant work out of loop bodies", hoist_invariants),
     Pass("jvp", "forward mode: outputs and their tangents (inputs <x>_dot)", ad.jvp,
          ("wrt", "seed")),
     Pass("vjp", "reverse mode: outputs and the input adjoints (inputs <y>_bar)", ad.vjp,
