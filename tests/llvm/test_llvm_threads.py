@@ -93,3 +93,44 @@ def test_chunks_cover_the_range_on_block_boundaries(n, parts):
     assert all(a[1] == b[0] for a, b in zip(cs, cs[1:]))
     assert all(s % threads.ALIGN == 0 for s, _ in cs)
     assert all(e > s for s, e in cs) and len(cs) <= parts
+
+
+@pytest.mark.parametrize("n,t", [(1, 2), (1000, 2), (10**6 + 7, 3), (64 * 5, 8)])
+def test_run_chunks_runs_each_chunk_exactly_once(n, t):
+    seen, lock = [], threading.Lock()
+
+    def run(s, e):
+        with lock:
+            seen.append((s, e))
+
+    threads.run_chunks(run, n, t)
+    assert sorted(seen) == threads.chunks(n, t * threads.OVERSPLIT)
+
+
+def test_a_stalled_thread_holds_back_one_chunk_not_its_share():
+    """Self-scheduling: while the first chunk's thread is stalled (as a descheduled
+    thread on a loaded machine), the other thread takes all the remaining chunks."""
+    n, t = 64 * 80, 2
+    done, ran = threading.Event(), []
+
+    def run(s, e):
+        if s == 0:
+            assert done.wait(10), "the other thread did not finish the rest"
+            ran.append((s, e))
+            return
+        ran.append((s, e))
+        if len(ran) == len(threads.chunks(n, t * threads.OVERSPLIT)) - 1:
+            done.set()
+
+    threads.run_chunks(run, n, t)
+    assert sorted(ran) == threads.chunks(n, t * threads.OVERSPLIT)
+    assert ran[-1][0] == 0  # the stalled chunk finished last
+
+
+def test_run_chunks_reraises_the_first_error_after_all_threads_stop():
+    def run(s, e):
+        if s > 0:
+            raise ValueError(f"chunk at {s}")
+
+    with pytest.raises(ValueError, match="chunk at"):
+        threads.run_chunks(run, 10**5, 3)

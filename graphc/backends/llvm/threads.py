@@ -113,19 +113,52 @@ def chunks(n: int, parts: int, align: int = ALIGN) -> list[tuple[int, int]]:
     return out
 
 
+OVERSPLIT = 4
+"""A parallel call is cut into up to this many chunks per thread, taken from a shared
+queue: a thread the OS deschedules (a busy neighbour process, another thread pool)
+holds back one small chunk, not a 1/threads share of the batch."""
+
+
 def run_chunks(run: Callable[[int, int], object], n: int, threads: int,
                align: int = ALIGN) -> None:
     """Call ``run(start, end)`` over chunks of ``range(n)`` (boundaries multiples of
-    ``align``, see :func:`chunks`): the first chunk on the calling thread, the others
-    on the pool; returns when all are done (re-raising the first error)."""
-    parts = chunks(n, threads, align)
+    ``align``, see :func:`chunks`), up to :data:`OVERSPLIT` chunks per thread handed
+    out dynamically (self-scheduling, as OpenMP's ``schedule(dynamic)``): the calling
+    thread and ``threads - 1`` pool workers each take the next chunk until none is
+    left; returns when all are done, re-raising the first error. The chunk boundaries
+    depend only on ``n``, ``threads`` and ``align``, never on timing, and each element
+    is computed by the same instructions in any chunk, so results are bit-identical
+    whatever the thread count or scheduling."""
+    if threads <= 1:
+        run(0, n)
+        return
+    parts = chunks(n, threads * OVERSPLIT, align)
     if len(parts) == 1:
         run(0, n)
         return
-    pool = _executor(len(parts) - 1)
-    futures = [pool.submit(run, s, e) for s, e in parts[1:]]
+    taken = iter(parts)
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def worker() -> None:
+        while not failed:
+            with lock:
+                part = next(taken, None)
+            if part is None:
+                return
+            try:
+                run(*part)
+            except BaseException as exc:  # re-raised on the calling thread
+                failed.append(exc)
+                return
+
+    helpers = min(threads, len(parts)) - 1
+    pool = _executor(helpers)
+    futures = [pool.submit(worker) for _ in range(helpers)]
     try:
-        run(*parts[0])
+        worker()
     finally:
         for f in futures:
             f.result()
+    if failed:
+        raise failed[0]
