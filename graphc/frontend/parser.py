@@ -3,7 +3,11 @@
 Grammar (informally)::
 
     program    := statement ((';' | newline) statement)*
-    statement  := NAME '=' expr | expr
+    statement  := NAME '=' expr | NAME (',' NAME)+ '=' expr (',' expr)+ | expr | loop
+    loop       := 'for' NAME 'in' 'range' '(' bound [',' bound] ')' ':' body
+    bound      := ['-'] INT | NAME          (a name assigned an integer literal)
+    body       := statement (';' statement)*              (on the line of the 'for')
+                | newline, then lines indented deeper than the line of 'for'
     expr       := comparison of sums of products of unary of powers of atoms
     atom       := NUMBER | NAME | NAME '(' args ')' | '(' expr ')' | atom '[' index ']'
                 | array      array := '[' (['-'] NUMBER | array) (',' ...)* [','] ']'
@@ -26,6 +30,16 @@ dimension names (``(B, 64)``), ``True``/``False``/``None``. ``max(x)``/``min(x)`
 with one argument (or ``axis=``) are reductions; with two or more, elementwise. Numbers may have exponents (``1e-5``); ``pi``, ``e``, ``inf`` and
 ``nan`` are constants unless declared as inputs or assigned by a statement (the
 textbook program ``... e = cos(c); f = d + e`` uses ``e`` as a name). ``#`` starts a comment.
+
+``a, b = e1, e2`` assigns simultaneously (both right-hand sides are computed first).
+A loop ``for i in range(N): x, v = x + h*v, v - h*sin(x)`` (or ``range(start, stop)``,
+the body on the same line or on the following, deeper-indented lines) is one ``scan``
+node (:mod:`graphc.ir.control_flow`) whatever N is: its carried state is every variable
+the body assigns that has a value before the loop (an assigned name or an input); other
+names assigned in the body are local to it (an error after the loop), and ``i`` counts
+``start, start+1, ...`` as a float. Trip counts are static: integer literals or names
+assigned one. Loops nest on separate lines; a program that ends with a loop outputs the
+loop's last assigned carried variable (docs/loops.md, "In parse programs").
 
 The parser is an operator-precedence (shunting-yard) parser with explicit stacks, so
 nesting depth is bounded only by memory, not by Python's recursion limit. It builds
@@ -197,6 +211,9 @@ class _Parser:
         self.env: dict[str, Node] = {}
         self.labels: dict[Node, str] = {}
         self._variables: dict[str, Node] = {}
+        self._unassigned: dict[str, int] = {}   # loop-body names not assigned yet
+        self._loop_locals: dict[str, int] = {}  # names assigned only inside a loop
+        self._loop_vars: set[str] = set()       # loop variables of the loops open now
 
     # -- errors ------------------------------------------------------------------------
     def error(self, message: str, pos: int, expected: str | None = None):
@@ -209,6 +226,16 @@ class _Parser:
                        pos, "a variable name such as x1 or theta")
         if name in self.env:
             return self.env[name]
+        if name in self._unassigned:
+            self.error(f"{name!r} is used in the loop before it is assigned, and has no "
+                       f"value before the loop", pos,
+                       f"a value for {name!r} before the loop ({name} = 0.0), which the "
+                       f"loop then carries from step to step")
+        if name in self._loop_locals:
+            self.error(f"{name!r} is assigned only inside a loop (or is a loop variable), "
+                       f"so it has no value after it", pos,
+                       f"give {name!r} a value before the loop to carry it through the "
+                       f"loop")
         cached = self._variables.get(name)
         if cached is not None:
             return cached
@@ -241,8 +268,11 @@ class _Parser:
         return tuple(self.shapes.get(name, ()))
 
     # -- expressions ---------------------------------------------------------------------
-    def expression(self, tokens: list[Token], k: int) -> tuple[Node, int]:
-        """Parse one expression starting at token ``k``; returns (node, next index)."""
+    def expression(self, tokens: list[Token], k: int,
+                   commas: bool = False) -> tuple[Node, int]:
+        """Parse one expression starting at token ``k``; returns (node, next index).
+        With ``commas``, a ',' outside parentheses ends the expression too (the
+        right-hand side of ``x, v = a, b``)."""
         operands: list[tuple[Node, int]] = []   # (node, position)
         operators: list = []                     # ("bin", sym, pos) | ("un", sym, pos)
         #                                          | ("(", pos) | _Call
@@ -374,6 +404,9 @@ class _Parser:
                     while operators and operators[-1].__class__ is tuple and \
                             operators[-1][0] in ("bin", "un"):
                         reduce_top()
+                    if not operators and commas and tok.kind == ",":
+                        node, _ = operands.pop()
+                        return node, k
                     if not operators:
                         msg = "unmatched ')'" if tok.kind == ")" else \
                             "',' outside a function call"
@@ -663,37 +696,7 @@ class _Parser:
         if "\x00" in self.source:
             self.error("NUL character in the source", self.source.index("\x00"), _ALLOWED)
         tokens = tokenize(self.source)
-        k = 0
-        last: Node | None = None
-        last_name = "f"
-        while tokens[k].kind != "end":
-            if tokens[k].kind == "sep":
-                k += 1
-                continue
-            target = None
-            if tokens[k].kind == "name" and tokens[k + 1].kind == "=":
-                target = tokens[k].text
-                tpos = tokens[k].pos
-                if lookup_function(target) is not None:
-                    self.error(f"cannot assign to the function name {target!r}", tpos,
-                               "a variable name")
-                if target.startswith("__"):
-                    self.error(f"name {target!r} is not allowed", tpos, "a variable name")
-                _reject_builtin(target, self.source, tpos)
-                k += 2
-            start = tokens[k].pos
-            node, k = self.expression(tokens, k)
-            if tokens[k].kind == "sep":
-                k += 1
-            if target is None and tokens[k].kind != "end":
-                self.error("only the last statement may be a bare expression", start,
-                           "an assignment 'name = expression'")
-            if target is not None:
-                self.env[target] = node
-                if node.args and node not in self.labels:
-                    self.labels[node] = target
-                last_name = target
-            last = node
+        last, last_name = self._statements(tokens, 0, len(tokens) - 1, in_loop=False)
         if last is None:
             raise ParseError("empty source: nothing to compute", self.source, 0,
                              "an expression such as 'x1 * sin(x2)'")
@@ -704,6 +707,286 @@ class _Parser:
             return Graph(inputs, [last], [last_name], labels=self.labels)
         except GraphcError as exc:  # pragma: no cover - parser keeps inputs consistent
             raise ParseError(str(exc)) from None
+
+    def _statements(self, tokens: list[Token], k: int, end: int,
+                    in_loop: bool) -> tuple[Node | None, str]:
+        """Parse the statements of ``tokens[k:end]`` (``tokens[end]`` is a separator or
+        the end); returns (the last statement's value, its name)."""
+        last: Node | None = None
+        last_name = "f"
+        while k < end:
+            if tokens[k].kind == "sep":
+                k += 1
+                continue
+            if _is_loop(tokens, k):
+                k, last, last_name = self._loop(tokens, k, end, in_loop)
+                continue
+            targets: list[tuple[str, int]] = []
+            j = k
+            while tokens[j].kind == "name" and tokens[j + 1].kind in (",", "="):
+                targets.append((tokens[j].text, tokens[j].pos))
+                j += 2
+                if tokens[j - 1].kind == "=":
+                    break
+            if targets and tokens[j - 1].kind != "=":
+                self.error("a list of names must be followed by '='", tokens[j].pos,
+                           "'name, name = expression, expression'")
+            for target, tpos in targets:
+                self._check_target(target, tpos)
+            if targets:
+                k = j
+            start = tokens[k].pos
+            if len(targets) > 1:
+                values = []
+                for m, (target, _) in enumerate(targets):
+                    if m:
+                        if tokens[k].kind != ",":
+                            self.error(f"{len(targets)} names on the left of '=' but "
+                                       f"{m} value(s) on the right", tokens[k].pos,
+                                       f"{len(targets)} expressions separated by ','")
+                        k += 1
+                    node, k = self.expression(tokens, k, commas=True)
+                    values.append(node)
+                if tokens[k].kind == ",":
+                    self.error(f"{len(targets)} names on the left of '=' but more values "
+                               f"on the right", tokens[k].pos, "the end of the statement")
+            else:
+                node, k = self.expression(tokens, k)
+                values = [node]
+            if tokens[k].kind == "sep":
+                k += 1
+            if not targets and in_loop:
+                self.error("a statement in a loop body must assign a variable", start,
+                           "an assignment 'name = expression'")
+            if not targets and any(t.kind != "sep" for t in tokens[k:end]):
+                self.error("only the last statement may be a bare expression", start,
+                           "an assignment 'name = expression'")
+            for (target, _), node in zip(targets, values):
+                self.env[target] = node
+                self._unassigned.pop(target, None)
+                if node.args and node not in self.labels:
+                    self.labels[node] = target
+                last_name = target
+            last = values[-1]
+        return last, last_name
+
+    def _check_target(self, target: str, tpos: int) -> None:
+        if lookup_function(target) is not None:
+            self.error(f"cannot assign to the function name {target!r}", tpos,
+                       "a variable name")
+        if target.startswith("__"):
+            self.error(f"name {target!r} is not allowed", tpos, "a variable name")
+        _reject_builtin(target, self.source, tpos)
+        if target in self._loop_vars:
+            self.error(f"the loop variable {target!r} cannot be assigned in its loop",
+                       tpos, "another name")
+
+    # -- loops -----------------------------------------------------------------------------
+    def _column(self, pos: int) -> int:
+        return pos - (self.source.rfind("\n", 0, pos) + 1)
+
+    def _trip_bound(self, tokens: list[Token], k: int) -> tuple[int, int]:
+        """One bound of ``range(...)`` at token ``k``: an integer literal (optionally
+        negative) or a name bound to one. Returns (value, next index)."""
+        tok = tokens[k]
+        sign = 1
+        if tok.kind == "op" and tok.text == "-" and tokens[k + 1].kind == "num":
+            sign, k, tok = -1, k + 1, tokens[k + 1]
+        if tok.kind == "num":
+            if not tok.text.isdigit():
+                self.error(f"the trip count {tok.text!r} is not an integer literal", tok.pos,
+                           "an integer literal such as 1000")
+            value = sign * int(tok.text)
+        elif tok.kind == "name" and sign == 1:
+            node = self.env.get(tok.text)
+            if node is None:
+                what = ("an input, known only when the graph runs" if tok.text not in
+                        self._loop_locals else "assigned only inside an earlier loop")
+                self.error(f"the trip count must be static, but {tok.text!r} is {what}",
+                           tok.pos, f"an integer literal, or a name assigned an integer "
+                           f"literal before the loop ({tok.text} = 100)")
+            if not (node.is_const and node.shape == () and float(node.value).is_integer()):
+                self.error(f"the trip count must be static, but {tok.text!r} is computed "
+                           f"by the program (a graph value)" if not node.is_const else
+                           f"the trip count {tok.text!r} = {node.value!r} is not an integer",
+                           tok.pos, f"an integer literal, or a name assigned an integer "
+                           f"literal before the loop ({tok.text} = 100)")
+            value = int(node.value)
+        else:
+            self.error("the trip count must be an integer literal or a name bound to one",
+                       tok.pos, "range(N) with N such as 1000 or a name assigned 1000")
+        k += 1
+        if tokens[k].kind not in (",", ")"):
+            self.error("the trip count must be an integer literal or a name bound to one, "
+                       "not an expression", tokens[k].pos, "',' or ')'")
+        return value, k
+
+    def _loop_header(self, tokens: list[Token], k: int) -> tuple[int, int, int]:
+        """``for NAME in range(...):`` at token ``k``; returns (lower, upper, index of
+        the ':')."""
+        k += 3
+        tok = tokens[k]
+        if not (tok.kind == "name" and tok.text == "range" and tokens[k + 1].kind == "("):
+            self.error("a loop runs over range(...)", tok.pos,
+                       "range(N) with an integer N, as in 'for i in range(100):'")
+        k += 2
+        bounds, starts = [], []
+        while True:
+            starts.append(tokens[k].pos)
+            value, k = self._trip_bound(tokens, k)
+            bounds.append(value)
+            if tokens[k].kind == ")":
+                k += 1
+                break
+            k += 1  # ','
+        if len(bounds) > 2:
+            self.error("range() with a step is not supported", starts[2],
+                       "range(N) or range(start, stop)")
+        lo, hi = (0, bounds[0]) if len(bounds) == 1 else bounds
+        if tokens[k].kind != ":":
+            self.error("expected ':' after range(...)", tokens[k].pos, "':'")
+        return lo, hi, k
+
+    def _loop_extent(self, tokens: list[Token], for_k: int, colon: int, end: int,
+                     in_loop: bool) -> tuple[int, int]:
+        """The body of the loop whose ``for`` is token ``for_k``: (first token, index
+        after the last). One line (``for ...: a = ...; b = ...``) or the following
+        lines indented deeper than the line of the ``for``."""
+        b = colon + 1
+        if not (tokens[b].kind == "sep" and tokens[b].text == "\n"):
+            if tokens[b].kind in ("sep", "end") or b >= end:
+                self.error("the loop body is empty", tokens[colon].pos,
+                           "statements after ':'")
+            j = b
+            while j < end and not (tokens[j].kind == "sep" and tokens[j].text == "\n"):
+                if _is_loop(tokens, j) and (tokens[j - 1].kind in ("sep", ":")):
+                    self.error("a loop inside a one-line loop body; write the loops on "
+                               "separate lines, each body indented under its 'for'",
+                               tokens[j].pos, "a newline after ':'")
+                j += 1
+            return b, j
+        while b < end and tokens[b].kind == "sep":
+            b += 1
+        # the indentation of the line of the 'for' (which may follow 'x = 1;')
+        start = self.source.rfind("\n", 0, tokens[for_k].pos) + 1
+        line = self.source[start:tokens[for_k].pos]
+        indent = len(line) - len(line.lstrip(" \t"))
+        if b >= end or self._column(tokens[b].pos) <= indent:
+            self.error("the loop body is empty: indent its lines under 'for'",
+                       tokens[b].pos if b < len(tokens) else tokens[colon].pos,
+                       "statements indented deeper than the line of 'for'")
+        j, line_start = b, False
+        while j < end:
+            t = tokens[j]
+            if t.kind == "sep":
+                line_start = line_start or t.text == "\n"
+            else:
+                if line_start and self._column(t.pos) <= indent:
+                    break
+                line_start = False
+            j += 1
+        return b, j
+
+    def _loop(self, tokens: list[Token], k: int, end: int,
+              in_loop: bool) -> tuple[int, Node | None, str]:
+        """A ``for NAME in range(...):`` loop at token ``k`` inside ``tokens[:end]``,
+        built as one ``scan`` node over the carried variables; returns (index after the
+        body, the value of the loop's last carried assignment, its name)."""
+        from ..ir import control_flow as cf
+        from ..ir.graph import postorder
+        from . import control
+        for_tok, var_tok = tokens[k], tokens[k + 1]
+        var = var_tok.text
+        self._check_target(var, var_tok.pos)
+        if var in self.env or var in self._variables or \
+                (self.declared is not None and var in self.declared):
+            self.error(f"the loop variable {var!r} is already a variable of the program",
+                       var_tok.pos, "a new name such as i or step")
+        lo, hi, colon = self._loop_header(tokens, k)
+        steps = max(0, hi - lo)
+        b, body_end = self._loop_extent(tokens, k, colon, end, in_loop)
+        # the names the body assigns, in order of first assignment (nested loops too)
+        assigned: dict[str, int] = {}
+        for j in range(b, body_end):
+            if j != b and tokens[j - 1].kind != "sep":
+                continue
+            m = j
+            while tokens[m].kind == "name" and tokens[m + 1].kind in (",", "="):
+                assigned.setdefault(tokens[m].text, tokens[m].pos)
+                m += 2
+                if tokens[m - 1].kind == "=":
+                    break
+        if var in assigned:
+            self.error(f"the loop variable {var!r} cannot be assigned in its loop",
+                       assigned[var], "another name")
+        carried = [nm for nm in assigned
+                   if nm in self.env or nm in self._variables or
+                   (self.declared is not None and nm in self.declared)]
+        init = [self.variable(nm, assigned[nm]) for nm in carried]
+        counter = ops.variable(f"%{var}@loop{for_tok.pos}", self.dtype)
+        fresh = [ops.variable(f"%{nm}@loop{for_tok.pos}", n.dtype, n.shape)
+                 for nm, n in zip(carried, init)]
+        saved_labels = dict(self.labels)
+        local = [nm for nm in assigned if nm not in carried]
+        for nm in local:
+            self._unassigned[nm] = assigned[nm]
+            self._loop_locals.pop(nm, None)
+        for nm, f in zip(carried, fresh):
+            self.env[nm] = f
+        self.env[var] = counter
+        self._loop_vars.add(var)
+        _, body_last = self._statements(tokens, b, body_end, in_loop=True)
+        self._loop_vars.discard(var)
+        if not carried:
+            self.error("the loop changes no variable that exists before it, so it has no "
+                       "effect", for_tok.pos, "a loop body assigning a variable given a "
+                       "value before the loop (x = 1.0, then for ...: x = ...)")
+        outs = [self.env[nm] for nm in carried]
+        for nm, o, x in zip(carried, outs, init):
+            if o.shape != x.shape or o.dtype != x.dtype:
+                self.error(f"the loop changes {nm!r} from {x.dtype}{list(x.shape)} to "
+                           f"{o.dtype}{list(o.shape)}; a variable carried through a loop "
+                           f"keeps its shape and dtype", assigned[nm],
+                           f"a value of {nm!r}'s shape {tuple(x.shape)}")
+        self.labels = saved_labels
+        for nm in local + [var]:
+            self.env.pop(nm, None)
+            self._unassigned.pop(nm, None)
+            self._loop_locals[nm] = assigned.get(nm, var_tok.pos)
+        if steps == 0:
+            results = init
+        else:
+            uses_counter = any(n is counter for n in postorder(outs))
+            start = [ops.const(float(lo), self.dtype)] if uses_counter else []
+            live = ([counter] if uses_counter else []) + fresh
+            nxt = ([ops.add(counter, ops.const(1.0, self.dtype))] if uses_counter else []) \
+                + outs
+            canon = [ops.variable(f"c{j}", n.dtype, n.shape) for j, n in enumerate(live)]
+            try:
+                (body,), consts = control._close([nxt], live, canon)
+                # name the body's outputs after the variables (names are not part of
+                # the body's structural key, so equal loops still intern to one node)
+                body = Graph(body.inputs, body.outputs,
+                             ([var] if uses_counter else []) + carried)
+                results = cf.scan_node(body, start + init, [], consts, steps)
+            except ShapeError as exc:
+                self.error(f"this loop cannot be built: {exc}", for_tok.pos,
+                           "loop variables of concrete shapes")
+            results = results[len(start):]
+        for nm, r in zip(carried, results):
+            self.env[nm] = r
+            if r.args and r not in self.labels:
+                self.labels[r] = nm
+        name = body_last if body_last in carried else carried[-1]
+        return body_end, self.env[name], name
+
+
+
+def _is_loop(tokens: list[Token], k: int) -> bool:
+    """True where ``tokens[k:]`` starts a loop header ``for NAME in``."""
+    return (tokens[k].kind == "name" and tokens[k].text == "for" and
+            tokens[k + 1].kind == "name" and tokens[k + 2].kind == "name" and
+            tokens[k + 2].text == "in")
 
 
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -776,6 +1059,8 @@ def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "flo
             separated by ``;`` or newlines (``"u = w1*x + b1; v = sigmoid(u)"``); the
             last statement is the output, named by its target (``f`` for a bare
             expression). Statement targets label their nodes in printouts and diagrams.
+            ``for i in range(N): ...`` loops become one ``scan`` node each (see the
+            module docstring for the syntax).
         inputs: input names in the order kernels take them. Without it, every name
             that is not assigned, a function or a constant (``pi``, ``e``, ``inf``,
             ``nan``) becomes an input, in natural order of the names (digit runs
@@ -790,7 +1075,10 @@ def parse(source: str, inputs: Iterable[str] | None = None, *, dtype: str = "flo
         A single-output :class:`graphc.Graph`.
 
     Raises:
-        ParseError: with line, column, a caret line and what would be accepted.
+        ParseError: with line, column, a caret line and what would be accepted; for
+            loops also a trip count that is not static, a name read in a loop body
+            before any value, a body-local name used after its loop, a carried
+            variable whose shape or dtype the body changes.
     """
     if not isinstance(source, str):
         raise ParseError(f"source must be a string, got {type(source).__name__}")

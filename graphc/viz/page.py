@@ -19,6 +19,14 @@ show their shape and heat maps of their value, tangent and adjoint. Where a NaN 
 infinity first appeared (:attr:`Trace.problems`), the node, the edge and the row are
 marked and a banner leads to it.
 
+Loops (``scan``, ``while_loop``, ``switch`` nodes): the diagram draws each as one node,
+and its body is shown once below the diagram in a ``<details>`` element, folded, whose
+summary gives the trip count; a click on the summary, on the loop node or on the
+*body* button of the loop's row group unfolds it. In the tables each loop is one row
+group (``<tbody class="gc-loop-rows">``) headed by the trip count: the packing of its
+operands, the loop, the unpacking of its results, and the derivative of the whole loop
+in one row (:func:`loop_groups`).
+
 Accessibility: every control, node and row is reachable with Tab, in that order (nodes
 in trace order v₋₁, v₀, v₁, …), and has an ``aria-label``; the step description is an
 ``aria-live`` region. Colours come from the Okabe–Ito colour-blind-safe palette (blue
@@ -107,6 +115,82 @@ def _dot_ids(trace) -> dict[str, str]:
     return {trace.id_of(n): _dom(trace.id_of(n)) for n in trace.numbers}
 
 
+def loop_groups(trace) -> dict[str, list[str]]:
+    """The rows of each loop, for showing a loop as one row group: ``{trace name of a
+    scan/while_loop/switch node: [trace names of the node itself, of the reshape and
+    concatenate nodes that only pack its operands, and of the getitem and reshape nodes
+    that unpack its value]}``, in trace order. A control-flow node takes and gives
+    packed vectors (:mod:`graphc.ir.control_flow`); these helpers are the
+    bookkeeping around the loop, not computations of their own.
+
+    Args:
+        trace: a :class:`graphc.viz.Trace`.
+    """
+    from ..ir import control_flow as cf
+    g = trace.graph
+    users: dict[int, list] = {}
+    for n in g.operations:
+        for a in n.args:
+            users.setdefault(id(a), []).append(n)
+    outputs = {id(o) for o in g.outputs}
+    out: dict[str, list[str]] = {}
+    for loop in sorted((n for n in trace.numbers if cf.is_control(n)),
+                       key=lambda n: trace.numbers[n]):
+        group = {id(loop): loop}
+        for u in users.get(id(loop), []):
+            if u.prim.name in ("getitem", "reshape"):
+                group[id(u)] = u
+                if u.prim.name == "getitem":
+                    for w in users.get(id(u), []):
+                        if w.prim.name == "reshape":
+                            group[id(w)] = w
+        stack = list(loop.args)
+        while stack:
+            n = stack.pop()
+            if (n.is_input or not n.args or id(n) in group or id(n) in outputs
+                    or n.prim.name not in ("concatenate", "reshape")
+                    or not all(id(u) in group for u in users.get(id(n), []))):
+                continue
+            group[id(n)] = n
+            stack.extend(n.args)
+        out[trace.id_of(loop)] = [trace.id_of(n) for n in sorted(
+            (n for n in group.values() if n in trace.numbers),
+            key=lambda n: trace.numbers[n])]
+    return out
+
+
+def _loop_record(trace, node) -> dict:
+    """The page's record of one control-flow node: its trip count and the captions and
+    sizes of its bodies."""
+    from .dot import loop_captions
+    p = dict(node.params)
+    trips = p.get("length") if node.prim.name == "scan" else p.get("max_steps")
+    name = trace.id_of(node)
+    return {
+        "node": name, "dom": _dom(name), "var": nt.var(trace.numbers[node]).text,
+        "op": node.prim.name, "trips": trips,
+        "bodies": [{"caption": cap, "operations": len(b.graph.operations),
+                    "inputs": [x.name for x in b.graph.inputs],
+                    "outputs": list(b.graph.output_names)}
+                   for b, cap in loop_captions(node)],
+    }
+
+
+def _loop_summary(rec: dict) -> str:
+    """``v₇ = scan: 1000 steps of a body of 5 operations`` (the row group's and the
+    folded body's caption)."""
+    n_ops = sum(b["operations"] for b in rec["bodies"])
+    if rec["op"] == "scan":
+        what = f"{rec['trips']} steps of a body of {n_ops} operations"
+    elif rec["op"] == "while_loop":
+        what = (f"at most {rec['trips']} steps" if rec["trips"] is not None else
+                "a trip count known at run time") + \
+            f" of a body and a condition of {n_ops} operations"
+    else:
+        what = f"one of {len(rec['bodies'])} branches ({n_ops} operations in all)"
+    return f"{rec['var']} = {rec['op']}: {what}"
+
+
 def trace_data(trace, digits: int | None = None) -> dict:
     """The trace as the JSON-ready record the page's controller reads.
 
@@ -120,8 +204,12 @@ def trace_data(trace, digits: int | None = None) -> dict:
         value text, shape, local partials, final tangent and adjoint, heat maps),
         ``steps`` one record per table row in table order (section, kind, node, the
         row's text, the value it sets, the adjoint accumulation written with numbers,
-        the diagram edges involved, a NaN/inf flag). Numbers are floats, non-finite
-        ones the strings ``"nan"``, ``"inf"``, ``"-inf"``.
+        the diagram edges involved, a NaN/inf flag, and ``loop``: the diagram id of
+        the loop whose row group it belongs to, see :func:`loop_groups`), ``loops``
+        one record per loop or branch node (trip count, each body's caption and number
+        of operations). The derivative of a whole loop (a loop itself) is written
+        ``v̄₆ = VJP of v₇ = scan: 1000 steps of a body of 5 operations = …``. Numbers
+        are floats, non-finite ones the strings ``"nan"``, ``"inf"``, ``"-inf"``.
     """
     d = digits or trace.digits
     g = trace.graph
@@ -177,6 +265,12 @@ def trace_data(trace, digits: int | None = None) -> dict:
         if r["flag"] and r["node"] in by_name:
             by_name[r["node"]]["flags"].append(r["flag"])
 
+    by_node = {trace.id_of(n): n for n in trace.numbers}
+    groups = loop_groups(trace)
+    loops = [_loop_record(trace, by_node[name]) for name in groups]
+    loop_of = {m: name for name, members in groups.items() for m in members}
+    summaries = {rec["node"]: _loop_summary(rec) for rec in loops}
+
     steps = []
     bar: dict[str, Any] = {}      # current adjoints, by trace name
     out_k = {"primal": 0, "tangent": 0}
@@ -189,7 +283,21 @@ def trace_data(trace, digits: int | None = None) -> dict:
             "value": _scalar(r["value"]), "value_text": r["value_text"],
             "shape": list(r["shape"]), "heat": _heat(r["value"]), "flag": r["flag"],
             "sets": None, "numbers": None, "before": None, "edges": [], "into": None,
+            "loop": None,
         }
+        group = r["source"] if r["kind"] == "step" else (
+            node if r["kind"] == "op" else None)
+        if group in loop_of:
+            step["loop"] = _dom(loop_of[group])
+            whole = group if group in groups else None
+            if whole is not None and r["section"] != "primal" and len(step["text"]) > 160:
+                # the derivative of a whole loop: a loop of its own, written out in
+                # full it would fill the page
+                lhs = r["lhs"]
+                acc = f"{lhs} + " if r["text"].startswith(f"{lhs} = {lhs} + ") else ""
+                how = ("VJP of" if r["section"] == "adjoint" else "JVP of")
+                step["text"] = (f"{lhs} = {acc}{how} {summaries[whole]} = "
+                                f"{r['value_text']}")
         if r["section"] == "primal":
             if r["kind"] in ("input", "op"):
                 step["sets"] = "v"
@@ -238,6 +346,7 @@ def trace_data(trace, digits: int | None = None) -> dict:
     return {
         "title": trace.title, "mode": trace.mode, "sections": trace.sections,
         "digits": d, "nodes": nodes, "steps": steps, "problems": problems,
+        "loops": loops,
         "outputs": [{"name": nm, "dom": f"y{j}", "node": trace.id_of(o)
                      if o in trace.numbers else None}
                     for j, (nm, o) in enumerate(outputs)],
@@ -356,7 +465,13 @@ def _tables(data: dict) -> str:
         out.append('<thead><tr><th scope="col">variable</th><th scope="col">expression'
                    '</th><th scope="col">value</th><th scope="col">note</th></tr></thead>'
                    "<tbody>")
+        group = None
+        loops = {rec["dom"]: rec for rec in data.get("loops", [])}
         for s in rows:
+            if s.get("loop") != group:
+                group = s.get("loop")
+                out.append("</tbody><tbody>" if group is None else
+                           _loop_head(loops[group], sec))
             lhs, _, rest = s["text"].partition(" = ")
             expr = rest
             if expr.endswith(" = " + s["value_text"]):
@@ -379,6 +494,74 @@ def _tables(data: dict) -> str:
                 f'<td>{_esc("; ".join(note))}{flag}</td></tr>')
         out.append("</tbody></table></section>")
     return "\n".join(out)
+
+
+def _loop_head(rec: dict, section: str) -> str:
+    """The opening of a loop's row group: ``<tbody class="gc-loop-rows">`` and a header
+    row with the trip count and a button that unfolds the body."""
+    how = {"primal": "loop", "tangent": "forward mode through loop",
+           "adjoint": "reverse mode through loop"}[section]
+    text = f"⟳ {how} {_loop_summary(rec)}: one row for all the steps"
+    return (f'</tbody><tbody class="gc-loop-rows" data-gc-loop="{_esc(rec["dom"])}">'
+            f'<tr class="gc-loop-head"><th colspan="4" scope="rowgroup">{_esc(text)} '
+            f'<button type="button" data-gc-open-loop="{_esc(rec["dom"])}" '
+            f'aria-label="show the body of {_esc(rec["var"])}">body</button></th></tr>')
+
+
+def _body_svg(graph, prefix: str) -> str:
+    """A body graph as inline SVG (graph view, loops inside it as clusters), its
+    Graphviz ids prefixed so they cannot clash with the main diagram's; a note where
+    Graphviz is missing or the body is too large to draw."""
+    from .dot import DiagramTooLargeError, graph_to_dot
+    from .render import render_dot
+    try:
+        svg = render_dot(graph_to_dot(graph, max_nodes=400), "svg").decode("utf-8")
+    except (DiagramTooLargeError, GraphcError) as exc:
+        return f'<p class="gc-note">No diagram of the body: {_esc(exc)}</p>'
+    svg = svg[svg.find("<svg"):]
+    svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.DOTALL)
+    svg = re.sub(r'\bid="([^"]*)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    return svg.replace("<svg ", '<svg class="gc-svg gc-body-svg" role="img" ', 1)
+
+
+def _legend(node, graph) -> str:
+    """What a body's inputs are: ``. Inputs: c₀ → x, c₁ → v carried from step to step;
+    k… loop-invariant operands`` (a carry named after the body output it becomes)."""
+    p = dict(node.params)
+    n_carry = p.get("n_carry")
+    if n_carry is None:            # switch branches: operands only
+        return ". Inputs: o… the operands, k… values from outside"
+    outs = list(graph.output_names)
+    named = [f"c{i} → {outs[i]}" for i in range(min(n_carry, len(outs)))
+             if outs[i] != f"y{i}"] if len(outs) >= n_carry else []
+    carries = ", ".join(named) if named else "c…"
+    rows = "; x… the rows of the per-step inputs" if p.get("n_xs") else ""
+    return f". Inputs: {carries} carried from step to step{rows}; k… loop-invariant operands"
+
+
+def _loop_details(trace, data: dict, prefix: str) -> str:
+    """One folded ``<details>`` per loop or branch node: its bodies drawn once (graph
+    view) with their operations listed, under a summary giving the trip count."""
+    from ..ir import control_flow as cf
+    by_name = {trace.id_of(n): n for n in trace.numbers}
+    out = []
+    for rec in data["loops"]:
+        node = by_name[rec["node"]]
+        parts = [(f'<details class="gc-loop" id="{prefix}-loop-{rec["dom"]}" '
+                  f'data-gc-loop="{_esc(rec["dom"])}">'),
+                 (f"<summary>{_esc(_loop_summary(rec))} (body shown once; click to "
+                  "unfold)</summary>")]
+        for j, (body, b) in enumerate(zip(cf.bodies(node), rec["bodies"])):
+            svg = _body_svg(body.graph, f"{prefix}-{rec['dom']}-b{j}")
+            parts.append(f'<figure class="gc-loop-body"><figcaption>{_esc(b["caption"])}'
+                         f"{_esc(_legend(node, body.graph))}</figcaption>{svg}"
+                         f'<pre class="gc-loop-ir">{_esc(str(body.graph))}</pre></figure>')
+        parts.append("</details>")
+        out.append("".join(parts))
+    if not out:
+        return ""
+    return ('<section class="gc-loops" aria-label="loop bodies"><h2>Loop bodies</h2>'
+            + "".join(out) + "</section>")
 
 
 def _values_table(data: dict) -> str:
@@ -459,6 +642,15 @@ _CSS = """
 .gc-page g.gc-edge.gc-active polygon{stroke:#E69F00;fill:#E69F00}
 .gc-page g.gc-edge.gc-active text{font-weight:700}
 .gc-page g.gc-edge.gc-problem path{stroke:#D55E00;stroke-width:4}
+.gc-page tbody.gc-loop-rows{border-left:4px double #7f5fa0}
+.gc-page tr.gc-loop-head th{background:#f3eef8;font-weight:600;color:#3b2a50}
+.gc-page tr.gc-loop-head button{font-size:.85em;padding:0 .5em;margin-left:.4em}
+.gc-page tbody.gc-loop-cur tr.gc-loop-head th{background:#e4d8f0}
+.gc-page details.gc-loop{border:2px dashed #7f5fa0;padding:.3em .6em;margin:.5em 0}
+.gc-page details.gc-loop>summary{cursor:pointer;font-weight:600;color:#3b2a50}
+.gc-page .gc-loop-body{margin:.4em 0}
+.gc-page .gc-loop-body figcaption{font-style:italic;color:#3d3d3d}
+.gc-page pre.gc-loop-ir{font-size:.85em;background:#f7f7f7;padding:.3em .5em;overflow-x:auto}
 .gc-page .gc-heat{display:inline-block;margin:.2em .8em .2em 0;vertical-align:top}
 .gc-page .gc-heat figcaption{font-size:.85em}
 .gc-page .gc-help{font-size:.85em;color:#3d3d3d}
@@ -518,6 +710,12 @@ _JS = r"""
     var byId = {}; data.nodes.forEach(function (n) { byId[n.id] = n; });
     var byDom = {}; data.nodes.forEach(function (n) { byDom[n.dom] = n; });
     var svgNodes = {}; root.querySelectorAll("g.gc-node").forEach(function (g) { svgNodes[g.getAttribute("data-gc-dom")] = g; });
+    var loops = {}; root.querySelectorAll("details.gc-loop").forEach(function (d) { loops[d.getAttribute("data-gc-loop")] = d; });
+    var groups = Array.prototype.slice.call(root.querySelectorAll("tbody.gc-loop-rows"));
+    function openLoop(dom) { var d = loops[dom]; if (!d) return; d.open = true; if (d.scrollIntoView) d.scrollIntoView({block: "nearest"}); }
+    root.querySelectorAll("button[data-gc-open-loop]").forEach(function (b) {
+      b.addEventListener("click", function (ev) { openLoop(b.getAttribute("data-gc-open-loop")); ev.stopPropagation(); });
+    });
     var edges = Array.prototype.slice.call(root.querySelectorAll("g.gc-edge"));
     var rows = Array.prototype.slice.call(root.querySelectorAll("tr.gc-row"));
     var cells = {}; root.querySelectorAll("td[data-gc-cell]").forEach(function (td) {
@@ -594,6 +792,7 @@ _JS = r"""
         var y = svgNodes[st.edges[0][1]]; if (y) y.classList.add("gc-cur");
       }
       if (st && st.kind === "step" && st.edges.length && svgNodes[st.edges[0][1]]) svgNodes[st.edges[0][1]].classList.add("gc-src");
+      groups.forEach(function (t) { t.classList.toggle("gc-loop-cur", !!st && pos > 0 && t.contains(rows[pos - 1])); });
       posEl.textContent = "Step " + pos + " of " + N;
       cur.textContent = "";
       if (!st) {
@@ -636,6 +835,7 @@ _JS = r"""
       g.addEventListener("blur", unhover);
       function jump() { for (var k = 0; k < N; k++) if (steps[k].node === n.id && steps[k].section === "primal") { go(k + 1); break; } }
       g.addEventListener("click", jump);
+      if (loops[d]) g.addEventListener("click", function () { openLoop(d); });
       g.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") { jump(); ev.preventDefault(); } });
     });
     rows.forEach(function (r, i) {
@@ -673,11 +873,14 @@ def _prefix(data: dict) -> str:
 def _heading(trace, title: str) -> str:
     """The page heading: the default caption redrawn as mathematics from the graph
     (``f(x₁, x₂) = ln x₁ + x₁ × x₂ − sin x₂ at x₁ = 2, x₂ = 5``, italic variables), as the
-    diagram's title is; a caption the user gave, or a formula too long, is printed as
-    given."""
+    diagram's title is; a caption the user gave, a formula too long, or the formula
+    of a graph with loops (packing and ``scan(...)`` text), is printed as given."""
     from .dot import is_default_title  # the diagram's rule for its own title
     try:
-        eq = nt.equations(trace.graph, trace.digits) if is_default_title(trace) else None
+        from ..ir import control_flow as cf
+        loops = any(cf.is_control(n) for n in trace.graph.operations)
+        eq = nt.equations(trace.graph, trace.digits) \
+            if is_default_title(trace) and not loops else None   # no formula of a loop
         if eq is None or len(eq.text) > 360:
             return _esc(title)
         at = nt.point(trace.graph, trace.primal, trace.digits)
@@ -719,6 +922,8 @@ def trace_fragment(trace, *, view: str | None = None, digits: int | None = None,
             f" = {labels[_dom(o['node'])].split('= ')[-1]}" if o["node"] else "")
     if digits is not None:
         diagram_options.setdefault("digits", digits)
+    if data["loops"]:   # bodies are shown folded below the diagram instead
+        diagram_options.setdefault("loop_bodies", False)
     try:
         svg_text = render_dot(trace.to_dot(view, **diagram_options), "svg").decode("utf-8")
         diagram = _prepare_svg(svg_text, prefix, labels)
@@ -762,6 +967,7 @@ def trace_fragment(trace, *, view: str | None = None, digits: int | None = None,
         '<div class="gc-current" aria-live="polite" aria-atomic="true"></div>',
         '<div class="gc-main">',
         f'<div class="gc-left"><div class="gc-diagram">{diagram}</div>',
+        _loop_details(trace, data, prefix),
         '<section class="gc-details" aria-live="polite" aria-label="node details"></section>',
         f"{_values_table(data)}</div>",
         f'<div class="gc-right">{_tables(data)}</div>',
@@ -792,4 +998,4 @@ def trace_page(trace, *, view: str | None = None, digits: int | None = None,
         f"</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
-__all__ = ["HEAT_MAX", "trace_data", "trace_fragment", "trace_page"]
+__all__ = ["HEAT_MAX", "loop_groups", "trace_data", "trace_fragment", "trace_page"]
