@@ -113,10 +113,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution as ``torch.nn.functional.conv1d``.
 
     Args:
-        input: ``(N, C, L)`` or ``(C, L)``; weight: ``(O, C/groups, k)``; bias: ``(O,)``
-            or None (graph values or arrays, float64 or float32).
-        stride, padding, dilation: an int or a 1-tuple; padding may be ``"valid"`` or
-            ``"same"`` (stride 1, even total padding). groups: divides C and O.
+        input: ``(N, C, L)`` or ``(C, L)`` (a graph value or an array, float64 or
+            float32).
+        weight: ``(O, C/groups, k)``.
+        bias: ``(O,)`` or None.
+        stride: an int or a 1-tuple.
+        padding: an int, a 1-tuple, ``"valid"`` or ``"same"`` (stride 1, even total
+            padding).
+        dilation: an int or a 1-tuple.
+        groups: divides C and O.
 
     Returns:
         ``(N, O, L_out)`` with ``L_out = ⌊(L + 2p − d(k−1) − 1)/s⌋ + 1``: a graph node, or

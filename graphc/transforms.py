@@ -944,8 +944,10 @@ def sparse_hessian(fun, wrt=None, *, argnums=None, target: str = "llvm"):
     (:mod:`graphc.jacobians`).
 
     Args:
-        fun, wrt, argnums, target: as :func:`sparse_jacobian`; ``fun`` has one scalar
-            output.
+        fun: as :func:`sparse_jacobian`, with one scalar output.
+        wrt: input name(s) to differentiate (default: as :func:`sparse_jacobian`).
+        argnums: the same by position.
+        target: compilation target of the Hessian-vector kernel.
 
     Returns:
         A :class:`~graphc.jacobians.SparseDerivative` giving a symmetric
