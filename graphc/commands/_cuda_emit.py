@@ -106,8 +106,12 @@ def emit_cuda(graph, what: str, cc: tuple[int, int], sizes: dict[str, int]) -> s
     if missing:
         raise GraphcError(f"CUDA kernels are specialised per shape: add "
                           f"--size {' '.join(s + '=N' for s in missing)}")
-    if not is_array_graph(graph):
+    if not is_array_graph(graph) or cuda.is_per_point(graph):
         return cuda.render(graph).text if what == "source" else cuda.ptx(graph, cc)
+    if cuda.needs_serial(graph):    # loops too long to unroll: one thread's program
+        if what == "source":
+            return cuda.render_serial(graph, sizes)[0].text
+        return "\n".join(cuda.compile(graph).ptx(cc, **sizes).values())
     if what == "source":
         return cuda.render_arrays(graph, sizes).text
     texts = cuda.array_ptx(graph, sizes, cc)

@@ -8,6 +8,11 @@
   that plan: one map kernel, one thread per element, the value and every derivative
   output in one pass, ``n`` and the input layout (scalar / flat / strided) as
   run-time parameters.
+* :mod:`.loops` writes a graph of scalar inputs and outputs holding loops or
+  branches (``gc.scan``, ``gc.while_loop``, ``gc.cond``) as that map kernel too: each
+  thread runs the loops for its point, as loops (:func:`is_per_point`); an array
+  graph whose loops the plan would unroll past its limit runs as one thread's program
+  (:func:`needs_serial`, :func:`render_serial`).
 * :mod:`.jit` holds the one kernel class, :class:`CudaKernel` (``compile`` returns
   it for every graph), the one cache (:func:`clear_cache`), and ``ptx``, which emits
   PTX without a GPU; :mod:`.array_jit` runs array programs and emits their PTX.
@@ -19,6 +24,7 @@ Importing this package does not import Numba; ``compile`` and ``ptx`` do, and ra
 from .arrays import ArrayProgramSource, render_arrays
 from .jit import (DEFAULT_CC, INSTALL_HINT, CudaKernel, cache_info, clear_cache,  # noqa: A004
                   compile, ptx)
+from .loops import is_per_point, needs_serial, render_serial
 from .render import KernelSource, missing_lowerings, render
 
 
@@ -35,5 +41,6 @@ def __getattr__(name):
 
 
 __all__ = ["ArrayProgramSource", "CudaKernel", "DEFAULT_CC", "INSTALL_HINT", "KernelSource",
-           "array_ptx", "cache_info", "clear_cache", "compile", "missing_lowerings", "ptx",
+           "array_ptx", "cache_info", "clear_cache", "compile", "is_per_point",
+           "missing_lowerings", "needs_serial", "ptx", "render_serial",
            "render", "render_arrays"]

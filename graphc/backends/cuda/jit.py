@@ -91,12 +91,12 @@ def cached(key: tuple, make: Callable[[], Any]) -> Any:
 
 def cache_info() -> dict[str, int]:
     """How many entries the CUDA cache holds, by kind (``function``, ``dispatcher``,
-    ``map``, ``launch`` (dispatchers specialised to argument types), ``program``),
-    and ``total``."""
+    ``map``, ``launch`` (dispatchers specialised to argument types), ``program``,
+    ``serial`` (one-thread programs of array graphs with long loops)), and ``total``."""
     with _lock:
         kinds = [k[0] for k in _cache]
     info = {kind: kinds.count(kind)
-            for kind in ("function", "dispatcher", "map", "launch", "program")}
+            for kind in ("function", "dispatcher", "map", "launch", "program", "serial")}
     info["total"] = len(kinds)
     return info
 
@@ -274,7 +274,8 @@ def ptx(graph: Graph, cc: tuple[int, int] = DEFAULT_CC, *, layout: Sequence | No
         raise BackendUnavailableError("PTX cannot be generated while Numba's CUDA simulator "
                                       "is enabled (unset NUMBA_ENABLE_CUDASIM)")
     from ...ir.shapes import is_array_graph
-    if is_array_graph(graph):
+    from .loops import is_per_point
+    if is_array_graph(graph) and not is_per_point(graph):
         # an array graph with concrete shapes: every kernel, each a separate PTX module
         # (array_jit.array_ptx gives them one by one, and takes symbol sizes)
         from .array_jit import array_ptx
@@ -360,6 +361,9 @@ class CudaKernel:
       strides, so no broadcast copy is made. Every output has the broadcast shape.
       One kernel per input layout (scalar / flat / strided per input), for every
       number of points.
+    * Graphs of scalar inputs and outputs holding loops or branches (``gc.scan``,
+      ``gc.while_loop``, ``gc.cond``...): called like elementwise graphs, one thread
+      per point running the loops as loops (:mod:`.loops`).
     * Array graphs: inputs of the declared shapes, symbolic dimensions (``("B",
       64)``) bound from them; inputs of another real dtype are converted on load.
       Class labels (of ``cross_entropy``, ``one_hot``) are checked to be integers in
@@ -402,6 +406,7 @@ class CudaKernel:
         from ...ir.shapes import is_array_graph
         from .arrays import Options, supports
         from .array_jit import MATMUL_CHOICES
+        from .loops import is_per_point, needs_serial
         self.options = Options(threads_per_block, max_blocks, reduce_threads, reduce_blocks,
                                serial_reduce, tile)      # checks every value
         if not (isinstance(matmul, str) and matmul in MATMUL_CHOICES) and not (
@@ -409,7 +414,11 @@ class CudaKernel:
             raise LoweringError(f"matmul must be one of {', '.join(MATMUL_CHOICES)} or a "
                                 f"MatmulLibrary, got {matmul!r}")
         self.graph = graph
-        self.is_array = is_array_graph(graph)
+        # scalar inputs and outputs around loops: evaluated per point like an
+        # elementwise graph, each thread running the loops (graphc.backends.cuda.loops)
+        self.is_array = is_array_graph(graph) and not is_per_point(graph)
+        # array graphs whose loops would unroll past the limit: one thread's program
+        self.serial = self.is_array and needs_serial(graph)
         self.threads_per_block = int(threads_per_block)
         self.max_blocks = int(max_blocks)
         self.matmul = matmul
@@ -441,6 +450,9 @@ class CudaKernel:
         given (``B=32``) for an array graph."""
         if not self.is_array:
             return self.source
+        if self.serial:
+            from .loops import render_serial
+            return render_serial(self.graph, sizes)[0]
         from .arrays import render_arrays
         return render_arrays(self.graph, sizes, self.options)
 
@@ -450,6 +462,16 @@ class CudaKernel:
         graph's kernels for the symbol sizes given (see :func:`~.array_jit.array_ptx`)."""
         if not self.is_array:
             return ptx(self.graph, cc, fastmath=self.fastmath)
+        if self.serial:
+            from numba import types
+            from .loops import render_serial
+            src, g = render_serial(self.graph, sizes)
+            nb = {"float64": types.float64, "float32": types.float32}
+            sig = types.void(*[types.Array(nb[x.dtype], 1, "C")
+                               for x in list(g.inputs) + list(g.outputs)])
+            text, _ = self._cuda.compile_ptx(python_function(src), sig, cc=tuple(cc),
+                                             fastmath=self.fastmath)
+            return {src.name: text}
         from .array_jit import array_ptx
         return array_ptx(self.graph, sizes, cc, fastmath=self.fastmath, options=self.options)
 
@@ -505,7 +527,9 @@ class CudaKernel:
                 staged.append(("device", d))
             else:
                 staged.append(("host", as_input_array(v, x.name, x.dtype)))
-        if self.is_array:
+        if self.serial:
+            results, shapes = self._run_serial(staged)
+        elif self.is_array:
             results, shapes = self._run_program(staged)
         else:
             results, shapes = self._run_map(staged, owner)
@@ -592,6 +616,34 @@ class CudaKernel:
                 return kern
         return cached(("launch", self._key, tuple(layout), ndim, self.fastmath, tuple(sig)),
                       lambda: kern.specialize(*args))
+
+    def _run_serial(self, staged: list):
+        """Run an array graph with long loops as one thread's program
+        (:func:`.loops.render_serial`, cached per binding of the sizes); returns the
+        flat outputs and their shapes."""
+        from ...ir.shapes import bind as bind_shapes
+        from ...ir.shapes import env_key
+        from .loops import render_serial
+        cuda = self._cuda
+        env = bind_shapes(self.graph, [a for _, a in staged])
+
+        def make():
+            src, g = render_serial(self.graph, env)
+            return src, g, dispatcher(src, self.fastmath)
+        src, g, kern = cached(("serial", self._key, env_key(env), self.fastmath), make)
+        inputs = []
+        for x, (where, a) in zip(g.inputs, staged):
+            dt = NP_DTYPES[x.dtype]
+            size = max(1, math.prod(a.shape))
+            if where == "device" and a.is_c_contiguous() and np.dtype(a.dtype) == dt:
+                inputs.append(a.reshape(size))
+                continue
+            host = a if where == "host" else a.copy_to_host()
+            inputs.append(cuda.to_device(np.ascontiguousarray(host, dt).reshape(size)))
+        outs = [cuda.device_array(max(1, math.prod(o.shape)), dtype=NP_DTYPES[o.dtype])
+                for o in g.outputs]
+        kern[1, 1](*inputs, *outs)
+        return outs, [tuple(o.shape) for o in g.outputs]
 
     def _run_program(self, staged: list):
         """Launch the program of an array graph for the sizes its inputs bind; returns

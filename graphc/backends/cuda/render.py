@@ -152,6 +152,12 @@ def render(graph: Graph, layout: Sequence | None = None, ndim: int | None = None
     ``np.float32(...)`` on loads, float32 results are rounded to float32), so a
     float32 graph keeps float32 values between operations.
 
+    A graph of scalar inputs and outputs holding loops or branches (``gc.scan``,
+    ``gc.fori_loop``, ``gc.while_loop``, ``gc.cond``: see
+    :func:`.loops.is_per_point`) is rendered with the same parameters by
+    :func:`.loops.render_per_point`: each thread runs the loops for its point, as
+    Python loops in the source (whose size does not grow with the trip count).
+
     Args:
         graph: a graph of scalar (shape ``()``) nodes, float64 or float32.
         layout, ndim: see :func:`normalize_layout` (default: every input ``flat``).
@@ -162,11 +168,15 @@ def render(graph: Graph, layout: Sequence | None = None, ndim: int | None = None
 
     Raises:
         LoweringError: a node with a non-scalar shape (array graphs need the tensor
-            lowering), or a primitive without a ``cuda`` template.
+            lowering) outside a per-point program, or a primitive without a ``cuda``
+            template.
     """
     if not name.isidentifier() or keyword.iskeyword(name):
         raise LoweringError(f"kernel name {name!r} is not an identifier")
     layout, ndim = normalize_layout(graph, layout, ndim)
+    from .loops import is_per_point, render_per_point
+    if is_per_point(graph):   # scalar inputs and outputs around loops: one thread a point
+        return render_per_point(graph, layout, ndim, name)
     nums = graph.numbers
     for n in graph.nodes:
         if n.shape != () or not n.prim.elementwise:
