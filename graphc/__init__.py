@@ -31,6 +31,7 @@ from . import nn  # noqa: E402 - gc.nn: convolution and pooling, torch.nn.functi
 from .nn import (avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d,  # noqa: E402
                  max_pool1d, max_pool2d, max_pool3d)
 from .frontend.control import cond, fori_loop, scan, switch, while_loop  # noqa: E402
+from .vmap import vmap  # noqa: E402 - vectorizing map (graphc.vmap)
 from .passes import loops as _loops  # noqa: E402,F401 - registers the loop derivative rules
 
 from ._version import __version__
@@ -53,6 +54,7 @@ __all__ += ["jacobian_sparsity", "sparse_hessian", "sparse_jacobian"]  # graphc.
 __all__ += ["avg_pool1d", "avg_pool2d", "avg_pool3d", "conv1d", "conv2d", "conv3d",
             "max_pool1d", "max_pool2d", "max_pool3d"]  # convolution and pooling (graphc.nn)
 __all__ += ["cond", "fori_loop", "scan", "switch", "while_loop"]  # control flow (docs/loops.md)
+__all__ += ["vmap"]  # vectorizing map, as jax.vmap (graphc.vmap)
 
 
 def __getattr__(name: str):

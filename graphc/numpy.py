@@ -1216,6 +1216,82 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     return (y, stp) if retstep else y
 
 
+# ---------------------------------------------------------------------------------
+# gather, scatter-add, det (graphc.ir.index_ops)
+
+@_composite("numpy.take")
+def take(a, indices, axis=None):
+    """``np.take(a, indices, axis)``: entries of ``a`` at integer ``indices`` along
+    ``axis`` (``a`` flattened for None), shape ``a.shape[:axis] + indices.shape +
+    a.shape[axis+1:]``; negative indices count from the end. Indices: an integer
+    array/list/number (a constant) or a graph value holding integers (checked when
+    the graph runs: InputError outside ``[-n, n)``). One ``gather`` node.
+
+    Raises:
+        ShapeError: non-integer constant indices, a constant index out of bounds.
+    """
+    return _index_call("gnp.take", lambda x, i: _index_ops().take(x, i, axis), a, indices)
+
+
+@_composite("numpy.take_along_axis")
+def take_along_axis(arr, indices, axis):
+    """``np.take_along_axis(arr, indices, axis)``: ``indices`` has ``arr``'s number of
+    dimensions and broadcasts against it off ``axis`` (None: ``arr`` flattened). One
+    ``gather`` node; indices as :func:`take`.
+
+    Raises:
+        ShapeError: a different number of dimensions, shapes that do not broadcast.
+    """
+    return _index_call("gnp.take_along_axis",
+                       lambda x, i: _index_ops().take_along_axis(x, i, axis), arr, indices)
+
+
+def add_at(a, indices, values, axis=0):
+    """Functional ``np.add.at(a, indices, values)`` (JAX: ``a.at[indices].add(values)``):
+    a new array, ``a`` with ``values`` added at ``indices`` along ``axis``; repeated
+    indices accumulate. ``values`` broadcast to ``take(a, indices, axis)``'s shape.
+    One ``scatter_add`` node (the transpose of :func:`take`); ``a`` is not modified.
+
+    Raises:
+        ShapeError: as :func:`take`, or values that do not broadcast.
+    """
+    return _index_call("gnp.add_at",
+                       lambda x, i, v: _index_ops().take_scatter_add(x, i, v, axis),
+                       a, indices, values)
+
+
+def _index_ops():
+    from .ir import index_ops
+    return index_ops
+
+
+def _index_call(what: str, build: Callable[..., Node], a, indices, *rest) -> Any:
+    """:func:`_call` with the indices passed on as given (an integer array stays one,
+    so the builder can check it is integral and in range when the graph is built)."""
+    like = _like((a, indices) + rest)
+    if like is None:
+        return _eager(build, (a, indices) + rest, what)
+    return build(operand(a, what, like), indices, *[operand(r, what, like) for r in rest])
+
+
+class _Linalg:
+    """``gnp.linalg``: NumPy's ``linalg`` names that graphc has (``det``)."""
+
+    @staticmethod
+    def det(a):
+        """``np.linalg.det(a)``: the determinant of each matrix of ``a`` (shape
+        ``(..., n, n)``), by LU with partial pivoting (the primitive ``det``).
+
+        Raises:
+            ShapeError: ``a`` is not a stack of square matrices.
+        """
+        return _call("gnp.linalg.det", lambda x: _index_ops().det(x), a)
+
+
+linalg = _Linalg()
+"""``gnp.linalg.det``."""
+
+
 _WRITTEN = {"matmul": "matmul", "dot": "matmul", "transpose": "transpose",
             "reshape": "reshape", "broadcast_to": "broadcast_to",
             "concatenate": "concatenate", "stack": "concatenate", "where": "where",
@@ -1260,4 +1336,5 @@ refresh()
 on_registry_change(refresh)
 
 __all__ = sorted(set(NAMES) | set(COMPOSITES) | {"COMPOSITES", "NAMES", "array", "asarray",
+                                                 "add_at", "linalg",
                                                  "clip", "ndim", "refresh", "shape"})

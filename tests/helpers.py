@@ -156,3 +156,27 @@ def check_golden(path: Path, text: str) -> None:
                                             name, "actual"))
         raise AssertionError(f"output differs from {name} (regenerate with "
                              f"GRAPHC_REGEN_GOLDEN=1 if intended):\n{diff[:4000]}")
+
+
+def integer_arguments(prim, shapes, params) -> dict:
+    """``{position: (low, high)}`` of the arguments of ``prim`` that hold integers
+    (class labels, gather indices), from the record's ``integer_args`` with the
+    parameter defaults filled in; ``{}`` for ops without such arguments."""
+    if prim.integer_args is None:
+        return {}
+    return prim.integer_args([tuple(s) for s in shapes],
+                             {**prim.param_defaults, **params})
+
+
+def sample_arguments(prim, shapes, params, rng, dtype=np.float64) -> list:
+    """Arguments of ``prim`` for the given shapes: integer arguments drawn uniformly
+    from their valid range (:func:`integer_arguments`), the others uniformly from the
+    record's ``domain``, all as arrays of ``dtype``."""
+    ints = integer_arguments(prim, shapes, params)
+    vals = []
+    for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
+        if k in ints:
+            vals.append(rng.integers(*ints[k], size=shape).astype(dtype))
+        else:
+            vals.append(rng.uniform(lo, hi, size=shape).astype(dtype))
+    return vals

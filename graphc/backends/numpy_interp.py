@@ -14,6 +14,7 @@ import numpy as np
 
 from ..ir import Graph, InputError, Node
 from ..ir.array_ops import check_class_indices, class_label_uses
+from ..ir.index_ops import check_indices, index_uses
 from ..ir.shapes import concrete_shapes, subst_params
 from .common import (NP_DTYPES, as_input_array, bind_arguments, bind_array_inputs, bind_arrays,
                      is_array_graph, output_targets, overlaps)  # noqa: F401 (re-exported)
@@ -65,6 +66,7 @@ def _evaluate_arrays(graph: Graph, arrays, env) -> dict[Node, np.ndarray]:
     shapes = concrete_shapes(graph, env)
     values: dict[Node, np.ndarray] = dict(zip(graph.inputs, arrays))
     label_uses = {id(u): (lab, like, axis) for u, lab, like, axis in class_label_uses(graph)}
+    idx_uses = {id(u): idx for u, idx, _n in index_uses(graph)}
     with np.errstate(all="ignore"):
         for n in graph.nodes:
             if n in values:
@@ -78,6 +80,10 @@ def _evaluate_arrays(graph: Graph, arrays, env) -> dict[Node, np.ndarray]:
             if use is not None:
                 lab, like, axis = use
                 check_class_indices(values[lab], shapes[id(like)][axis], labels_name(lab))
+            idx = idx_uses.get(id(n))
+            if idx is not None:  # gather / scatter_add indices in [-n, n)
+                axis = dict(n.params)["axis"]
+                check_indices(values[idx], shapes[id(n.args[0])][axis], labels_name(idx))
             r = n.prim.impl(*(values[a] for a in n.args), **subst_params(dict(n.params), env))
             values[n] = np.asarray(r, dtype=dt)
     return values
@@ -167,29 +173,31 @@ def label_checker(graph: Graph):
         InputError: a label that is not an integer in ``[0, C)`` (names the labels,
             the entry and the valid range).
     """
-    uses = class_label_uses(graph)
+    uses = [(lab, int(like.shape[axis]), check_class_indices)
+            for _user, lab, like, axis in class_label_uses(graph)]
+    # gather / scatter_add indices: integers in [-n, n)
+    uses += [(idx, int(n), check_indices) for _user, idx, n in index_uses(graph)]
     if not uses:
         return None
     index = {x: k for k, x in enumerate(graph.inputs)}
     plan = []
     needs: set[int] = set()
-    for _user, lab, like, axis in uses:
-        classes = int(like.shape[axis])
+    for lab, classes, checker in uses:
         name = labels_name(lab)
         if lab in index:
-            plan.append((index[lab], None, classes, name))
+            plan.append((index[lab], None, classes, name, checker))
             needs.add(index[lab])
         else:
             sub = Graph(graph.inputs, [lab])
-            plan.append((None, sub, classes, name))
+            plan.append((None, sub, classes, name, checker))
             needs.update(index[n] for n in sub.nodes if n in index)
 
     def check(arrays: Sequence[np.ndarray | None]) -> None:
-        for k, sub, classes, name in plan:
+        for k, sub, classes, name, checker in plan:
             if sub is None:
                 values = arrays[k]
             else:
                 values = _evaluate_arrays(sub, list(arrays), {})[sub.outputs[0]]
-            check_class_indices(values, classes, name)
+            checker(values, classes, name)
     check.needs = frozenset(needs)  # the input positions read (others may be None)
     return check

@@ -195,6 +195,31 @@ class Contraction:
     writes: set[int] = field(default_factory=set)
 
 
+@dataclass
+class IndexStep:
+    """A ``gather``, ``scatter_add`` or ``det`` node (:mod:`graphc.ir.index_ops`) run as
+    scalar loop nests with indexed loads and stores: ``kind`` is ``"gather"``,
+    ``"scatter"`` or ``"det"``; ``args``: the arguments' views (any strides);
+    ``dest``: the result's view; ``shape``: the shape the loop nest runs over (the
+    output for a gather, the broadcast update shape for a scatter, whose copy of ``x``
+    into ``dest`` is the preceding loop; the stack's leading shape for det);
+    ``scratch``: a workspace view of one ``n``×``n`` matrix (det's LU factors).
+    The indices were checked to be integers in ``[-n, n)`` before the run."""
+    kind: str
+    node: Node
+    args: list
+    dest: View
+    shape: tuple
+    axis: int = 0
+    scratch: View | None = None
+    reads: set = field(default_factory=set)
+    writes: set = field(default_factory=set)
+
+
+INDEX_PRIMS = {"gather": "gather", "scatter_add": "scatter", "det": "det"}
+"""The primitives planned as :class:`IndexStep` and their step kinds."""
+
+
 CONTROL = ("scan", "while_loop", "switch")
 """The control-flow primitives (:mod:`graphc.ir.control_flow`) that a plan runs as
 loops and branches (:class:`LoopStep`) rather than unrolled."""
@@ -308,6 +333,8 @@ class Plan:
             return "unslice"
         if p.name in CONTROL and self.specialize_body is not None:
             return "control"
+        if p.name in INDEX_PRIMS:
+            return "index"
         raise LoweringError(f"the array planner cannot lower {p.name} "
                             f"(llvm={p.llvm!r}, cuda={p.cuda!r})")
 
@@ -341,7 +368,7 @@ class Plan:
         out_home: dict[int, View] = {}
         for j, o in enumerate(g.outputs):
             if self._kind(o) in ("ew", "reduce", "matmul", "concat", "unslice",
-                                 "control") and \
+                                 "control", "index") and \
                     id(o) not in out_home:
                 out_home[id(o)] = View(("out", j), 0, o.shape, contiguous_strides(o.shape),
                                        o.dtype, id(o))
@@ -384,6 +411,8 @@ class Plan:
                 self._add_gemm(n, home)
             elif kind == "control":
                 self._add_control(n, home)
+            elif kind == "index":
+                self._add_index(n, home)
             elif kind == "concat":
                 axis = dict(n.params)["axis"]
                 start = 0
@@ -481,6 +510,30 @@ class Plan:
                         out_off, out_sizes, carry, C, flag, params, reads={src.base},
                         writes={home.base})
         self.steps.append(step)
+
+    def _add_index(self, n: Node, home: View) -> None:
+        """Plan a gather, scatter_add or det node as an :class:`IndexStep` (a scatter
+        first copies ``x`` into its result with a loop)."""
+        from ..ir import index_ops as I
+        kind = INDEX_PRIMS[n.prim.name]
+        views = [self._materialized(a) for a in n.args]
+        axis = dict(n.params).get("axis", 0)
+        scratch = None
+        if kind == "gather":
+            shape = n.shape
+        elif kind == "scatter":
+            x = n.args[0]
+            self._add_loop(n.shape, [Out(_ViewRead(x, views[0]), home, "store")],
+                           merge=False)
+            shape = I._scatter_iter_shape(x.shape, n.args[1].shape, n.args[2].shape, axis)
+        else:
+            k = n.args[0].shape[-1]
+            item = np.dtype(NP_DTYPES[n.dtype]).itemsize
+            scratch = View(("work", self._work(k * k * item)), 0, (k, k),
+                           contiguous_strides((k, k)), n.dtype, ("tmp", -4))
+            shape = n.shape
+        self.steps.append(IndexStep(kind, n, views, home, tuple(shape), axis, scratch,
+                                    reads={v.base for v in views}, writes={home.base}))
 
     def _add_gemm(self, n: Node, home: View) -> None:
         a, b = n.args
@@ -668,7 +721,8 @@ def _gemm_layout(v: View) -> tuple[bool, int] | None:
     return None
 
 
-__all__ = ["CHEAP_COST", "CONTROL", "Contraction", "IDENTITY", "LoopNest", "LoopStep",
+__all__ = ["CHEAP_COST", "CONTROL", "Contraction", "IDENTITY", "INDEX_PRIMS", "IndexStep",
+           "LoopNest", "LoopStep",
            "loop_supported", "Out", "Plan", "REDUCE_OPS",
            "REDUCTIONS", "VIEW_OPS", "View", "contiguous_strides", "element_cost",
            "is_cheap", "node_is_cheap", "prod"]

@@ -8,6 +8,7 @@ from . import ops
 from . import array_ops  # noqa: E402 - registers the array primitives after ops
 from . import conv_ops  # noqa: E402 - convolution and pooling (after array_ops)
 from . import control_flow  # noqa: E402 - scan, while_loop, switch (sub-graphs)
+from . import index_ops  # noqa: E402 - gather, scatter_add, det (after array_ops)
 from .errors import (BackendUnavailableError, CacheWarning, DomainError, GraphcError,
                      InputError, LoweringError, NotDifferentiableError, ParseError,
                      ShapeError)

@@ -45,6 +45,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import batching as _b
 from . import ops
 from .errors import InputError, NotDifferentiableError, ShapeError
 from .node import Node
@@ -320,6 +321,104 @@ def _back(t: Node, shape: tuple, axes: tuple, keepdims: bool) -> Node:
 
 
 # ---------------------------------------------------------------------------------
+# batching rules (the ``batch`` field; graphc.vmap): see graphc/ir/batching.py
+
+def _matmul_batch(node, args, axes):
+    """matmul is 1-D/2-D only: a batch of left factors folds into the rows, a batch of
+    right factors into the columns; when both are batched, a product and a sum over
+    the shared axis."""
+    (a, b), (aa, ab) = args, axes
+    va, vb = len(node.args[0].shape) == 1, len(node.args[1].shape) == 1
+    if ab is None:
+        a = _b.moveaxis(a, aa, 0)
+        if va:
+            return matmul(a, b), 0
+        n_b, n, k = a.shape
+        out = matmul(_b.reshape(a, (n_b * n, k)), b)
+        return _b.reshape(out, (n_b, n) + tuple(b.shape[1:])), 0
+    b = _b.moveaxis(b, ab, 0)
+    n_b = b.shape[0]
+    if aa is None:
+        if vb:
+            out = matmul(a, transpose(b))
+            return out, len(out.shape) - 1
+        k, m = b.shape[1:]
+        out = matmul(a, _b.reshape(_b.moveaxis(b, 0, 1), (k, n_b * m)))
+        return _b.reshape(out, tuple(out.shape[:-1]) + (n_b, m)), len(out.shape) - 1
+    a = _b.moveaxis(a, aa, 0)
+    a4 = _b.reshape(a, tuple(a.shape) + (() if vb else (1,)))
+    b4 = _b.reshape(b, (n_b,) + (() if va else (1,)) + tuple(b.shape[1:]))
+    return sum(ops.mul(a4, b4), 1 if va else 2), 0
+
+
+def _transpose_batch(node, args, axes):
+    x = _b.moveaxis(args[0], axes[0], 0)
+    return transpose(x, (0,) + _b.shift(node.param("axes"))), 0
+
+
+def _reshape_batch(node, args, axes):
+    x = _b.moveaxis(args[0], axes[0], 0)
+    return _b.reshape(x, (x.shape[0],) + tuple(node.shape)), 0
+
+
+def _broadcast_batch(node, args, axes):
+    x = _b.pad_after_batch(_b.moveaxis(args[0], axes[0], 0), len(node.shape))
+    return _b.broadcast_to(x, (x.shape[0],) + tuple(node.shape)), 0
+
+
+def _axis_batch(node, args, axes):
+    """Reductions and the softmax family: the batch first, the axes shifted past it."""
+    x = _b.moveaxis(args[0], axes[0], 0)
+    return _b.rebind(node, x, axis=_b.shift(node.param("axis"))), 0
+
+
+def _size_batch(node, args, axes):
+    x = _b.moveaxis(args[0], axes[0], 0)
+    return _b.rebind(node, x, axis=_b.shift(node.param("axis"))), None
+
+
+def _getitem_batch(node, args, axes):
+    x = _b.moveaxis(args[0], axes[0], 0)
+    return _b.rebind(node, x, index=":, " + node.param("index")), 0
+
+
+def _unslice_batch(node, args, axes):
+    y = _b.moveaxis(args[0], axes[0], 0)
+    return _b.rebind(node, y, shape=(y.shape[0],) + tuple(node.param("shape")),
+                     index=":, " + node.param("index")), 0
+
+
+def _concat_batch(node, args, axes):
+    n = _b.batch_size(args, axes)
+    a, b = (_b.to_front(x, ax, n) for x, ax in zip(args, axes))
+    return _b.rebind(node, a, b, axis=node.param("axis") + 1), 0
+
+
+def _mse_batch(node, args, axes):
+    rank = _py_max(len(node.args[0].shape), len(node.args[1].shape))
+    a, b = (x if ax is None else _b.pad_after_batch(_b.moveaxis(x, ax, 0), rank)
+            for x, ax in zip(args, axes))
+    d = ops.sub(a, b)
+    return mean(ops.mul(d, d), tuple(range(1, rank + 1))), 0
+
+
+def _ce_batch(node, args, axes):
+    n = _b.batch_size(args, axes)
+    z, y = (_b.to_front(x, ax, n) for x, ax in zip(args, axes))
+    axis, nd = node.param("axis") + 1, len(z.shape)
+    labels = y if tuple(y.shape) == tuple(z.shape) else one_hot(y, z, axis)
+    total = sum(ops.mul(labels, log_softmax(z, axis)), tuple(range(1, nd)))
+    samples = size(z, tuple(i for i in range(1, nd) if i != axis))
+    return ops.neg(ops.div(total, samples)), 0
+
+
+def _one_hot_batch(node, args, axes):
+    n = _b.batch_size(args, axes)
+    labels, like = (_b.to_front(x, ax, n) for x, ax in zip(args, axes))
+    return _b.rebind(node, labels, like, axis=node.param("axis") + 1), 0
+
+
+# ---------------------------------------------------------------------------------
 # matmul
 
 def _matmul_shape(a, b, **_):
@@ -364,6 +463,7 @@ matmul_p = register(Primitive(
     associativity="both",
     llvm="array.matmul", cuda="array.matmul", aliases=("dot",),
     shape_rule=_matmul_shape, jvp=_matmul_jvp, vjp=_matmul_vjp, elementwise=False,
+    batch=_matmul_batch,
     domain=((-B, B), (-B, B)),
     examples=((((3, 4), (4, 2)), {}), (((4,), (4, 3)), {}), (((3, 4), (4,)), {}),
               (((5,), (5,)), {})),
@@ -406,6 +506,7 @@ transpose_p = register(Primitive(
     latex=r"{0}^\top", textbook="{0}\u1d40", llvm="array.view", cuda="array.view", aliases=("permute_dims",),
     param_names=("axes",), param_defaults={"axes": None}, canonical=_transpose_canon,
     shape_rule=_transpose_shape, elementwise=False,
+    batch=_transpose_batch,
     jvp=lambda x, *, out, tangents, axes, **_: transpose(tangents[0], axes),
     vjp=lambda x, *, out, cotangent, axes, **_: (transpose(cotangent, _inverse(axes)),),
     domain=((-B, B),), examples=((((3, 4),), {}), (((2, 3, 4),), {"axes": (1, 2, 0)})),
@@ -462,6 +563,7 @@ reshape_p = register(Primitive(
     latex=r"{0}", llvm="array.view", cuda="array.view", param_names=("shape",),
     param_defaults={"shape": ()}, canonical=_reshape_canon, shape_rule=_reshape_shape,
     elementwise=False,
+    batch=_reshape_batch,
     jvp=lambda x, *, out, tangents, shape, **_: reshape(tangents[0], shape),
     vjp=lambda x, *, out, cotangent, shape, **_: (reshape(cotangent, x.shape),),
     domain=((-B, B),), examples=((((3, 4),), {"shape": (2, 6)}),
@@ -490,6 +592,7 @@ broadcast_to_p = register(Primitive(
     "broadcast_to({0}{_text})", latex=r"{0}", llvm="array.view", cuda="array.view",
     param_names=("shape",), param_defaults={"shape": ()}, canonical=_broadcast_canon,
     shape_rule=_broadcast_shape, elementwise=False,
+    batch=_broadcast_batch,
     jvp=lambda x, *, out, tangents, shape, **_: broadcast_to(tangents[0], shape),
     vjp=lambda x, *, out, cotangent, shape, **_: (fit_shape(cotangent, x.shape),),
     domain=((-B, B),), examples=((((3, 1),), {"shape": (2, 3, 4)}),
@@ -581,6 +684,7 @@ def _reduction(name, impl, fmt, latex, jvp, vjp, doc, aliases=(), smooth=True, l
         cuda=cuda or f"array.{name}", aliases=aliases, param_names=("axis", "keepdims"),
         param_defaults={"axis": None, "keepdims": False}, canonical=_reduce_canon,
         shape_rule=shape_rule, elementwise=False, jvp=jvp, vjp=vjp, smooth=smooth,
+        batch=_axis_batch,
         decompose=decompose, domain=((-B, B),), examples=_REDUCE_EXAMPLES, doc=doc))
 
 
@@ -642,6 +746,7 @@ size_p = register(Primitive(
     "size", 1, _size_impl, "size({0}{_text})", latex=r"\left|{0}\right|",
     llvm="array.size", cuda="array.size", param_names=("axis",), param_defaults={"axis": None},
     canonical=_size_canon, shape_rule=lambda x, **_: (), elementwise=False,
+    batch=_size_batch,
     differentiable=False, domain=((-B, B),),
     examples=((((3, 4),), {}), (((3, 4),), {"axis": 1})),
     doc="number of entries over axes, as a scalar (derivative 0: it depends on the "
@@ -796,6 +901,7 @@ getitem_p = register(Primitive(
     precedence=50, latex=r"{0}_{{[{index}]}}", llvm="array.view", cuda="array.view",
     aliases=("slice",), param_names=("index",), param_defaults={"index": ":"},
     canonical=_getitem_canon, shape_rule=_getitem_shape, elementwise=False,
+    batch=_getitem_batch,
     jvp=lambda x, *, out, tangents, index, **_: getitem(tangents[0], index),
     vjp=lambda x, *, out, cotangent, index, **_: (unslice(cotangent, x.shape, index),),
     domain=((-B, B),),
@@ -835,6 +941,7 @@ unslice_p = register(Primitive(
     latex=r"\operatorname{{pad}}\left({0}\right)", llvm="array.unslice", cuda="array.unslice",
     param_names=("shape", "index"), param_defaults={"shape": (), "index": ":"},
     canonical=_unslice_canon, shape_rule=_unslice_shape, elementwise=False,
+    batch=_unslice_batch,
     masks=True,  # the padding is an exact zero: AD absorbs 0·NaN behind it
     jvp=lambda y, *, out, tangents, shape, index, **_: unslice(tangents[0], shape, index),
     vjp=lambda y, *, out, cotangent, shape, index, **_: (getitem(cotangent, index),),
@@ -889,6 +996,7 @@ concatenate_p = register(Primitive(
     llvm="array.concatenate", cuda="array.concatenate", aliases=("concat",), param_names=("axis",),
     param_defaults={"axis": 0}, canonical=_concat_canon, shape_rule=_concat_shape,
     elementwise=False, jvp=_concat_jvp, vjp=_concat_vjp, domain=((-B, B), (-B, B)),
+    batch=_concat_batch,
     examples=((((2, 3), (4, 3)), {"axis": 0}), (((2, 3), (2, 1)), {"axis": -1})),
     doc="join two arrays along an axis (the parser folds more arrays left to right)"))
 
@@ -994,6 +1102,7 @@ softmax_p = register(Primitive(
     latex=r"\operatorname{{softmax}}\left({0}\right)", llvm=LLVM_DECOMPOSE, cuda="decompose",
     param_names=("axis",), param_defaults={"axis": -1}, canonical=_axis_canon,
     shape_rule=lambda x, **_: x.shape, elementwise=False, jvp=_softmax_jvp,
+    batch=_axis_batch,
     vjp=_softmax_vjp, decompose=_softmax_decompose, domain=((-B, B),),
     examples=_SOFTMAX_EXAMPLES,
     doc="exp(x)/sum(exp(x), axis) with the maximum subtracted first (axis -1 default)"))
@@ -1003,6 +1112,7 @@ log_softmax_p = register(Primitive(
     latex=r"\log\operatorname{{softmax}}\left({0}\right)", llvm=LLVM_DECOMPOSE,
     cuda="decompose", param_names=("axis",), param_defaults={"axis": -1}, canonical=_axis_canon,
     shape_rule=lambda x, **_: x.shape, elementwise=False, jvp=_log_softmax_jvp,
+    batch=_axis_batch,
     vjp=_log_softmax_vjp, decompose=_log_softmax_decompose, unbounded=True,
     domain=((-B, B),), examples=_SOFTMAX_EXAMPLES,
     doc="x - logsumexp(x, axis, keepdims=True), stable (axis -1 default)"))
@@ -1012,6 +1122,7 @@ logsumexp_p = register(Primitive(
     latex=r"\log\sum e^{{{0}}}", llvm=LLVM_DECOMPOSE, cuda="decompose",
     param_names=("axis", "keepdims"), param_defaults={"axis": None, "keepdims": False},
     canonical=_reduce_canon, shape_rule=_reduce_shape, elementwise=False,
+    batch=_axis_batch,
     jvp=_logsumexp_jvp, vjp=_logsumexp_vjp, decompose=_logsumexp_decompose,
     unbounded=True, domain=((-B, B),), examples=_REDUCE_EXAMPLES,
     doc="log(sum(exp(x), axis)) with the maximum subtracted first"))
@@ -1056,6 +1167,7 @@ def _mse_vjp(a, b, *, out, cotangent, **_):
 mse_p = register(Primitive(
     "mse", 2, _np_mse, "mse({0}, {1})", latex=r"\operatorname{{MSE}}\left({0}, {1}\right)",
     llvm=LLVM_DECOMPOSE, cuda="decompose", shape_rule=_mse_shape, elementwise=False,
+    batch=_mse_batch,
     jvp=_mse_jvp, vjp=_mse_vjp,
     decompose=lambda a, b, *, out, **_: mean(ops.pow(ops.sub(a, b), 2.0)),
     domain=((-B, B), (-B, B)), examples=((((3, 4), (3, 4)), {}), (((3, 4), (4,)), {})),
@@ -1156,6 +1268,10 @@ cross_entropy_p = register(Primitive(
     latex=r"\operatorname{{CE}}\left({0}, {1}\right)", llvm=LLVM_DECOMPOSE, cuda="decompose",
     param_names=("axis",), param_defaults={"axis": -1}, canonical=_ce_canon,
     shape_rule=_ce_shape, elementwise=False, jvp=_ce_jvp, vjp=_ce_vjp,
+    batch=_ce_batch,
+    integer_args=lambda shapes, params: (
+        {} if tuple(shapes[1]) == tuple(shapes[0])
+        else {1: (0, shapes[0][params["axis"]])}),
     decompose=_ce_decompose, domain=((-B, B), (0.0, 1.0)),
     examples=((((4, 3), (4, 3)), {}), (((3, 5), (3, 5)), {"axis": 0}),
               (((4, 3), (4,)), {})),
@@ -1184,6 +1300,8 @@ one_hot_p = register(Primitive(
     latex=r"\operatorname{{onehot}}\left({0}\right)", llvm="array.one_hot", cuda="array.one_hot",
     param_names=("axis",), param_defaults={"axis": -1}, canonical=_one_hot_canon,
     shape_rule=_one_hot_shape, elementwise=False, differentiable=False, masks=True,
+    batch=_one_hot_batch,
+    integer_args=lambda shapes, params: {0: (0, shapes[1][params["axis"]])},
     domain=((0.0, 3.0), (-B, B)), examples=((((4,), (4, 3)), {}),),
     doc="1.0 where the index along axis equals the label (class indices), else 0.0; "
         "the second argument gives the shape"))

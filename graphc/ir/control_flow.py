@@ -27,9 +27,11 @@ The three primitives (after ``jax.lax``):
 
 The NumPy reference semantics run loops as loops, evaluating the body's compiled step
 program once per step. The LLVM backend runs them as loops and branches
-(:class:`graphc.backends.plan.LoopStep`). Their ``decompose`` rules unroll (``scan``,
-bounded ``while_loop``) or select (``switch``) for the backends that do not lower loops
-yet (CUDA), refusing above :data:`MAX_UNROLL` operations. Their derivative rules live in
+(:class:`graphc.backends.plan.LoopStep`); so does the CUDA backend for graphs of scalar
+inputs and outputs, one thread per point (:mod:`graphc.backends.cuda.loops`). Their
+``decompose`` rules unroll (``scan``, bounded ``while_loop``) or select (``switch``)
+where loops are not lowered yet (CUDA array graphs), refusing above
+:data:`MAX_UNROLL` operations. Their derivative rules live in
 :mod:`graphc.passes.loops` (the layer above), which registers them in :data:`RULES`.
 
 These primitives are registered in :data:`graphc.ir.primitive.HIGHER_ORDER`, not in
@@ -47,6 +49,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import array_ops as A
+from . import batching as _b
 from . import ops
 from .errors import GraphcError, LoweringError, NotDifferentiableError, ShapeError
 from .graph import Graph, graph_from_state, graph_state, postorder
@@ -301,8 +304,10 @@ def _unroll_check(what: str, steps: int, body: Graph) -> None:
         raise LoweringError(
             f"{what} of {steps} steps over a body of {n} operations would unroll into "
             f"{steps * n} operations, above the limit of {MAX_UNROLL} for backends that "
-            f"unroll loops (CUDA, and LLVM for loops mixing float32 and float64 pieces); "
-            f"compile with target='numpy', whose interpreter runs loops as loops")
+            f"unroll loops (CUDA for graphs with array inputs or outputs: CUDA runs loops "
+            f"as loops, one thread per point, in graphs of scalar inputs and outputs; and "
+            f"LLVM for loops mixing float32 and float64 pieces); compile with "
+            f"target='llvm' or 'numpy', which run loops as loops")
 
 
 # ---------------------------------------------------------------------------------
@@ -611,6 +616,87 @@ def _switch_decompose(x, *, out, branches, **_):
 
 
 # ---------------------------------------------------------------------------------
+# batching rules (the ``batch`` field; graphc.vmap): see graphc/ir/batching.py.
+# Every operand of a batched control-flow node is batched (its packed argument is one
+# vector per example), so the bodies are rewritten with every input batched on axis 0.
+
+def _batched_body(g: Graph, n_b: int) -> Graph:
+    """``g`` over a batch of ``n_b``: inputs ``(n_b, *shape)`` named ``<name>#b`` (the
+    same for a condition and a body of the same inputs), outputs batched on axis 0."""
+    ins = [ops.variable(f"{x.name}#b", x.dtype, (n_b,) + tuple(x.shape)) for x in g.inputs]
+    pairs = _b.batch_outputs(list(g.outputs), {id(x): (v, 0) for x, v in zip(g.inputs, ins)})
+    outs = [_b.to_front(o, None, n_b) if ax is None else _b.moveaxis(o, ax, 0)
+            for o, ax in pairs]
+    return Graph(ins, outs, g.output_names)
+
+
+def _unpack_rows(x: Node, shapes) -> list[Node]:
+    """:func:`unpack` of each row of ``x`` (``(n_b, total)``): pieces ``(n_b, *shape)``."""
+    n_b, total = x.shape
+    out, off = [], 0
+    for s in shapes:
+        k = size_of(s)
+        piece = x if k == total else A.getitem(x, (slice(None), slice(off, off + k)))
+        out.append(_b.reshape(piece, (n_b,) + tuple(s)))
+        off += k
+    return out
+
+
+def _pack_rows(nodes: Sequence[Node], n_b: int) -> Node:
+    """:func:`pack` of each example: ``(n_b, total)``."""
+    flat = [_b.reshape(n, (n_b, size_of(n.shape[1:]))) for n in nodes]
+    return flat[0] if len(flat) == 1 else A.concatenate(*flat, axis=1)
+
+
+def _scan_batch(node, args, axes):
+    """One scan over batched carries, per-step inputs (batch on axis 1 while scanned)
+    and constants, of the body batched."""
+    p = _b.params_of(node)
+    g, length, nc, nx = p["body"].graph, p["length"], p["n_carry"], p["n_xs"]
+    x = _b.moveaxis(args[0], axes[0], 0)
+    n_b = x.shape[0]
+    pieces = _unpack_rows(x, scan_layout(g, length, nc, nx)[0])
+    xs = [_b.moveaxis(a, 0, 1) for a in pieces[nc:nc + nx]]
+    outs = scan_node(_batched_body(g, n_b), pieces[:nc], xs, pieces[nc + nx:], length,
+                     reverse=p["reverse"], checkpoint=p["checkpoint"])
+    outs = outs[:nc] + [_b.moveaxis(y, 1, 0) for y in outs[nc:]]
+    return _pack_rows(outs, n_b), 0
+
+
+def _while_batch(node, args, axes):
+    """JAX's rule for a batched predicate: loop while any example's condition holds; a
+    step keeps the carry of the examples whose condition failed (a select)."""
+    p = _b.params_of(node)
+    g, nc = p["body"].graph, p["n_carry"]
+    x = _b.moveaxis(args[0], axes[0], 0)
+    n_b = x.shape[0]
+    pieces = _unpack_rows(x, [i.shape for i in g.inputs])
+    body, cond = _batched_body(g, n_b), _batched_body(p["cond"].graph, n_b)
+    go = ops.ne(cond.outputs[0], 0.0)
+    step = [ops.where(_b.reshape(go, (n_b,) + (1,) * (len(c.shape) - 1)), new, c)
+            for new, c in zip(body.outputs, body.inputs[:nc])]
+    outs = while_node(Graph(body.inputs, [A.amax(go)]), Graph(body.inputs, step),
+                      pieces[:nc], pieces[nc:], p["max_steps"])
+    return _pack_rows(outs, n_b), 0
+
+
+def _switch_batch(node, args, axes):
+    """A batched index selects per example: every branch runs on the batch and a select
+    picks each example's (as ``decompose`` does; JAX turns a batched ``cond``/``switch``
+    into a select the same way)."""
+    branches = _b.params_of(node)["branches"]
+    x = _b.moveaxis(args[0], axes[0], 0)
+    n_b = x.shape[0]
+    pieces = _unpack_rows(x, [()] + [i.shape for i in branches[0].graph.inputs])
+    index = _b.reshape(pieces[0], (n_b, 1))
+    res = None
+    for k, br in enumerate(branches):
+        r = _pack_rows(inline(_batched_body(br.graph, n_b), pieces[1:]), n_b)
+        res = r if res is None else ops.where(ops.ge(index, float(k)), r, res)
+    return res, 0
+
+
+# ---------------------------------------------------------------------------------
 # examples (for the registry-driven tests: one per dtype)
 
 def _examples(kind: str) -> tuple:
@@ -645,6 +731,7 @@ scan_p = register_higher_order(Primitive(
     param_defaults={"n_xs": 0, "reverse": False, "checkpoint": "auto"},
     canonical=_scan_canon, shape_rule=_scan_shape, jvp=_rule("scan.jvp"),
     vjp=_rule("scan.vjp"), decompose=_scan_decompose, examples=_examples("scan"),
+    batch=_scan_batch,
     domain=((0.1, 0.4),), smooth=False, unbounded=True, masks=True,
     doc="a loop over a body graph with a carry and per-step inputs and outputs "
         "(jax.lax.scan); packed operand and value"))
@@ -656,6 +743,7 @@ while_p = register_higher_order(Primitive(
     param_defaults={"max_steps": None}, canonical=_while_canon, shape_rule=_while_shape,
     jvp=_rule("while_loop.jvp"), vjp=_rule("while_loop.vjp"), decompose=_while_decompose,
     examples=_examples("while_loop"), domain=((0.1, 0.4),), smooth=False, unbounded=True,
+    batch=_while_batch,
     masks=True,
     doc="repeat a body graph while a condition graph is nonzero (jax.lax.while_loop), "
         "optionally at most max_steps times"))
@@ -665,7 +753,7 @@ switch_p = register_higher_order(Primitive(
     latex=r"\operatorname{{switch}}\left({0}\right)", llvm=A.LLVM_DECOMPOSE,
     cuda="decompose", elementwise=False, param_names=("branches",),
     canonical=_switch_canon, shape_rule=_switch_shape, jvp=_rule("switch.jvp"),
-    vjp=_rule("switch.vjp"), decompose=_switch_decompose,
+    vjp=_rule("switch.vjp"), decompose=_switch_decompose, batch=_switch_batch,
     examples=_examples("switch"), domain=((0.1, 0.4),), smooth=False, unbounded=True,
     masks=True,
     doc="evaluate one of several branch graphs, chosen by a scalar index "

@@ -44,6 +44,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import batching as _b
 from . import ops
 from .array_ops import (LLVM_DECOMPOSE, amax, concatenate, fit_shape, getitem, matmul,
                         reshape, transpose, unslice)
@@ -384,6 +385,40 @@ def _conv_decompose(x, w, *, out, stride, padding, dilation, groups, **_):
     return transpose(y, (0, 1 + nd) + tuple(range(1, 1 + nd)))
 
 
+# ---------------------------------------------------------------------------------
+# batching rules (the ``batch`` field; graphc.vmap): see graphc/ir/batching.py
+
+def _conv_batch(node, args, axes):
+    """A batch of inputs joins the samples axis N; a batch of weights becomes groups
+    (inputs ``(N, B·C, ...)``, weights ``(B·O, C/G, ...)``, ``B·G`` groups), the batch
+    then on axis 1 of the output (JAX's trick in ``_conv_general_dilated_batch_rule``)."""
+    (x, w), (ax, aw) = args, axes
+    if aw is None:
+        x = _b.moveaxis(x, ax, 0)
+        n_b = x.shape[0]
+        out = _b.rebind(node, _b.reshape(x, (n_b * x.shape[1],) + tuple(x.shape[2:])), w)
+        return _b.reshape(out, (n_b,) + tuple(node.shape)), 0
+    w = _b.moveaxis(w, aw, 0)
+    n_b = w.shape[0]
+    if ax is None:
+        x = _b.broadcast_to(_b.reshape(x, (x.shape[0], 1) + tuple(x.shape[1:])),
+                            (x.shape[0], n_b) + tuple(x.shape[1:]))
+    else:
+        x = _b.moveaxis(x, ax, 1)
+    x = _b.reshape(x, (x.shape[0], n_b * x.shape[2]) + tuple(x.shape[3:]))
+    w = _b.reshape(w, (n_b * w.shape[1],) + tuple(w.shape[2:]))
+    out = _b.rebind(node, x, w, groups=n_b * node.param("groups"))
+    return _b.reshape(out, (node.shape[0], n_b) + tuple(node.shape[1:])), 1
+
+
+def _pool_batch(node, args, axes):
+    """The batch joins the samples axis N."""
+    x = _b.moveaxis(args[0], axes[0], 0)
+    n_b = x.shape[0]
+    out = _b.rebind(node, _b.reshape(x, (n_b * x.shape[1],) + tuple(x.shape[2:])))
+    return _b.reshape(out, (n_b,) + tuple(node.shape)), 0
+
+
 conv_p = register(Primitive(
     "conv", 2, _np_conv, "conv({0}, {1}{_text})",
     latex=r"{0} \star {1}", llvm=LLVM_DECOMPOSE, cuda="decompose",
@@ -391,6 +426,7 @@ conv_p = register(Primitive(
     param_names=("stride", "padding", "dilation", "groups"),
     param_defaults=dict(_CONV_DEFAULTS), canonical=_conv_canon, shape_rule=_conv_shape,
     elementwise=False, jvp=_conv_jvp, vjp=_conv_vjp, decompose=_conv_decompose,
+    batch=_conv_batch,
     domain=((-B, B), (-B, B)),
     examples=((((2, 3, 7), (4, 3, 3)), {}),
               (((1, 4, 6, 5), (2, 2, 3, 2)), {"stride": (2, 1), "padding": (1, 0),
@@ -522,6 +558,7 @@ max_pool_p = register(Primitive(
     shape_rule=lambda x, *, kernel, stride, padding, dilation, **_: _pool_out(
         "max_pool", x, kernel, stride, padding, dilation),
     elementwise=False, jvp=_max_pool_jvp, vjp=_max_pool_vjp, smooth=False,
+    batch=_pool_batch,
     decompose=_max_pool_decompose, domain=((-B, B),),
     examples=((((2, 3, 6, 6),), {"kernel": 2}),
               (((1, 2, 7),), {"kernel": 3, "stride": 2, "padding": 1}),
@@ -605,6 +642,7 @@ avg_pool_p = register(Primitive(
     shape_rule=lambda x, *, kernel, stride, padding, **_: _pool_out(
         "avg_pool", x, kernel, stride, padding, (1,) * len(kernel)),
     elementwise=False,
+    batch=_pool_batch,
     jvp=lambda x, *, out, tangents, kernel, stride, padding, count_include_pad, **_: avg_pool(
         fit_shape(tangents[0], x.shape), kernel, stride, padding, count_include_pad),
     vjp=_avg_pool_vjp, decompose=_avg_pool_decompose, domain=((-B, B),),

@@ -157,12 +157,31 @@ class Node:
         Built from ``getitem`` (:func:`graphc.ir.array_ops.getitem`) and, for ``None``,
         ``reshape``; the result's shape is NumPy's for the same index.
 
+        Integer-array indexing (``x[idx]``, ``x[:, idx]``: one NumPy integer array,
+        list of integers, or graph value holding integers, among slices and ``...``) is
+        ``np.take`` along that axis (:func:`graphc.ir.index_ops.take`; indices checked
+        at call time, negative ones count from the end).
+
         Raises:
             ShapeError: an index out of bounds for a concrete axis, too many indices,
-                more than one ``...``, or advanced indexing (arrays, lists, booleans,
-                graph values), which graphc does not support.
+                more than one ``...``, boolean masks, several index arrays, or an index
+                array mixed with integers or ``None``.
         """
+        from . import index_ops
+        items = index if isinstance(index, tuple) else (index,)
+        if any(index_ops.is_array_index(it) for it in items):
+            axis, idx, basic = index_ops.split_array_index(self, index)
+            base = _basic_index(self, basic) if basic else self
+            return index_ops.take(base, idx, axis)
         return _basic_index(self, index)
+
+    @property
+    def at(self):
+        """JAX's functional index update: ``x.at[idx].add(v)`` is ``x`` with ``v`` added
+        at ``idx`` (repeated indices accumulate; the transpose of ``x[idx]``), and
+        ``x.at[idx].get()`` is ``x[idx]`` (:class:`graphc.ir.index_ops.AtHelper`)."""
+        from . import index_ops
+        return index_ops.AtHelper(self)
 
     def __len__(self):
         """The length of the first axis (NumPy's ``len``); a TypeError for a scalar."""

@@ -148,6 +148,21 @@ class Primitive:
             (the default) derives it from ``cost`` (:func:`default_ulp`). The tests'
             bit-exact sets, their ulp tolerances and the corpus's perturbed reference
             (graphc/corpus.py) are read from it.
+        batch: the batching rule of :func:`graphc.vmap`: ``batch(node, args, axes) ->
+            (out, out_axis)``: given ``node`` (the op applied to one example), its
+            arguments rebuilt over a batch (``args``) and, per argument, the axis that
+            holds the batch (``axes``, an int or None for an argument not batched;
+            at least one is an int), the batched value ``out`` built from registered
+            primitives and the axis of ``out`` that holds the batch (JAX's
+            ``primitive_batchers``). Elementwise ops get
+            :func:`graphc.ir.batching.elementwise_batch` (batch axes moved to the
+            front, then NumPy broadcasting); None: the op cannot be batched.
+        integer_args: for ops with arguments that hold integers (class labels, gather
+            indices): ``integer_args(shapes, params) -> {position: (low, high)}``, the
+            half-open range of valid values of each such argument, given the
+            arguments' shapes and the op's parameters (defaults filled in). These
+            arguments are not differentiated; backends check their values at call
+            time; tests sample them from this range.
     """
 
     name: str
@@ -181,8 +196,13 @@ class Primitive:
     examples: tuple = ()
     cost: int | None = None
     ulp: float | None = None
+    batch: Callable[..., tuple] | None = None
+    integer_args: Callable[..., dict] | None = None
 
     def __post_init__(self):
+        if self.batch is None and self.elementwise:
+            from .batching import elementwise_batch  # a module beside this one
+            object.__setattr__(self, "batch", elementwise_batch)
         if self.cost is None:
             object.__setattr__(self, "cost", default_cost(self.llvm))
         if self.ulp is None:

@@ -20,6 +20,9 @@ import graphc as gc
 from graphc.ir import PRIMITIVES, Graph, apply, ops
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+from helpers import integer_arguments, sample_arguments  # noqa: E402
 SHARED = ROOT.parent / "shared" / "corpus" / "feynman.csv"
 PACKAGED = ROOT / "graphc" / "data" / "feynman.csv"
 
@@ -40,13 +43,10 @@ def case_id(case) -> str:
     return f"{prim.name}-{i}"
 
 
-def _class_index_args(prim, shapes) -> set[int]:
-    """Arguments holding class indices (integers, not differentiated)."""
-    if prim.name == "cross_entropy" and tuple(shapes[1]) != tuple(shapes[0]):
-        return {1}
-    if prim.name == "one_hot":
-        return {0}
-    return set()
+def _class_index_args(prim, shapes, params=None) -> set[int]:
+    """Arguments holding integers (class labels, gather indices; not differentiated):
+    the record's ``integer_args``."""
+    return set(integer_arguments(prim, shapes, params or {}))
 
 
 def array_case(prim, i: int, seed: int = 0):
@@ -59,15 +59,8 @@ def array_case(prim, i: int, seed: int = 0):
     xs = [ops.variable(f"a{k}", shape=tuple(s)) for k, s in enumerate(shapes)]
     g = Graph(xs, [apply(prim, *xs, **params)])
     rng = np.random.default_rng(seed + 17 * i)
-    ints = _class_index_args(prim, shapes)
-    vals = []
-    for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
-        if k in ints:
-            axis = params.get("axis", -1)
-            n = shapes[0][axis] if prim.name == "cross_entropy" else shapes[1][axis]
-            vals.append(rng.integers(0, n, size=shape).astype(float))
-        else:
-            vals.append(rng.uniform(lo, hi, size=shape))
+    ints = _class_index_args(prim, shapes, params)
+    vals = sample_arguments(prim, shapes, params, rng)
     if prim.name == "prod":
         vals[0] = np.sign(vals[0]) * (0.5 + np.abs(vals[0]))
     if prim.differentiable:

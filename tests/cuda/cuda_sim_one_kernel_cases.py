@@ -36,8 +36,8 @@ from graphc.backends import cuda as cuda_backend  # noqa: E402
 from graphc.backends.cuda import jit  # noqa: E402
 from graphc.backends.cuda.jit import CudaKernel  # noqa: E402
 from graphc.ir import Graph, apply, ops  # noqa: E402
-from _cuda_helpers import (ARRAY_CASES, OPS, case_id, primitive_graph,  # noqa: E402
-                           primitive_points)
+from _cuda_helpers import (ARRAY_CASES, OPS, case_id, integer_arguments,  # noqa: E402
+                           primitive_graph, primitive_points, sample_arguments)
 
 DTYPES = ("float64", "float32")
 RTOL = {"float64": 1e-12, "float32": 2e-6}
@@ -95,14 +95,6 @@ def test_elementwise_primitive_through_the_one_class(prim, dtype):
 
 # -- every array primitive, value and reverse mode, both dtypes --------------------------
 
-def _class_index_args(prim, shapes) -> set[int]:
-    if prim.name == "cross_entropy" and tuple(shapes[1]) != tuple(shapes[0]):
-        return {1}
-    if prim.name == "one_hot":
-        return {0}
-    return set()
-
-
 def array_case(prim, i: int, dtype: str, seed: int = 0):
     """Example ``i`` of an array primitive in ``dtype``: its vjp when differentiable
     (cotangent seed last), values in the primitive's domain (as _cuda_helpers)."""
@@ -110,16 +102,9 @@ def array_case(prim, i: int, dtype: str, seed: int = 0):
     xs = [ops.variable(f"a{k}", dtype, shape=tuple(s)) for k, s in enumerate(shapes)]
     g = Graph(xs, [apply(prim, *xs, **params)])
     rng = np.random.default_rng(seed + 17 * i)
-    ints = _class_index_args(prim, shapes)
+    ints = set(integer_arguments(prim, shapes, params))
     np_dt = np.float32 if dtype == "float32" else np.float64
-    vals = []
-    for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
-        if k in ints:
-            axis = params.get("axis", -1)
-            n = shapes[0][axis] if prim.name == "cross_entropy" else shapes[1][axis]
-            vals.append(rng.integers(0, n, size=shape).astype(np_dt))
-        else:
-            vals.append(rng.uniform(lo, hi, size=shape).astype(np_dt))
+    vals = sample_arguments(prim, shapes, params, rng, np_dt)
     if prim.name == "prod":
         vals[0] = (np.sign(vals[0]) * (0.5 + np.abs(vals[0]))).astype(np_dt)
     if prim.differentiable:

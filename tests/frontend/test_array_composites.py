@@ -529,6 +529,10 @@ SYMBOLIC = {  # name: (graphc function, NumPy function) on one array of shape (n
     "array_split": (lambda x: gnp.array_split(x, 2), lambda x: np.array_split(x, 2)),
     "linspace": (lambda x: gnp.linspace(x, 1.0, 3), lambda x: np.linspace(x, 1.0, 3)),
     "arange": (gnp.arange, np.arange),
+    "take": (lambda x: gnp.take(x, [1, -1, 1], axis=0),
+             lambda x: np.take(x, [1, -1, 1], axis=0)),
+    "take_along_axis": (lambda x: gnp.take_along_axis(x, np.array([[1, 0]]), 1),
+                        lambda x: np.take_along_axis(x, np.array([[1, 0]] * 4), 1)),
 }
 
 

@@ -22,6 +22,7 @@ from graphc.ir.graph import Graph
 from graphc.ir.primitive import PRIMITIVES, apply
 from graphc import sparse_hessian, sparse_jacobian
 from graphc.jacobians import column_coloring, jacobian_sparsity, star_coloring
+from helpers import integer_arguments
 
 sp = pytest.importorskip("scipy.sparse")
 jax = pytest.importorskip("jax")
@@ -258,11 +259,9 @@ def test_sparsity_covers_fd_jacobian_of_every_array_primitive(name, i):
     shapes, params = prim.examples[i]
     rng = np.random.default_rng(i)
     xs = [_sample(prim, k, s, rng) for k, s in enumerate(shapes)]
-    labels = None  # an argument of class indices: held fixed, not differentiated
-    if name == "one_hot":
-        labels, xs[0] = 0, np.round(xs[0])
-    if name == "cross_entropy" and len(shapes[1]) < len(shapes[0]):
-        labels, xs[1] = 1, rng.integers(0, shapes[0][-1], shapes[1]).astype(float)
+    labels = None  # an argument of integers (labels, indices): held fixed
+    for k, (lo, hi) in integer_arguments(prim, shapes, params).items():
+        labels, xs[k] = k, rng.integers(lo, hi, shapes[k]).astype(float)
     ins = [ops.variable(f"a{k}", "float64", s) for k, s in enumerate(shapes)]
     out = apply(prim, *ins, **params)
     g = Graph(ins, [out], ["y"])

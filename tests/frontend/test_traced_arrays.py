@@ -19,6 +19,7 @@ from graphc.ir import ops
 from graphc.ir.array_ops import parse_index
 from graphc.ir.numpy_dispatch import MAX_ARRAY_CONSTANT, array_constant
 from graphc.ir.primitive import PRIMITIVES, apply
+from helpers import integer_arguments
 
 _py_max, _py_min, _py_sum = builtins.max, builtins.min, builtins.sum
 DTYPES = ("float64", "float32")
@@ -31,15 +32,13 @@ ELEMENTWISE_NAMES = sorted(n for n, p in gnp.NAMES.items()
 
 
 def _inputs(prim, shapes, params, dtype, rng):
-    """Sample arguments in the primitive's domain; class-index arguments (one_hot's
-    labels, cross_entropy's labels without the class axis) are integers in [0, C)."""
+    """Sample arguments in the primitive's domain (at most [-2, 2]); integer arguments
+    (labels, indices) from their valid range (the record's ``integer_args``)."""
     out = []
+    ints = integer_arguments(prim, shapes, params)
     for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
-        ints = (prim.name == "one_hot" and k == 0) or (
-            prim.name == "cross_entropy" and k == 1 and tuple(shape) != tuple(shapes[0]))
-        if ints:
-            n = shapes[1 - k][params.get("axis", -1)]
-            out.append(rng.integers(0, n, size=shape).astype(NP[dtype]))
+        if k in ints:
+            out.append(rng.integers(*ints[k], size=shape).astype(NP[dtype]))
         else:
             out.append(rng.uniform(_py_max(lo, -2.0), _py_min(hi, 2.0), shape).astype(NP[dtype]))
     return out
@@ -86,7 +85,8 @@ def test_gnp_functions_build_the_primitive_and_compute_its_value(prim_name, i, d
             call = lambda *a: fn(list(a), **params)  # noqa: E731
         else:
             call = lambda *a: fn(*a, **params)  # noqa: E731
-        body = (lambda x0: call(x0)) if len(xs) == 1 else (lambda x0, x1: call(x0, x1))
+        body = {1: lambda x0: call(x0), 2: lambda x0, x1: call(x0, x1),
+                3: lambda x0, x1, x2: call(x0, x1, x2)}[len(xs)]
         traced = trace(body, dtype=dtype, shapes={f"x{j}": tuple(s)
                                                   for j, s in enumerate(shapes)}) \
             if name != "size" else None
@@ -226,8 +226,9 @@ def test_indexing_in_the_llvm_backend():
     np.testing.assert_allclose(grad, gc.evaluate(gc.grad(f.graph), x=a))
 
 
-@pytest.mark.parametrize("index", [[0, 1], np.array([0]), (True,), np.array([True, False]),
-                                   (Ellipsis, Ellipsis), (0, 0, 0), 2.0])
+@pytest.mark.parametrize("index", [(np.array([0]), np.array([1])), (0, [0, 1]), (True,),
+                                   np.array([True, False]), (Ellipsis, Ellipsis), (0, 0, 0),
+                                   2.0])
 def test_advanced_and_bad_indices_raise_graphc_errors(index):
     x = ops.variable("x", shape=(2, 2))
     with pytest.raises(gc.GraphcError):

@@ -28,6 +28,7 @@ import pytest
 import graphc as gc
 from graphc.backends.llvm import cache, jit
 from graphc.ir import PRIMITIVES, GraphcError, apply, ops
+from helpers import sample_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -167,10 +168,7 @@ def test_every_array_primitive_program_is_cached_and_validated(cdir):
         shapes, params = p.examples[0]
         xs = [ops.variable(f"a{k}", shape=tuple(s)) for k, s in enumerate(shapes)]
         g = gc.Graph(xs, [apply(p, *xs, **params)])
-        vals = [rng.integers(0, 2, size=s).astype(float) if p.name in ("one_hot",
-                "cross_entropy") and k == (0 if p.name == "one_hot" else 1)
-                else rng.uniform(lo, hi, size=s)
-                for k, (s, (lo, hi)) in enumerate(zip(shapes, p.domain))]
+        vals = sample_arguments(p, shapes, params, rng)
         cases.append((p.name, g, vals, np.asarray(gc.compile(g)(*vals))))
     found = cache.entries()
     assert len(found) >= len(ARRAY_OPS) and cache.stats["invalid_objects"] == 0

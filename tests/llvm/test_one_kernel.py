@@ -28,6 +28,7 @@ from graphc.backends.llvm import threads as llvm_threads
 from graphc.cli import main
 from graphc.ir import PRIMITIVES, Graph, apply, variable
 from graphc.ir.primitive import elementwise_shape
+from helpers import sample_arguments
 
 DTYPES = ("float64", "float32")
 RTOL = {"float64": 1e-12, "float32": 2e-5}
@@ -46,15 +47,6 @@ OPTIONS = {
 }
 
 
-def _integer_args(prim, shapes) -> set:
-    """Arguments holding class indices (sampled as integers)."""
-    if prim.name == "cross_entropy" and tuple(shapes[1]) != tuple(shapes[0]):
-        return {1}
-    if prim.name == "one_hot":
-        return {0}
-    return set()
-
-
 @functools.lru_cache(maxsize=None)
 def case(kind: str, dtype: str, n: int = 1037) -> tuple[Graph, tuple]:
     """``(graph, input values)`` of a kind: ``"elementwise"`` (every elementwise
@@ -70,16 +62,8 @@ def case(kind: str, dtype: str, n: int = 1037) -> tuple[Graph, tuple]:
         return Graph(xs, outs), tuple(vals)
     prim = PRIMITIVES[kind[len("array-"):]]
     shapes, params = prim.examples[0]
-    ints = _integer_args(prim, shapes)
     xs = [variable(f"a{k}", dtype, tuple(s)) for k, s in enumerate(shapes)]
-    vals = []
-    for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
-        if k in ints:
-            axis = params.get("axis", -1)
-            classes = shapes[1 - k][axis] if prim.name == "cross_entropy" else shapes[1][axis]
-            vals.append(rng.integers(0, classes, size=shape).astype(dtype))
-        else:
-            vals.append(rng.uniform(lo, hi, size=shape).astype(dtype))
+    vals = sample_arguments(prim, shapes, params, rng, dtype)
     if prim.name == "prod":
         vals[0] = (np.sign(vals[0]) * (0.5 + np.abs(vals[0]))).astype(dtype)
     return Graph(xs, [apply(prim, *xs, **params)]), tuple(vals)

@@ -12,6 +12,7 @@ import pytest
 import graphc as gc
 from graphc.backends.llvm import arrays as llvm_arrays
 from graphc.ir import PRIMITIVES, Graph, apply, ops
+from helpers import integer_arguments, sample_arguments
 
 ARRAY_OPS = [p for p in PRIMITIVES.values() if not p.elementwise]
 CASES = [(p, i) for p in ARRAY_OPS for i in range(len(p.examples))]
@@ -36,29 +37,18 @@ def test_every_array_primitive_has_examples_and_rules():
             assert p.jvp is not None and p.vjp is not None, f"{p.name} lacks JVP/VJP rules"
 
 
-def _integer_args(prim, shapes):
-    """Arguments that hold class indices (not differentiable, sampled as integers)."""
-    if prim.name == "cross_entropy" and tuple(shapes[1]) != tuple(shapes[0]):
-        return {1}
-    if prim.name == "one_hot":
-        return {0}
-    return set()
+def _integer_args(prim, shapes, params=None) -> set[int]:
+    """Arguments that hold integers (class labels, gather indices; not differentiable,
+    sampled as integers): the record's ``integer_args``."""
+    return set(integer_arguments(prim, shapes, params or {}))
 
 
 def _sample(prim, shapes, params, seed):
     rng = np.random.default_rng(seed)
-    ints = _integer_args(prim, shapes)
-    vals = []
-    for k, (shape, (lo, hi)) in enumerate(zip(shapes, prim.domain)):
-        if k in ints:
-            axis = params.get("axis", -1)
-            n_classes = shapes[1 - k][axis] if prim.name == "cross_entropy" else shapes[1][axis]
-            vals.append(rng.integers(0, n_classes, size=shape).astype(float))
-        else:
-            vals.append(rng.uniform(lo, hi, size=shape))
+    vals = sample_arguments(prim, shapes, params, rng)
     if prim.name == "prod":  # keep away from 0, where out/x is undefined
         vals[0] = np.sign(vals[0]) * (0.5 + np.abs(vals[0]))
-    return vals, ints
+    return vals, _integer_args(prim, shapes, params)
 
 
 def _graph(prim, shapes, params):

@@ -28,7 +28,7 @@ from ...ir import BackendUnavailableError, Graph, LoweringError
 from ...ir import array_ops as A
 from ..common import NP_DTYPES
 from ..numpy_interp import label_checker
-from .arrays import (ArrayProgramSource, Home, MapStep, MatmulStep, Options, ReduceStep,
+from .arrays import (ArrayProgramSource, Home, IndexKernelStep, MapStep, MatmulStep, Options, ReduceStep,
                      render_arrays)
 from .jit import (DEFAULT_CC, CudaKernel, _sim_enabled, compile, dispatcher,  # noqa: F401,A004
                   numba_cuda, python_function)
@@ -248,6 +248,8 @@ class ArrayProgram:
                 if st.outputs:
                     for kern in st.kernels:
                         self.launch(kern, buffers)
+            elif isinstance(st, IndexKernelStep):
+                self.launch(st.kernel, buffers)
             elif st.m and st.n:
                 if library is None or st.k == 0:  # k == 0: the kernel writes zeros
                     self.launch(st.kernel, buffers)

@@ -82,11 +82,15 @@ REDUCE_OPS = {"array.sum": "sum", "array.prod": "prod", "array.reduce_max": "max
               "array.reduce_min": "min"}
 """``cuda`` keys of the reductions and the combining operation of each."""
 
-POINT_KEYS = ("array.view", "array.unslice", "array.concatenate", "array.one_hot")
+POINT_KEYS = ("array.view", "array.unslice", "array.concatenate", "array.one_hot",
+              "array.gather")
 """``cuda`` keys of array ops computed per element from their argument's entries."""
 
-LOWERED = frozenset(REDUCE_OPS) | frozenset(POINT_KEYS) | {"array.matmul", "array.size",
-                                                           DECOMPOSE}
+INDEX_KEYS = ("array.scatter_add", "array.det")
+"""``cuda`` keys of the ops run as their own kernels (:class:`IndexKernelStep`)."""
+
+LOWERED = frozenset(REDUCE_OPS) | frozenset(POINT_KEYS) | frozenset(INDEX_KEYS) | {
+    "array.matmul", "array.size", DECOMPOSE}
 """Every ``cuda`` key of array ops that this module lowers."""
 
 VIEW_PRIMS = ("transpose", "reshape", "broadcast_to", "getitem")
@@ -262,6 +266,23 @@ class MatmulStep:
         return {id(self.node)}
 
 
+@dataclass
+class IndexKernelStep:
+    """A ``scatter_add`` (after a map copying ``x`` into ``home``: one thread per
+    update, ``cuda.atomic.add`` at the indexed entry, so repeated indices accumulate in
+    an unspecified order) or a ``det`` (one thread per matrix: LU with partial
+    pivoting in a workspace copy, Golub & Van Loan §3.4)."""
+    node: Node
+    home: Home
+    scratch: Home | None = None
+    reads: set = field(default_factory=set)
+    kernel: Any = None
+
+    @property
+    def writes(self) -> set:
+        return {id(self.node)}
+
+
 @dataclass(frozen=True)
 class Kernel:
     """One rendered kernel and its launch configuration.
@@ -371,6 +392,9 @@ class Plan:
             elif isinstance(st, ReduceStep):
                 st.kernels, _ = self._render_reduce(st, self._next_name)
                 self.kernels.extend(st.kernels)
+            elif isinstance(st, IndexKernelStep):
+                st.kernel, _ = self._render_index(st, self._next_name())
+                self.kernels.append(st.kernel)
             else:
                 st.kernel, _ = self._render_matmul(st, self._next_name())
                 self.kernels.append(st.kernel)
@@ -398,6 +422,8 @@ class Plan:
             return "reduce"
         if key == "array.matmul":
             return "matmul"
+        if key in INDEX_KEYS:
+            return "index"
         raise LoweringError(f"the CUDA backend cannot lower {p.name} (cuda={key!r})")
 
     def _alloc(self, node: Node, size: int | None = None) -> Home:
@@ -451,7 +477,8 @@ class Plan:
 
         out_home: dict[int, Home] = {}
         for j, o in enumerate(g.outputs):
-            if self.kind[id(o)] in ("ew", "point", "reduce", "matmul") and id(o) not in out_home:
+            if self.kind[id(o)] in ("ew", "point", "reduce", "matmul", "index") and \
+                    id(o) not in out_home:
                 out_home[id(o)] = Home(f"out{j}", 0)
         # an output that only reshapes a stored value used nowhere else (a bias
         # gradient ``reshape(sum(g, axis=0, keepdims=True), (5,))``): the value is
@@ -485,6 +512,8 @@ class Plan:
                 self._add_map(n.shape, [Store(n, home, True)])
             elif kind == "reduce":
                 self._add_reduce(n, home)
+            elif kind == "index":
+                self._add_index(n, home)
             else:
                 self._add_matmul(n, home)
         for j, o in enumerate(g.outputs):
@@ -711,6 +740,96 @@ class Plan:
                                                (), 0), (M,), (T2,), "reduce2",
                                   f"reduce {st.op}, second pass: {self._label(n)}"))
         return tuple(kernels), w.reads
+
+    # -- scatter_add and det ---------------------------------------------------------------
+    def _add_index(self, n: Node, home: Home) -> None:
+        scratch = None
+        if n.prim.name == "scatter_add":
+            self._add_map(n.shape, [Store(n.args[0], home, False)])
+        else:
+            k = n.args[0].shape[-1]
+            scratch = self._alloc(n, max(1, _prod(n.shape) * k * k))
+        st = IndexKernelStep(n, home, scratch)
+        _, st.reads = self._render_index(st, "probe")
+        self.steps.append(st)
+
+    def _render_index(self, st: IndexKernelStep, name: str):
+        from ...ir.index_ops import _scatter_iter_shape
+        n = st.node
+        dt = n.dtype
+        w = _Writer(self, {}, None)
+        w.depth = 2
+        if n.prim.name == "scatter_add":
+            x, ind, v = n.args
+            axis = dict(n.params)["axis"]
+            P = _scatter_iter_shape(x.shape, ind.shape, v.shape, axis)
+            idx = ["0"] * len(P)
+            _decompose(w, "i", list(enumerate(P)), idx, "q")
+            iv = w.val(ind, tuple("0" if d == 1 else idx[k] for k, d in enumerate(ind.shape)))
+            w.emit(f"kq = int({iv})")
+            w.emit(f"if kq < 0: kq += {x.shape[axis]}")
+            vv = w.val(v, tuple("0" if d == 1 else idx[k] for k, d in enumerate(v.shape)))
+            tgt = ["kq" if k == axis else ("0" if d == 1 else idx[k])
+                   for k, d in enumerate(x.shape)]
+            addr = _affine(list(zip(tgt, _c_strides(x.shape))), st.home.offset)
+            w.use(st.home.buf)
+            w.emit(f"cuda.atomic.add({st.home.buf}, {addr}, {_cast(vv, v.dtype, dt)})")
+            size = _prod(P)
+            note = f"scatter_add {self._label(n)} (atomic adds)"
+        else:
+            (a,) = n.args
+            k = a.shape[-1]
+            lead = n.shape
+            size = _prod(lead)
+            idx = ["0"] * len(lead)
+            _decompose(w, "i", list(enumerate(lead)), idx, "q")
+            S = st.scratch
+            w.use(S.buf)
+            base = f"{S.offset} + i * {k * k}"
+            one, zero = _float_lit(1.0, dt), _float_lit(0.0, dt)
+            w.emit(f"dacc = {one}")
+            with w.block(f"for di in range({k}):"):
+                with w.block(f"for dj in range({k}):"):
+                    av = w.val(a, tuple(idx) + ("di", "dj"))
+                    w.emit(f"{S.buf}[{base} + di * {k} + dj] = {_cast(av, a.dtype, dt)}")
+            M = lambda i, j: f"{S.buf}[{base} + ({i}) * {k} + ({j})]"  # noqa: E731
+            with w.block(f"for dk in range({k}):"):
+                w.emit("dp = dk")
+                w.emit(f"dm = abs({M('dk', 'dk')})")
+                with w.block(f"for di in range(dk + 1, {k}):"):
+                    with w.block(f"if abs({M('di', 'dk')}) > dm:"):
+                        w.emit(f"dm = abs({M('di', 'dk')})")
+                        w.emit("dp = di")
+                with w.block("if dp != dk:"):
+                    with w.block(f"for dj in range({k}):"):
+                        w.emit(f"dt = {M('dk', 'dj')}")
+                        w.emit(f"{M('dk', 'dj')} = {M('dp', 'dj')}")
+                        w.emit(f"{M('dp', 'dj')} = dt")
+                    w.emit("dacc = -dacc")
+                w.emit(f"du = {M('dk', 'dk')}")
+                w.emit("dacc = dacc * du")
+                with w.block(f"if du != {zero}:"):
+                    with w.block(f"for di in range(dk + 1, {k}):"):
+                        w.emit(f"df = {M('di', 'dk')} / du")
+                        with w.block(f"for dj in range(dk + 1, {k}):"):
+                            w.emit(f"{M('di', 'dj')} = {M('di', 'dj')} - df * {M('dk', 'dj')}")
+            w.use(st.home.buf)
+            w.emit(f"{st.home.buf}[{_affine([('i', 1)], st.home.offset)}] = dacc")
+            note = f"det {self._label(n)} (one thread per matrix, LU with partial pivoting)"
+        params = w.param_list()
+        lines = [f"def {name}({', '.join(params)}):",
+                 f"    # {note}",
+                 "    i = cuda.grid(1)",
+                 "    stride = cuda.gridsize(1)",
+                 f"    while i < {size}:"]
+        lines += w.lines
+        lines.append("        i += stride")
+        o = self.options
+        tpb = max(1, min(o.threads_per_block, -(-max(size, 1) // 32) * 32))
+        blocks = max(1, min(-(-size // tpb), o.max_blocks)) if size else 0
+        kern = Kernel(KernelSource("\n".join(lines) + "\n", name, tuple(params), (), 0),
+                      (blocks,), (tpb,), "map", note)
+        return kern, w.reads
 
     # -- matrix products -----------------------------------------------------------------
     def _add_matmul(self, n: Node, home: Home) -> None:
@@ -1000,7 +1119,23 @@ class _Writer:
             return self._concatenate(n, idx)
         if name == "one_hot":
             return self._one_hot(n, idx)
+        if name == "gather":
+            return self._gather(n, idx)
         raise LoweringError(f"internal: cannot compute {name} per element")
+
+    def _gather(self, n: Node, idx: tuple) -> str:
+        """``x`` at ``idx`` with the gathered axis replaced by the index read there
+        (checked to be an integer in ``[-n, n)`` before the run)."""
+        x, ind = n.args
+        axis = dict(n.params)["axis"]
+        iv = self.val(ind, tuple("0" if d == 1 else idx[k] for k, d in enumerate(ind.shape)))
+        k = self.fresh("g")
+        self.emit(f"{k} = int({iv})")
+        self.emit(f"if {k} < 0: {k} += {x.shape[axis]}")
+        src = tuple(k if d == axis else ("0" if s == 1 else idx[d])
+                    for d, s in enumerate(x.shape))
+        v = self.val(x, src)
+        return _cast(v, x.dtype, n.dtype)
 
     @staticmethod
     def aligned(arg: Node, idx: tuple) -> tuple:

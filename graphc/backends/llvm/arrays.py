@@ -64,6 +64,7 @@ from ..common import NP_DTYPES, bind_array_inputs
 from ..plan import IDENTITY, REDUCTIONS, VIEW_OPS, contiguous_strides, element_cost, prod
 from ..plan import ROOT, Contraction, Ctx, LoopNest, LoopStep, Out, Plan, View  # noqa: F401
 from ..plan import CONTROL, loop_supported
+from ..plan import IndexStep
 from ..plan import _FakeIndex, _gemm_layout, _view_op, _ViewRead  # noqa: F401
 
 Loop, Gemm, Schedule = LoopNest, Contraction, Plan
@@ -80,7 +81,8 @@ from .lower import supports as _elementwise_supported
 
 LOWERED = {"array.matmul", "array.view", "array.sum", "array.prod", "array.reduce_max",
            "array.reduce_min", "array.size", "array.unslice", "array.concatenate",
-           "array.one_hot", A.LLVM_DECOMPOSE}
+           "array.one_hot", "array.gather", "array.scatter_add", "array.det",
+           A.LLVM_DECOMPOSE}
 """The ``Primitive.llvm`` keys of array ops that this module lowers."""
 
 
@@ -368,6 +370,9 @@ class _Codegen:
             elif isinstance(st, LoopStep):
                 self.steps.append(StepInfo(0, 0.0))
                 self.control(st)
+            elif isinstance(st, IndexStep):
+                self.steps.append(StepInfo(0, 0.0))
+                self.index_step(st)
             else:
                 self.steps.append(StepInfo(0, 0.0))
                 self.gemm(st)
@@ -383,6 +388,8 @@ class _Codegen:
                     self._split = None
                 elif isinstance(st, LoopStep):
                     self.control(st)
+                elif isinstance(st, IndexStep):
+                    self.index_step(st)
                 else:
                     self.gemm(st)
                 self.b.ret_void()
@@ -805,6 +812,8 @@ class _Codegen:
                 self.loop(st)
             elif isinstance(st, LoopStep):
                 self.control(st)
+            elif isinstance(st, IndexStep):
+                self.index_step(st)
             else:
                 self.gemm(st)
         self.b.ret_void()
@@ -941,6 +950,157 @@ class _Codegen:
             b.position_at_end(after)
             final = cur
         self._copy(self._ptr(st.dest, c64(0)), final, C, dt)
+
+    # -- gather, scatter_add, det (IndexStep) -----------------------------------------
+    def _nest(self, shape: tuple, strides: list, offsets: list, body, name: str) -> None:
+        """Scalar loops over ``shape`` (C order); ``body(offs)`` gets, per access ``k``,
+        the element offset ``offsets[k] + Σ i_d · strides[k][d]`` (IR values)."""
+        b = self.b
+
+        def level(d, offs):
+            if d == len(shape):
+                body(offs)
+                return
+            if shape[d] == 1:
+                level(d + 1, offs)
+                return
+
+            def step(i, _):
+                level(d + 1, [b.add(o, b.mul(i, ir.Constant(I64, st[d])))
+                              for o, st in zip(offs, strides)])
+                return []
+            self.counted_loop(shape[d], f"{name}{d}", step)
+        level(0, [ir.Constant(I64, o) for o in offsets])
+
+    def _load_as(self, view: View, off: ir.Value, dtype: str) -> ir.Value:
+        v = self.b.load(self.addr(view, off), typ=float_type(view.dtype))
+        if view.dtype == dtype:
+            return v
+        ty = float_type(dtype)
+        return self.b.fpext(v, ty) if dtype == "float64" else self.b.fptrunc(v, ty)
+
+    def _wrapped(self, view: View, off: ir.Value, n: int) -> ir.Value:
+        """The index stored at ``off`` of ``view`` as an i64 in ``[0, n)`` (checked to
+        be an integer in ``[-n, n)`` before the run; negative ones count from the end)."""
+        b = self.b
+        k = b.fptosi(b.load(self.addr(view, off), typ=float_type(view.dtype)), I64)
+        neg = b.icmp_signed("<", k, ir.Constant(I64, 0))
+        return b.select(neg, b.add(k, ir.Constant(I64, n)), k)
+
+    def index_step(self, st: IndexStep) -> None:
+        """Emit an :class:`~graphc.backends.plan.IndexStep`: a gather (one indexed load
+        per output entry), a scatter-add (a load, add and store at the indexed entry of
+        the result, per update, in C order) or the determinants of a stack (LU with
+        partial pivoting per matrix, Golub & Van Loan §3.4)."""
+        if any(d == 0 for d in st.shape):
+            return
+        if st.kind == "det":
+            self._det(st)
+            return
+        b = self.b
+        P, ax = st.shape, st.axis
+        dt = st.node.dtype
+
+        def bstrides(view: View, skip_axis: bool) -> tuple:
+            return tuple(0 if (skip_axis and d == ax) or (view.shape[d] == 1 and P[d] != 1)
+                         else view.strides[d] for d in range(len(P)))
+        if st.kind == "gather":
+            x, idx = st.args
+            n = x.shape[ax]
+            strides = [bstrides(x, True), bstrides(idx, False), st.dest.strides]
+            offsets = [x.offset, idx.offset, st.dest.offset]
+
+            def body(offs):
+                k = self._wrapped(idx, offs[1], n)
+                xo = b.add(offs[0], b.mul(k, ir.Constant(I64, x.strides[ax])))
+                b.store(self._load_as(x, xo, dt), self.addr(st.dest, offs[2]))
+            self._nest(P, strides, offsets, body, "gather")
+            return
+        _x, idx, v = st.args
+        d_ = st.dest
+        n = d_.shape[ax]
+        strides = [bstrides(d_, True), bstrides(idx, False), bstrides(v, False)]
+        offsets = [d_.offset, idx.offset, v.offset]
+
+        def body(offs):
+            k = self._wrapped(idx, offs[1], n)
+            p = self.addr(d_, b.add(offs[0], b.mul(k, ir.Constant(I64, d_.strides[ax]))))
+            old = b.load(p, typ=float_type(dt))
+            b.store(b.fadd(old, self._load_as(v, offs[2], dt)), p)
+        self._nest(P, strides, offsets, body, "scatter")
+
+    def _det(self, st: IndexStep) -> None:
+        b = self.b
+        (a,) = st.args
+        dt = st.node.dtype
+        ety = float_type(dt)
+        n = a.shape[-1]
+        lead = st.shape
+        c64 = lambda v: ir.Constant(I64, v)  # noqa: E731
+        one, zero = ir.Constant(ety, 1.0), ir.Constant(ety, 0.0)
+        sr, sc = a.strides[-2], a.strides[-1]
+        W = st.scratch
+        self._ndet = getattr(self, "_ndet", 0) + 1
+        tag = f"det{self._ndet}"
+        acc = self._alloca(f"{tag}_acc", ety)
+        pmax = self._alloca(f"{tag}_pmax", ety)
+        piv = self._alloca(f"{tag}_piv", I64)
+
+        def w(i, j):  # pointer to scratch[i, j]
+            return self.addr(W, b.add(b.mul(i, c64(n)), j))
+
+        def matrix(offs):
+            if n == 0:
+                b.store(one, self.addr(st.dest, offs[1]))
+                return
+
+            def copy_row(i, _):
+                def copy_col(j, _):
+                    src = b.add(offs[0], b.add(b.mul(i, c64(sr)), b.mul(j, c64(sc))))
+                    b.store(self._load_as(a, src, dt), w(i, j))
+                    return []
+                self.counted_loop(n, f"{tag}_cc", copy_col)
+                return []
+            self.counted_loop(n, f"{tag}_cr", copy_row)
+            b.store(one, acc)
+
+            def column(k, _):
+                # partial pivoting: the first row of largest |a_ik|, i >= k
+                b.store(self.e.intrinsic("llvm.fabs", ety, b.load(w(k, k), typ=ety)), pmax)
+                b.store(k, piv)
+
+                def search(i):
+                    v = self.e.intrinsic("llvm.fabs", ety, b.load(w(i, k), typ=ety))
+                    better = b.fcmp_ordered(">", v, b.load(pmax, typ=ety))
+                    b.store(b.select(better, v, b.load(pmax, typ=ety)), pmax)
+                    b.store(b.select(better, i, b.load(piv, typ=I64)), piv)
+                kp1 = b.add(k, c64(1))
+                self.range_loop(kp1, c64(n), f"{tag}_s", search)
+                p = b.load(piv, typ=I64)
+                with b.if_then(b.icmp_signed("!=", p, k)):
+                    def swap(j, _):
+                        u, v = b.load(w(k, j), typ=ety), b.load(w(p, j), typ=ety)
+                        b.store(v, w(k, j))
+                        b.store(u, w(p, j))
+                        return []
+                    self.counted_loop(n, f"{tag}_sw", swap)
+                    b.store(b.fneg(b.load(acc, typ=ety)), acc)
+                ukk = b.load(w(k, k), typ=ety)
+                b.store(b.fmul(b.load(acc, typ=ety), ukk), acc)
+                with b.if_then(b.fcmp_unordered("!=", ukk, zero)):
+                    def elim(i):
+                        f = b.fdiv(b.load(w(i, k), typ=ety), ukk)
+
+                        def upd(j):
+                            aij = b.load(w(i, j), typ=ety)
+                            b.store(b.fsub(aij, b.fmul(f, b.load(w(k, j), typ=ety))), w(i, j))
+                        self.range_loop(kp1, c64(n), f"{tag}_u", upd)
+                    self.range_loop(kp1, c64(n), f"{tag}_e", elim)
+                return []
+            self.counted_loop(n, f"{tag}_k", column)
+            b.store(b.load(acc, typ=ety), self.addr(st.dest, offs[1]))
+        strides = [tuple(a.strides[:-2]), tuple(st.dest.strides)]
+        self._nest(lead, strides, [a.offset, st.dest.offset], matrix, tag)
 
     # -- matrix products ----------------------------------------------------------------
     def gemm(self, g: Contraction) -> None:
