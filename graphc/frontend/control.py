@@ -74,17 +74,29 @@ def _is_node_tree(*trees) -> bool:
     return is_tracing() or any(isinstance(v, Node) for t in trees for v in _flatten(t)[0])
 
 
-def _as_node(v, what: str, like: Node | None = None) -> Node:
+def _weak_dtype(*leaf_lists) -> str:
+    """The dtype a Python number among loop operands takes: float32 when every graph
+    value and NumPy float among them is float32, else float64 (Python numbers are
+    weakly typed, as in JAX: ``while_loop(c, b, (x32, 0.0))`` carries two float32s)."""
+    kinds = {("float32" if v.dtype == np.float32 else "float64") if isinstance(
+        v, (np.ndarray, np.floating)) else v.dtype
+        for leaves in leaf_lists for v in leaves
+        if isinstance(v, (Node, np.ndarray, np.floating))}
+    return "float32" if kinds == {"float32"} else "float64"
+
+
+def _as_node(v, what: str, like: Node | None = None, weak: str = "float64") -> Node:
     """A leaf as a graph value: nodes pass through, numbers and NumPy arrays become
-    constants (of ``like``'s dtype when given, else float64 / float32 for float32
-    arrays)."""
+    constants (of ``like``'s dtype when given, else float32 for float32 NumPy values,
+    ``weak`` for Python numbers (see :func:`_weak_dtype`), float64 otherwise)."""
     if isinstance(v, Node):
         return v
     if isinstance(v, (bool, np.bool_)):
         v = float(v)
     if isinstance(v, (int, float, np.integer, np.floating)):
         dtype = like.dtype if like is not None else (
-            "float32" if isinstance(v, np.float32) else "float64")
+            "float32" if isinstance(v, np.float32) else
+            "float64" if isinstance(v, np.floating) else weak)
         return ops.const(float(v), dtype, like.shape if like is not None else ())
     if isinstance(v, np.ndarray):
         from ..ir.numpy_dispatch import array_constant
@@ -275,8 +287,9 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     c_leaves, c_def = _flatten(init)
     if not c_leaves:
         raise ShapeError("scan: the carry is empty; give at least one carry value")
-    c_nodes = [_as_node(v, "scan init") for v in c_leaves]
-    x_nodes = [_as_node(v, "scan xs") for v in x_leaves]
+    weak = _weak_dtype(c_leaves, x_leaves)
+    c_nodes = [_as_node(v, "scan init", weak=weak) for v in c_leaves]
+    x_nodes = [_as_node(v, "scan xs", weak=weak) for v in x_leaves]
     if length == 0:
         return init, None
     fc = _fresh_inputs(c_nodes, "c")
@@ -360,7 +373,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *,
             steps += 1
         return val
     c_leaves, c_def = _flatten(init_val)
-    c_nodes = [_as_node(v, "while_loop init") for v in c_leaves]
+    weak = _weak_dtype(c_leaves)
+    c_nodes = [_as_node(v, "while_loop init", weak=weak) for v in c_leaves]
     fc = _fresh_inputs(c_nodes, "c")
     tree = _unflatten(c_def, fc)
     pred = _as_node(_call_body(cond_fun, (tree,), "while_loop cond"), "while_loop cond")
@@ -394,7 +408,8 @@ def switch(index, branches: Sequence[Callable], *operands):
         k = cf.branch_index(float(index), len(branches))
         return branches[k](*operands)
     o_leaves, o_def = _flatten(tuple(operands))
-    o_nodes = [_as_node(v, "switch operand") for v in o_leaves]
+    weak = _weak_dtype(o_leaves)
+    o_nodes = [_as_node(v, "switch operand", weak=weak) for v in o_leaves]
     fo = _fresh_inputs(o_nodes, "o")
     args = _unflatten(o_def, fo)
     results = [_call_body(b, tuple(args), f"switch branch {k}") for k, b in enumerate(branches)]

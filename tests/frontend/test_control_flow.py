@@ -386,7 +386,7 @@ def test_loop_invariant_hoisting():
                                gc.evaluate(gc.grad(g), x=0.3, a=0.2), rtol=1e-14)
 
 
-def test_backends_compile_loops_and_cuda_refuses_long_unrolls():
+def test_backends_compile_loops_and_cuda_runs_long_loops_per_point():
     def f(x):
         c, ys = gc.scan(lambda c, t: (c * 0.5 + gc.sin(t), c * c), x, np.linspace(0, 1, 5))
         return c + ys.sum() + gc.cond(x > 0, lambda a: a, lambda a: -a, x)
@@ -402,10 +402,20 @@ def test_backends_compile_loops_and_cuda_refuses_long_unrolls():
     dlong = gc.grad(long, wrt="x")
     assert gc.compile(dlong)(x=1.0) == pytest.approx(
         float(gc.compile(dlong, target="numpy")(x=1.0)), rel=1e-12, abs=1e-300)
-    # CUDA still unrolls loops: above the limit it refuses with a clear error
+    # CUDA runs the loop per point (a Python loop in the kernel source, not unrolled):
+    # the kernel of 20,000 steps is the kernel of 5 steps but for the trip count
+    from graphc.backends.cuda import render
+    short = trace(lambda x: gc.scan(lambda c, _: (c * 0.5 + 1.0, None), x, length=5)[0])
+    assert render(long).text == render(short).text.replace("range(5)",
+                                                           f"range({cf.MAX_UNROLL})")
+    assert render(dlong).text.count("range(") < 20
+    # graphs with array inputs are still unrolled by CUDA's array plan: above the limit
+    # it refuses with a clear error (and CudaKernel runs them as one thread instead)
     from graphc.backends.cuda import arrays as cuda_arrays
-    with pytest.raises(LoweringError, match="unroll"):
-        cuda_arrays.specialize(long, {})
+    along = trace(lambda v: gc.scan(lambda c, _: (c * 0.5 + 1.0, None), v,
+                                    length=cf.MAX_UNROLL)[0].sum(), shapes={"v": (2,)})
+    with pytest.raises(LoweringError, match="unroll.*scalar inputs and outputs"):
+        cuda_arrays.specialize(along, {})
 
 
 def test_clear_errors():
@@ -553,3 +563,25 @@ def test_while_loop_masked_steps_with_nan_do_not_poison_reverse_mode(x):
     fd = (py(x + 1e-7) - py(x - 1e-7)) / 2e-7
     assert gc.evaluate(gc.grad(g, wrt="x"), x=x) == pytest.approx(fd, rel=1e-7)
     assert gc.evaluate(gc.jvp(g), x=x, x_dot=1.0)[1] == pytest.approx(fd, rel=1e-7)
+
+
+def test_python_numbers_in_a_float32_carry_are_weakly_typed():
+    """A Python number beside float32 graph values in a loop's carry takes float32 (as
+    JAX's weak types do): the body's float32 results then fit the carry, in value and
+    in both AD modes. Closed form: x * 1.1^5 after five steps, d/dx = 1.1^5."""
+    def by_while(x):
+        return gc.while_loop(lambda c: c[1] < 5.0, lambda c: (c[0] * 1.1, c[1] + 1.0),
+                             (x, 0.0), max_steps=10)[0]
+
+    def by_scan(x):
+        return gc.scan(lambda c, _: ((c[0] * 1.1, c[1] + 1.0), None), (x, 0.0),
+                       length=5)[0][0]
+
+    for f in (by_while, by_scan):
+        F = gc.function(f, dtype="float32")
+        assert all(n.dtype == "float32" for n in F.graph.outputs)
+        value = gc.compile(F.graph, target="numpy")(np.float32(2.0))
+        assert np.asarray(value).dtype == np.float32
+        np.testing.assert_allclose(value, 2.0 * 1.1 ** 5, rtol=1e-6)
+        for d in (gc.grad(F), gc.jacfwd(F)):
+            np.testing.assert_allclose(d(np.float32(2.0)), 1.1 ** 5, rtol=1e-6)
