@@ -38,7 +38,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-EVALS = ("hello", "lse", "llsq", "kmeans", "gmm", "ode", "det", "ba", "ht", "lstm")
+EVALS = ("hello", "lse", "llsq", "kmeans", "gmm", "ode", "det", "ba", "ht", "lstm",
+         "particle", "saddle")
 """The GradBench evals, in the order of the issue; :func:`available` says which exist."""
 
 

@@ -33,6 +33,8 @@ SMALL = {  # GradBench's eval arguments at small sizes (their defaults are far l
     "ba": ["--min", "1", "--max", "1"],
     "ht": ["--min", "1", "--max", "1", "--model", "small"],
     "lstm": ["-l", "1", "2", "-c", "4", "8"],
+    "particle": [],  # one input (w = 0), no size arguments
+    "saddle": [],    # one input (start = (1, 1)), no size arguments
 }
 
 

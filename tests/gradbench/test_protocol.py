@@ -39,7 +39,7 @@ def test_start_define_analysis_end_shapes():
     assert r[2] == {"id": 2} and r[3] == {"id": 3}
 
 
-@pytest.mark.parametrize("module", ["particle", "saddle", "nonexistent"])
+@pytest.mark.parametrize("module", ["nonexistent", "ADBench", "../graphc_tool"])
 def test_define_unknown_module_fails_cleanly(module):
     (r,) = converse([{"id": 7, "kind": "define", "module": module}])
     assert r["id"] == 7 and r["success"] is False and module in r["error"]

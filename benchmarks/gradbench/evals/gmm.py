@@ -14,7 +14,10 @@ lower triangular, filled column by column from ``l_k``)::
 ``Q_k (x_i - μ_k)`` a broadcast product summed over the last axis, so graphc sees
 only ``matmul``, ``reshape``, elementwise ops, ``sum`` and ``logsumexp``. The constant
 ``log Γ_d`` comes from ``scipy.special.multigammaln``. Kernels are compiled per
-``(n, k, d)``.
+``(n, k, d)``. Measured alternatives (d=64, k=100, n=1000): building ``L`` by ``d``
+zero-padded column concatenations instead of the scatter matrix took 6-7 s of compile
+CPU (a loop nest per piece) against about 1 s, and ``gnp.einsum`` for ``Q_k (x_i - μ_k)``
+ran the gradient 2.4× slower than the broadcast product.
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ import graphc as gc
 WRT = ("alpha", "mu", "q", "l")
 
 
+@lru_cache(maxsize=4)
 def scatter(d: int) -> np.ndarray:
     """The ``(d(d-1)/2, d*d)`` 0/1 matrix ``S`` with ``(l @ S).reshape(d, d)`` the strictly
-    lower triangular ``L`` filled column by column (GradBench's order)."""
+    lower triangular ``L`` filled column by column (GradBench's order). Cached (the
+    objective and the jacobian of one input share it), so read-only."""
     pairs = [(i, j) for j in range(d - 1) for i in range(j + 1, d)]
     S = np.zeros((len(pairs), d * d))
     for p, (i, j) in enumerate(pairs):
         S[p, i * d + j] = 1.0
+    S.flags.writeable = False
     return S
 
 
