@@ -28,7 +28,7 @@ def test_two_threads_give_bit_identical_results(n, restore_threads, monkeypatch)
     splits = []
     real = threads.run_chunks
     monkeypatch.setattr(threads, "run_chunks",
-                        lambda run, n, t: (splits.append(t), real(run, n, t)))
+                        lambda run, n, t, **kw: (splits.append(t), real(run, n, t, **kw)))
     rng = np.random.default_rng(n)
     x, y = rng.uniform(-3, 3, n), rng.uniform(-3, 3, n)
     k = gc.compile(MIXED)

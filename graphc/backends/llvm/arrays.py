@@ -144,6 +144,14 @@ GEMM_BLAS_MIN = 1 << 12
 """Matrix products of fewer multiply-adds (m·n·k) than this stay in loops even with
 ``blas``: a BLAS call costs about a microsecond before it starts computing."""
 
+GEMM_NS_PER_MAC = 0.1
+"""Estimated single-thread time of one float64 multiply-add in BLAS (about 10 GFLOP/s
+per core; half for float32), by which a matrix product with several graphc threads is
+split by rows of its result, each part calling a one-thread BLAS: graphc's pool
+threads wait without spinning and take parts as they free up, so a busy neighbour
+process slows a product down by its share of the cores, not by OpenBLAS's spinning
+threads' 10x (issue 16, part 4)."""
+
 BLAS_THREADS_MIN = 1 << 24
 """Matrix products of fewer multiply-adds (m·n·k, about 1 ms of one core) run on one
 BLAS thread (when the BLAS is OpenBLAS with ``openblas_set_num_threads_local``, a
@@ -374,7 +382,7 @@ class _Codegen:
                 self.steps.append(StepInfo(0, 0.0))
                 self.index_step(st)
             else:
-                self.steps.append(StepInfo(0, 0.0))
+                self.steps.append(self._gemm_info(st))
                 self.gemm(st)
         self.b.ret_void()
         if self.parallel:
@@ -391,7 +399,10 @@ class _Codegen:
                 elif isinstance(st, IndexStep):
                     self.index_step(st)
                 else:
+                    self._split = (self.fn.args[0], self.fn.args[1]) if serial[k].units \
+                        else None
                     self.gemm(st)
+                    self._split = None
                 self.b.ret_void()
             self.steps = serial
         if self.e.vector_calls:
@@ -1103,6 +1114,16 @@ class _Codegen:
         self._nest(lead, strides, [a.offset, st.dest.offset], matrix, tag)
 
     # -- matrix products ----------------------------------------------------------------
+    def _gemm_info(self, g: Contraction) -> StepInfo:
+        """A BLAS product is split by rows of C among graphc's threads, each calling
+        a one-thread BLAS (see :data:`GEMM_NS_PER_MAC`), when OpenBLAS's thread-local
+        thread count can be set; otherwise it runs whole."""
+        if (self.blas_threads and g.m > 1 and g.m * g.n * g.k >= GEMM_BLAS_MIN
+                and _gemm_layout(g.c) == (True, max(1, g.n))):
+            per_mac = GEMM_NS_PER_MAC * (0.5 if g.dtype == "float32" else 1.0)
+            return StepInfo(g.m, g.n * g.k * per_mac)
+        return StepInfo(0, 0.0)
+
     def gemm(self, g: Contraction) -> None:
         if g.m == 0 or g.n == 0:
             return
@@ -1140,11 +1161,19 @@ class _Codegen:
             p = self._alloca(f"{key}_{name}", ty)
             b.store(ir.Constant(ty, v), p)
             ptrs[key] = p
+        a_off = ir.Constant(I64, g.a.offset)
+        c_off = ir.Constant(I64, g.c.offset)
+        if self._split is not None:  # rows start..end of C: A's rows, C's rows
+            start, end = self._split
+            b.store(b.trunc(b.sub(end, start), I32), ptrs["n"])
+            a_off = b.add(a_off, b.mul(start, ir.Constant(I64, lda if row_a else 1)))
+            c_off = b.add(c_off, b.mul(start, ir.Constant(I64, max(1, g.n))))
         pa = self.addr(g.b, ir.Constant(I64, g.b.offset))
-        pb = self.addr(g.a, ir.Constant(I64, g.a.offset))
-        pc = self.addr(g.c, ir.Constant(I64, g.c.offset))
+        pb = self.addr(g.a, a_off)
+        pc = self.addr(g.c, c_off)
         fn = self.e.function(f"graphc_{name}", ir.VoidType(), [PTR] * 13)
-        one_thread = self.blas_threads and g.m * g.n * g.k < BLAS_THREADS_MIN
+        one_thread = self.blas_threads and (self._split is not None
+                                            or g.m * g.n * g.k < BLAS_THREADS_MIN)
         if one_thread:
             local = self.e.function("graphc_blas_threads", I32, [I32])
             prev = b.call(local, [ir.Constant(I32, 1)])
@@ -1287,7 +1316,8 @@ class Program:
                 fn(-1, -1, pin_p, pout_p)
             if total >= PARALLEL_MIN_NS and parts > 1:
                 _threads.run_chunks(lambda a, e, fn=fn: fn(a, e, pin_p, pout_p),
-                                    info.units, parts, align=1)
+                                    info.units, parts, align=1,
+                                    oversplit=_threads.oversplit_for(total, parts))
             else:
                 fn(0, max(info.units, 1), pin_p, pout_p)
 

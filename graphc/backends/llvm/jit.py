@@ -618,7 +618,9 @@ class LLVMKernel:
         if nthreads > 1 and n >= self._min_parallel:
             parts = min(nthreads, max(1, n // (self._min_parallel // 2)))
             if parts > 1:
-                _threads.run_chunks(lambda s, e: cm.run(s, e, ins, outs), n, parts)
+                work = n * 100_000 / self._min_parallel   # estimated ns (see below)
+                _threads.run_chunks(lambda s, e: cm.run(s, e, ins, outs), n, parts,
+                                    oversplit=_threads.oversplit_for(work, parts))
                 return
         cm.run(0, n, ins, outs)
 

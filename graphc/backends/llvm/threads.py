@@ -119,20 +119,36 @@ queue: a thread the OS deschedules (a busy neighbour process, another thread poo
 holds back one small chunk, not a 1/threads share of the batch."""
 
 
+CHUNK_MIN_NS = 1_000_000
+"""A threaded step is cut into more chunks than threads (self-scheduled, see
+:func:`run_chunks`) only as far as each chunk keeps about
+this much estimated work: with shorter chunks the hand-offs between pool threads cost
+more than the balancing saves (the PINN training step of benchmarks/pinn.py, whose
+steps take 0.1-0.5 ms, ran 14.3 ms with one chunk per thread and 17.2 ms with four)."""
+
+
+def oversplit_for(work_ns: float, parts: int) -> int:
+    """Chunks per thread for a call of estimated single-thread time ``work_ns`` split
+    ``parts`` ways: up to :data:`OVERSPLIT`, as long as each chunk keeps about
+    :data:`CHUNK_MIN_NS` of work (at least 1)."""
+    return max(1, int(min(OVERSPLIT, work_ns // (max(parts, 1) * CHUNK_MIN_NS))))
+
+
 def run_chunks(run: Callable[[int, int], object], n: int, threads: int,
-               align: int = ALIGN) -> None:
+               align: int = ALIGN, oversplit: int = OVERSPLIT) -> None:
     """Call ``run(start, end)`` over chunks of ``range(n)`` (boundaries multiples of
     ``align``, see :func:`chunks`), up to :data:`OVERSPLIT` chunks per thread handed
     out dynamically (self-scheduling, as OpenMP's ``schedule(dynamic)``): the calling
     thread and ``threads - 1`` pool workers each take the next chunk until none is
-    left; returns when all are done, re-raising the first error. The chunk boundaries
+    left (``oversplit`` chunks per thread at most: taking a chunk costs a few
+    microseconds of Python under the GIL, so callers with short steps pass fewer); returns when all are done, re-raising the first error. The chunk boundaries
     depend only on ``n``, ``threads`` and ``align``, never on timing, and each element
     is computed by the same instructions in any chunk, so results are bit-identical
     whatever the thread count or scheduling."""
     if threads <= 1:
         run(0, n)
         return
-    parts = chunks(n, threads * OVERSPLIT, align)
+    parts = chunks(n, threads * max(1, oversplit), align)
     if len(parts) == 1:
         run(0, n)
         return
