@@ -17,10 +17,10 @@ Workloads (float64):
 
 For each thread count the measurements run in a fresh worker process whose environment
 pins every library's thread pool (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
-``XLA_FLAGS``; ``torch.set_num_threads``). graphc's loops run on one thread; its matrix
-products call the BLAS that SciPy ships (OpenBLAS): on one thread below 2^24
-multiply-adds (``graphc.backends.llvm.arrays.BLAS_THREADS_MIN``), else with the pinned
-thread count.
+``XLA_FLAGS``; ``torch.set_num_threads``). graphc's matrix products call the BLAS that
+SciPy ships (OpenBLAS); with several threads, graphc splits its loop nests (above 100 µs
+of work) and its products (by rows of the result, one BLAS thread each) among its own
+threads (``graphc.backends.llvm.arrays``).
 Each peer's result is first checked against graphc's NumPy interpreter (relative
 difference <= 1e-9); times are the best of repeated samples (the machine is a shared,
 noisy 2-core VM); ratios are peer time / graphc time (> 1: graphc is faster).
@@ -269,9 +269,10 @@ def report(records: list[dict], command: str) -> str:
         "",
         "Each cell: best time of one call (value and gradient), and in parentheses the "
         "ratio peer time / graphc time (> 1: graphc faster). Every peer's result agreed "
-        "with graphc's NumPy interpreter to 1e-9 relative unless marked ✗. graphc's loops "
-        "run on one thread; its matrix products call SciPy's OpenBLAS, on one thread below "
-        "2^24 multiply-adds (all products here) and with the pinned thread count above.",
+        "with graphc's NumPy interpreter to 1e-9 relative unless marked ✗. graphc's matrix "
+        "products call SciPy's OpenBLAS; with several threads graphc splits loop nests "
+        "(above 100 µs of work) and products (by rows, one BLAS thread each) among its "
+        "own threads.",
         "",
     ]
     header = "| workload | threads | graphc | " + " | ".join(others) + " | fastest peer / graphc |"
@@ -304,8 +305,8 @@ def report(records: list[dict], command: str) -> str:
         lines += ["", "Load average of the machine when each worker started (other jobs "
                   "share it; with a load near the number of CPUs, a second thread competes "
                   "for a busy core, and OpenBLAS's spin-waiting threads then slow matrix "
-                  "products down by orders of magnitude, which is why graphc keeps products below 2^24 "
-                  "multiply-adds on one BLAS thread): " + ", ".join(
+                  "products down by orders of magnitude, which is why graphc splits products "
+                  "among its own, non-spinning threads): " + ", ".join(
                       f"{t} thread(s): {v:.2f}" for t, v in sorted(loads.items())) + "."]
     lines += ["", "First call (compile and run, graphc cold on-disk cache):", ""]
     lines += ["| workload | threads | " + " | ".join(peers) + " |", "|" + "---|" * (2 + len(peers))]
