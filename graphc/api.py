@@ -9,7 +9,9 @@ errors. Its differentiation functions take Graphs (they are the passes);
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from .backends.numpy_interp import evaluate
 from .frontend import parse
@@ -22,8 +24,15 @@ TARGETS = ("llvm", "numpy", "cuda")
 
 
 def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
-            **options: Any):
+            shapes: Mapping[str, Sequence[int]] | None = None, **options: Any):
     """Compile ``graph`` to a callable kernel.
+
+    When compilation happens: the graph passes (inlining, decomposition, clean-up) run
+    here; machine code is generated (or loaded from the caches) on the first call for
+    each new binding of the graph's symbolic sizes (array graphs) or each pattern of
+    scalar and array inputs (elementwise graphs: any batch size N, no recompilation).
+    With ``shapes`` the code for those input shapes is generated now, so the first
+    call costs only the call.
 
     Args:
         graph: any graph (from :func:`parse`, :func:`value_and_grad`, ...).
@@ -31,6 +40,9 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
             ``"numpy"`` (the reference interpreter) or ``"cuda"`` (GPU kernels through
             Numba; needs ``pip install graphc[cuda]``).
         optimize_graph: run the clean-up passes (:func:`graphc.optimize`) first.
+        shapes: ``{input name: shape}`` of the arrays the first call will pass (every
+            input of an array graph with symbolic sizes; inputs left out count as
+            scalars): compile for them now ("llvm", "cuda"; "numpy" only checks them).
         **options: backend options (see the backend's ``compile``).
 
     Returns:
@@ -43,8 +55,40 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
 
     Raises:
         GraphcError: unknown target.
+        InputError: ``shapes`` names an unknown input or a shape the graph's declared
+            shapes do not accept.
         BackendUnavailableError: the target's dependencies are missing.
     """
+    kernel = _compile(graph, target, optimize_graph, options)
+    if shapes is not None:
+        _compile_for(kernel, shapes)
+    return kernel
+
+
+def _compile_for(kernel: Any, shapes: Mapping[str, Sequence[int]]) -> None:
+    """Generate ``kernel``'s code for inputs of ``shapes`` now (see :func:`compile`)."""
+    from .ir import InputError
+    from .ir.shapes import bind, is_array_graph
+    g = kernel.graph
+    unknown = sorted(set(shapes) - set(g.input_names))
+    if unknown:
+        raise InputError(f"compile(shapes=...): no input {', '.join(map(repr, unknown))}; "
+                         f"the inputs are {', '.join(g.input_names)}")
+    try:
+        dims = [tuple(int(d) for d in shapes.get(x.name, ())) for x in g.inputs]
+    except (TypeError, ValueError):
+        raise InputError("compile(shapes=...) takes {input name: tuple of ints}") from None
+    if is_array_graph(g):
+        env = bind(g, [np.empty(d) for d in dims])
+        if hasattr(kernel, "warm_up"):
+            kernel.warm_up(**env)
+        elif hasattr(kernel, "program"):
+            kernel.program(env)
+    elif hasattr(kernel, "warm_up"):
+        kernel.warm_up(tuple(d == () for d in dims))
+
+
+def _compile(graph: Graph, target: str, optimize_graph: bool, options: dict):
     if not isinstance(graph, Graph):
         raise GraphcError(f"compile() takes a graphc.Graph, got {type(graph).__name__}; "
                           f"use graphc.parse(...) first")
