@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import jax_nested_reference as ref
-from evals import gd, particle, saddle
-from tool_client import call
+pytest.importorskip("jax")
+import jax_nested_reference as ref  # noqa: E402
+from evals import gd, particle, saddle  # noqa: E402
+from tool_client import call  # noqa: E402
 
 import graphc as gc
 from graphc.frontend.tracer import trace
