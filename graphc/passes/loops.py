@@ -156,6 +156,21 @@ def _step_backward(body: Body, n_carry: int, n_xs: int) -> Graph:
     return _tidy(Graph(cbar + kbar + C + X + ybar + K, c_prev + k_new + x_bar))
 
 
+def _sqrt_segment(length: int) -> int:
+    """Segment length of ``"sqrt"`` checkpoints: ⌈√T⌉, or a divisor of T within a
+    factor 2 of √T when there is one, so that no shorter last segment needs a loop of
+    its own (equal segments: one forward and one backward loop; a remainder adds two,
+    about 0.6 s of compile time)."""
+    k = math.isqrt(length - 1) + 1
+    if length % k == 0:
+        return k
+    for d in range(1, k):                       # nearest to √T first, below and above
+        for c in (k - d, k + d):
+            if max(2, k // 2) <= c <= 2 * k and length % c == 0:
+                return c
+    return k
+
+
 def _segment(length: int, policy, reverse: bool) -> tuple[int | None, object]:
     """``(k, policy inside a segment)``: segments of ``k`` steps, or ``(None, _)`` to
     store every carry."""
@@ -166,7 +181,7 @@ def _segment(length: int, policy, reverse: bool) -> tuple[int | None, object]:
         if policy == "all":
             return None, "all"
     if policy == "sqrt":
-        k, inner = math.isqrt(length - 1) + 1, "all"
+        k, inner = _sqrt_segment(length), "all"
     elif policy == "recursive":
         k, inner = (length + 1) // 2, "recursive"
     else:

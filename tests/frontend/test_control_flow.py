@@ -585,3 +585,24 @@ def test_python_numbers_in_a_float32_carry_are_weakly_typed():
         np.testing.assert_allclose(value, 2.0 * 1.1 ** 5, rtol=1e-6)
         for d in (gc.grad(F), gc.jacfwd(F)):
             np.testing.assert_allclose(d(np.float32(2.0)), 1.1 ** 5, rtol=1e-6)
+
+
+def test_sqrt_checkpoints_use_equal_segments_when_a_divisor_is_near_sqrt_t():
+    """"sqrt" picks a divisor of T within a factor 2 of ceil(sqrt T) when one exists, so
+    the gradient graph has the same loops for T = 10^4 and 10^5 (no remainder segment);
+    a prime T keeps ceil(sqrt T) and its remainder loops. Gradients stay bit-identical
+    to storing every carry."""
+    from graphc.passes.loops import _sqrt_segment
+    assert [_sqrt_segment(T) for T in (10**4, 10**5, 1000, 99991)] == [100, 250, 25, 317]
+
+    def scans(T, policy="sqrt"):
+        f = lambda y0: gc.scan(lambda y, _: (y - 0.001 * gc.sin(y), None), y0,  # noqa: E731
+                               length=T, checkpoint=policy)[0]
+        g = gc.grad(gc.function(f)).graph
+        return sum(n.prim.name == "scan" for n in g.nodes), g
+
+    (a, _), (b, g5), (c, _) = scans(10**4), scans(10**5), scans(99991)
+    assert a == b < c
+    k_sqrt = gc.compile(g5, target="llvm")
+    k_all = gc.compile(scans(10**5, "all")[1], target="llvm")
+    assert k_sqrt(0.7) == k_all(0.7)
