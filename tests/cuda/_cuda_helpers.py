@@ -11,6 +11,7 @@ import csv
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -333,3 +334,30 @@ def assert_within_roundoff(got, graph: Graph, inputs: dict, what: str = "") -> N
             f"{what} output {k}: {int(bad.sum())} of {err.size} elements beyond the "
             f"round-off bound; worst error {err[bad].max():.3g} vs bound "
             f"{np.broadcast_to(b, w.shape)[fin][bad][np.argmax(err[bad])]:.3g}")
+
+
+def run_simulator_cases(case_file: str, marker: str | None = None,
+                        ignore: tuple[str, ...] = ()) -> None:
+    """Run ``tests/cuda/<case_file>`` under the Numba CUDA simulator in a subprocess
+    (``NUMBA_ENABLE_CUDASIM=1`` must be set before Numba is imported) and assert that
+    every selected case passed and none skipped. ``marker``: a ``-m`` expression (None:
+    every case); ``ignore``: more warning classes to ignore. Skips without numba-cuda,
+    fails instead with GRAPHC_CUDA_TOOLCHAIN=required."""
+    import pytest
+    if not has_module("numba") or not has_module("numba.cuda"):
+        if REQUIRE_TOOLS:
+            pytest.fail("numba-cuda is not installed (GRAPHC_CUDA_TOOLCHAIN=required)")
+        pytest.skip("numba-cuda is not installed: pip install 'graphc[cuda]'")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    args = [sys.executable, "-m", "pytest", str(ROOT / "tests" / "cuda" / case_file), "-q",
+            "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning"]
+    args += [a for w in ignore for a in ("-W", f"ignore::{w}")]
+    if marker is not None:
+        args += ["-m", marker]
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, f"simulator cases {case_file} failed:\n{tail}"
+    last = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in last and "skipped" not in last and "failed" not in last, tail

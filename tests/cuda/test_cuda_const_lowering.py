@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +27,8 @@ import graphc as gc  # noqa: E402
 from graphc.backends.lowering_rules import (MAX_POWI, divide_rule,  # noqa: E402
                                             numpy_half_power_is_sqrt, pow_rule)
 from graphc.ir import Graph, ops  # noqa: E402
-from _cuda_helpers import REQUIRE_TOOLS, ROOT, has_module, ptx_compiler_or_skip  # noqa: E402
+from _cuda_helpers import ROOT, ptx_compiler_or_skip, \
+    run_simulator_cases  # noqa: E402
 
 DTYPES = ["float64", "float32"]
 INT_EXPONENTS = [float(n) for n in range(-MAX_POWI, MAX_POWI + 1)]
@@ -107,21 +106,7 @@ def test_rendered_kernels_use_the_rules(dtype):
 
 
 def test_simulator_cases_pass():
-    if not has_module("numba") or not has_module("numba.cuda"):
-        if REQUIRE_TOOLS:
-            pytest.fail("numba-cuda is not installed (GRAPHC_CUDA_TOOLCHAIN=required)")
-        pytest.skip("numba-cuda is not installed: pip install 'graphc[cuda]'")
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(HERE / "cuda_sim_const_cases.py"), "-q",
-         "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning",
-         "-W", "ignore::RuntimeWarning"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    tail = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, f"simulator cases failed:\n{tail}"
-    last = proc.stdout.strip().splitlines()[-1]
-    assert " passed" in last and "skipped" not in last and "failed" not in last, tail
+    run_simulator_cases("cuda_sim_const_cases.py", ignore=("RuntimeWarning",))
 
 
 # -- PTX ---------------------------------------------------------------------------------

@@ -17,8 +17,6 @@ point (:mod:`graphc.backends.cuda.loops`), not unrolled.
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,27 +31,13 @@ from graphc.backends.cuda import is_per_point, render  # noqa: E402
 from graphc.backends.cuda.loops import MAX_LOCAL_BYTES  # noqa: E402
 from graphc.ir import LoweringError  # noqa: E402
 from graphc.ir import control_flow as cf  # noqa: E402
-from _cuda_helpers import (ON_SIM, REQUIRE_TOOLS, ROOT, gpu_or_skip, has_module,  # noqa: E402
+from _cuda_helpers import (ON_SIM, run_simulator_cases, gpu_or_skip, has_module,  # noqa: E402
                            ptx_compiler_or_skip, to_host)
 from _loop_graphs import PROGRAMS, REGISTRY_CASES, registry_graph, rk4, rk4_numpy  # noqa: E402
 
 
 def _run_sim(marker: str) -> None:
-    if not has_module("numba") or not has_module("numba.cuda"):
-        if REQUIRE_TOOLS:
-            pytest.fail("numba-cuda is not installed (GRAPHC_CUDA_TOOLCHAIN=required)")
-        pytest.skip("numba-cuda is not installed: pip install 'graphc[cuda]'")
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(HERE / "cuda_sim_loop_cases.py"), "-q",
-         "-p", "no:cacheprovider", "-o", "addopts=", "-m", marker,
-         "-W", "ignore::DeprecationWarning"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    tail = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, f"simulator loop cases failed:\n{tail}"
-    last = proc.stdout.strip().splitlines()[-1]
-    assert " passed" in last and "skipped" not in last and "failed" not in last, tail
+    run_simulator_cases("cuda_sim_loop_cases.py", marker)
 
 
 def test_loops_on_the_simulator():

@@ -31,26 +31,13 @@ sys.path.insert(0, str(HERE))
 import graphc as gc  # noqa: E402
 from graphc.commands.compile import emit  # noqa: E402
 from graphc.ir import Graph, GraphcError, apply, ops  # noqa: E402
-from _cuda_helpers import (ARRAY_CASES, REQUIRE_TOOLS, ROOT, ROSENBROCK,  # noqa: E402
-                           array_case, case_id, has_module, ptx_compiler_or_skip)
+from _cuda_helpers import (ARRAY_CASES, ROOT, ROSENBROCK,  # noqa: E402
+                           array_case, case_id, ptx_compiler_or_skip,
+                           run_simulator_cases)
 
 
 def _run_sim(marker: str) -> None:
-    if not has_module("numba") or not has_module("numba.cuda"):
-        if REQUIRE_TOOLS:
-            pytest.fail("numba-cuda is not installed (GRAPHC_CUDA_TOOLCHAIN=required)")
-        pytest.skip("numba-cuda is not installed: pip install 'graphc[cuda]'")
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(HERE / "cuda_sim_one_kernel_cases.py"), "-q",
-         "-p", "no:cacheprovider", "-o", "addopts=", "-m", marker,
-         "-W", "ignore::DeprecationWarning"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    tail = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, f"simulator cases failed:\n{tail}"
-    last = proc.stdout.strip().splitlines()[-1]
-    assert " passed" in last and "skipped" not in last and "failed" not in last, tail
+    run_simulator_cases("cuda_sim_one_kernel_cases.py", marker)
 
 
 def test_one_kernel_class_on_the_simulator():
