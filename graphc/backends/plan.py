@@ -22,6 +22,7 @@ import numpy as np
 
 from ..ir import Graph, LoweringError, Node, ops
 from ..ir import array_ops as A
+from ..ir import conv_ops as C
 from ..ir.primitive import Primitive
 from ..ir.shapes import array_consumers
 from .common import NP_DTYPES
@@ -84,8 +85,10 @@ def element_cost(prim: Primitive) -> float:
 # ---------------------------------------------------------------------------------
 # the fusion planner (moved from graphc.backends.llvm.arrays; no code generation)
 
-VIEW_OPS = (A.transpose_p, A.reshape_p, A.broadcast_to_p, A.getitem_p)
-"""Array ops that are views of their argument (offset and strides, no copy)."""
+VIEW_OPS = (A.transpose_p, A.reshape_p, A.broadcast_to_p, A.getitem_p, C.windows_p)
+"""Array ops that are views of their argument (offset and strides, no copy): the
+sliding ``windows`` of a convolution or pooling are one strided view of the input, so
+im2col is a single strided copy into the matrix that BLAS reads."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,12 @@ def _view_op(node: Node, v: View) -> View | None:
             else:
                 strides.append(v.strides[j])
         return View(v.buf, v.offset, shape, tuple(strides), v.dtype, v.base)
+    if p is C.windows_p:   # (N, C, *spatial) -> (N, C, *kernel, *positions)
+        sp = v.strides[2:]
+        strides = tuple(v.strides[:2]) + \
+            tuple(s * d for s, d in zip(sp, params["dilation"])) + \
+            tuple(s * st for s, st in zip(sp, params["stride"]))
+        return View(v.buf, v.offset, node.shape, strides, v.dtype, v.base)
     if p is A.reshape_p:
         if not v.contiguous:
             return None
@@ -298,6 +307,7 @@ class Plan:
         self.home: dict[int, View] = {}
         self.inline: set[int] = set()
         self.inline_unslice: set[int] = set()
+        self.inline_concat: set[int] = set()
         self.work_bytes = 0
         self.nodes = {id(n): n for n in graph.nodes}
         self._plan()
@@ -359,6 +369,12 @@ class Plan:
                         (self._kind(c) == "ew" and c.shape == n.shape)):
                     self.inline_unslice.add(id(n))
                 continue
+            if kind == "concat" and len(cons) == 1 and cons[0].prim is A.concatenate_p and \
+                    dict(cons[0].params)["axis"] == dict(n.params)["axis"]:
+                # a link of a chain of two-way concatenates: its operands are written
+                # straight into their regions of the chain's result (_concat_pieces)
+                self.inline_concat.add(id(n))
+                continue
             if kind != "ew":
                 continue
             fusable = all(self._kind(c) in ("reduce", "concat", "unslice") or
@@ -378,7 +394,7 @@ class Plan:
         for n in g.nodes:
             kind = self._kind(n)
             if kind in ("input", "const") or id(n) in self.inline or \
-                    id(n) in self.inline_unslice:
+                    id(n) in self.inline_unslice or id(n) in self.inline_concat:
                 continue
             if kind == "view":
                 src = self._materialized(n.args[0])
@@ -416,7 +432,7 @@ class Plan:
             elif kind == "concat":
                 axis = dict(n.params)["axis"]
                 start = 0
-                for a in n.args:
+                for a in self._concat_pieces(n):
                     width = a.shape[axis]
                     idx = ", ".join([":"] * axis + [f"{start}:{start + width}"])
                     region = _view_op(_FakeIndex(idx), home)
@@ -432,6 +448,14 @@ class Plan:
             if h is not None and h.buf == ("out", j):
                 continue
             self._add_loop(o.shape, [Out(o, dest, "store")], merge=False)
+
+    def _concat_pieces(self, n: Node) -> list[Node]:
+        """The operands of the concatenate ``n``, those of its inlined links (see
+        ``inline_concat``) expanded in order: what one n-way copy writes."""
+        out = []
+        for a in n.args:
+            out.extend(self._concat_pieces(a) if id(a) in self.inline_concat else [a])
+        return out
 
     def _materialized(self, node: Node) -> View:
         """``node``'s array, storing constants (and any value without one) first."""

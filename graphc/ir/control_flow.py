@@ -604,15 +604,49 @@ def switch_node(index: Node, branches: Sequence[Graph], operands: Sequence[Node]
     return unpack(node, [o.shape for o in branches[0].outputs])
 
 
+CHEAP_BRANCHES = 512
+"""A ``switch`` whose branches together cost at most this (the sum over their nodes of
+:attr:`~graphc.ir.primitive.Primitive.cost` times entries) and hold only elementwise
+operations is lowered by its ``decompose`` rule (every branch evaluated, the result
+selected) rather than as a branch: a few arithmetic operations on scalars cost less than
+the call, copies and jump of a real branch (GradBench's ``saddle`` inner solver:
+see :func:`cheap_branches`)."""
+
+
+def cheap_branches(branches: Sequence) -> bool:
+    """True when the branch bodies ``branches`` (a ``switch`` node's ``branches``
+    parameter) hold only elementwise operations (no loops, reductions or index ops) of
+    total cost at most :data:`CHEAP_BRANCHES`: a backend then evaluates them all and
+    selects (:func:`_switch_decompose`), which is exact for the value, since the branch
+    not taken only produces values that the select discards (derivatives were already
+    taken through the ``switch`` rules, so a NaN or infinity there cannot reach them)."""
+    total = 0
+    for b in branches:
+        g = getattr(b, "graph", b)
+        for n in g.nodes:
+            if not n.args:
+                continue
+            p = n.prim
+            if not p.elementwise or p.cost is None:
+                return False
+            total += p.cost * math.prod(d if isinstance(d, int) else 1 << 20
+                                        for d in n.shape)
+            if total > CHEAP_BRANCHES:
+                return False
+    return True
+
+
 def _switch_decompose(x, *, out, branches, **_):
     g = branches[0].graph
     pieces = unpack(x, [()] + [i.shape for i in g.inputs])
     index, operands = pieces[0], pieces[1:]
-    results = [pack(inline(b.graph, operands)) for b in branches]
-    res = results[0]
-    for k in range(1, len(branches)):
-        res = ops.where(ops.ge(index, float(k)), results[k], res)
-    return res
+    results = [inline(b.graph, operands) for b in branches]
+    picked = []
+    for j, res in enumerate(results[0]):   # select piece by piece, then pack
+        for k in range(1, len(branches)):
+            res = ops.where(ops.ge(index, float(k)), results[k][j], res)
+        picked.append(res)
+    return pack(picked)
 
 
 # ---------------------------------------------------------------------------------

@@ -320,9 +320,27 @@ def _concat_tree(pieces, axis):
                        axis=axis)
 
 
-def windows(xp: Node, kernel, stride, dilation, out_sp) -> Node:
+def windows(xp: Node, kernel, stride, dilation, out_sp=None) -> Node:
     """The windows of the (already padded) ``xp`` (N, C, *spatial) as one array of shape
-    ``(N, C, *kernel, *out_sp)``: entry ``[n, c, t…, j…] = xp[n, c, s·j + d·t…]``.
+    ``(N, C, *kernel, *out_sp)``: entry ``[n, c, t…, j…] = xp[n, c, s·j + d·t…]`` (the
+    ``windows`` primitive, a strided view of ``xp`` for the LLVM backend; ``out_sp``,
+    the number of window positions per axis, is implied by the sizes and checked).
+
+    Raises:
+        ShapeError: a window larger than ``xp``, parameters that are not integers, or an
+            ``out_sp`` that disagrees with the sizes.
+    """
+    node = apply(windows_p, ops.lift(xp), kernel=kernel, stride=stride, dilation=dilation)
+    got = tuple(node.shape[2 + len(node.param("kernel")):])
+    if out_sp is not None and got != tuple(out_sp):
+        raise ShapeError(f"windows: {tuple(out_sp)} window positions asked for, the sizes "
+                         f"give {got}")
+    return node
+
+
+def _windows_by_slices(xp: Node, kernel, stride, dilation, out_sp) -> Node:
+    """:func:`windows` from strided ``getitem`` slices and ``concatenate`` (the
+    ``decompose`` rule of ``windows``, for backends without strided views of it).
 
     Built one spatial axis at a time (the windows separate by axis), each axis from
     ``min(k, out)`` strided ``getitem`` slices joined by ``concatenate``: the slices of
@@ -355,6 +373,71 @@ def windows(xp: Node, kernel, stride, dilation, out_sp) -> Node:
     if perm != list(range(2 + 2 * nd)):
         t = transpose(t, tuple(perm))
     return t
+
+
+def _windows_canon(x, kernel=None, stride=1, dilation=1, **_):
+    nd = _spatial(x, "windows")
+    if kernel is None:
+        raise ShapeError("windows needs a kernel size")
+    return {"kernel": _tuple(kernel, nd, "kernel", 1), "stride": _tuple(stride, nd, "stride", 1),
+            "dilation": _tuple(dilation, nd, "dilation", 1)}
+
+
+def _windows_shape(x, *, kernel, stride, dilation, **_):
+    out = _out_spatial("windows", x.shape[2:], kernel, stride, (0,) * len(kernel), dilation)
+    return tuple(x.shape[:2]) + tuple(kernel) + out
+
+
+def _np_windows_op(xp, kernel, stride, dilation, **_):
+    xp = np.asarray(xp)
+    nd = len(kernel)
+    out = tuple(out_length(L, k, s, 0, d) for L, k, s, d in
+                zip(xp.shape[2:], kernel, stride, dilation))
+    win = _np_windows(xp, kernel, stride, dilation, out)       # (N, C, *out, *kernel)
+    perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    return np.ascontiguousarray(win.transpose(perm))
+
+
+def _windows_jvp(x, *, out, tangents, kernel, stride, dilation, **_):
+    return windows(fit_shape(tangents[0], x.shape), kernel, stride, dilation)
+
+
+def _windows_vjp(x, *, out, cotangent, kernel, stride, dilation, **_):
+    """Σ over taps of the tap's cotangent slice written at its window positions."""
+    nd = len(kernel)
+    out_sp = tuple(out.shape[2 + nd:])
+    parts = [getitem(cotangent, ", ".join([":", ":"] + [str(t) for t in off]))
+             for off in _offsets(kernel)]
+    return (_scatter_windows(parts, x.shape, kernel, stride, (0,) * nd, dilation, out_sp),)
+
+
+def _windows_decompose(x, *, out, kernel, stride, dilation, **_):
+    return _windows_by_slices(x, kernel, stride, dilation, tuple(out.shape[2 + len(kernel):]))
+
+
+def _windows_batch(node, args, axes):
+    """The batch joins the samples axis N."""
+    x = _b.moveaxis(args[0], axes[0], 0)
+    n_b = x.shape[0]
+    out = _b.rebind(node, _b.reshape(x, (n_b * x.shape[1],) + tuple(x.shape[2:])))
+    return _b.reshape(out, (n_b,) + tuple(node.shape)), 0
+
+
+windows_p = register(Primitive(
+    "windows", 1, _np_windows_op, "windows({0}, kernel={kernel}, stride={stride}, "
+    "dilation={dilation})", latex=r"\operatorname{{windows}}\left({0}\right)",
+    llvm="array.view", cuda="decompose",
+    param_names=("kernel", "stride", "dilation"),
+    param_defaults={"kernel": None, "stride": 1, "dilation": 1},
+    canonical=_windows_canon, shape_rule=_windows_shape, elementwise=False,
+    batch=_windows_batch, jvp=_windows_jvp, vjp=_windows_vjp, decompose=_windows_decompose,
+    domain=((-B, B),),
+    examples=((((2, 3, 6, 6),), {"kernel": (3, 3)}),
+              (((1, 2, 9),), {"kernel": (3,), "stride": (2,), "dilation": (2,)}),
+              (((1, 1, 4, 5, 4),), {"kernel": (2, 3, 2), "stride": (1, 2, 1)})),
+    doc="the sliding windows of x (N, C, *spatial) as an array (N, C, *kernel, *positions): "
+        "entry [n, c, t, j] = x[n, c, stride*j + dilation*t] (the im2col gather; a "
+        "strided view for the LLVM backend)"))
 
 
 def _conv_decompose(x, w, *, out, stride, padding, dilation, groups, **_):
@@ -654,7 +737,7 @@ avg_pool_p = register(Primitive(
         "counted in the divisor unless count_include_pad=False)"))
 
 
-CONV_PRIMITIVES = (conv_p, max_pool_p, avg_pool_p)
+CONV_PRIMITIVES = (conv_p, max_pool_p, avg_pool_p, windows_p)
 """The records defined here, in registration order."""
 
 __all__ = ["CONV_PRIMITIVES", "avg_pool", "conv", "conv_input_vjp", "conv_weight_vjp",

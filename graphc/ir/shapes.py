@@ -346,7 +346,8 @@ def specialize(graph, env: Mapping[str, int], decomposes, is_view):
     Args:
         graph: an array graph.
         env: ``{symbol: size}`` for every symbolic dimension.
-        decomposes: ``decomposes(prim) -> bool``, the ops this backend expands.
+        decomposes: ``decomposes(prim, params) -> bool``, the ops this backend expands
+            (``params``: the node's parameters, e.g. a ``switch``'s branches).
         is_view: ``is_view(prim) -> bool``, the ops this backend treats as views.
 
     Raises:
@@ -367,9 +368,13 @@ def specialize(graph, env: Mapping[str, int], decomposes, is_view):
                                                             args[0].value == 0.0)):
             node = apply(prim, *args, **params)
             return ops.const(args[0].value, node.dtype, node.shape)
-        if decomposes(prim) and prim.decompose is not None:
+        if decomposes(prim, params) and prim.decompose is not None:
             out = apply(prim, *args, **params)
             return rewrite(prim.decompose(*args, out=out, **params), done)
+        if is_view(prim):
+            shortcut = _unpacked(prim, args[0], params)
+            if shortcut is not None:
+                return shortcut
         return apply(prim, *args, **params)
 
     def rewrite(root, done):
@@ -410,6 +415,39 @@ def specialize(graph, env: Mapping[str, int], decomposes, is_view):
         new[id(n)] = m
     return Graph([new[id(x)] for x in graph.inputs], [new[id(o)] for o in graph.outputs],
                  graph.output_names, graph.structure)
+
+
+def _unpacked(prim, x, params):
+    """The node a view op of ``x`` equals without a copy, or None: a ``reshape`` of a
+    ``reshape`` is one reshape of the first operand (none when the shapes agree); a
+    slice ``v[a:b]`` of a vector ``concatenate`` that is exactly one of its operands is
+    that operand. These pack/unpack pairs come from loop and branch operands
+    (:mod:`graphc.ir.control_flow`) once their ``decompose`` rules or bodies are inlined,
+    and would otherwise be copies in every loop step."""
+    from . import array_ops as A
+    if prim is A.reshape_p:
+        shape = tuple(params["shape"])
+        src = x.args[0] if x.prim is A.reshape_p else x
+        if tuple(src.shape) == shape:
+            return src
+        if src is not x and -1 not in shape:
+            return A.reshape(src, shape)
+        return None
+    if prim is A.getitem_p and x.prim is A.concatenate_p and len(x.shape) == 1 and \
+            dict(x.params).get("axis", 0) == 0:
+        entries = A.parse_index(params["index"])
+        if len(entries) != 1 or not isinstance(entries[0], slice):
+            return None
+        start, stop, step = entries[0].indices(int(x.shape[0]))
+        if step != 1:
+            return None
+        off = 0
+        for a in x.args:
+            k = int(a.shape[0])
+            if off == start and off + k == stop:
+                return a
+            off += k
+    return None
 
 
 def array_consumers(graph) -> dict[int, list]:

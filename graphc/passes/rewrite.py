@@ -100,4 +100,4 @@ def specialize(graph: Graph, sizes=None) -> Graph:
         ShapeError: a symbol without a size, or shapes that disagree under ``sizes``.
     """
     from ..ir.shapes import specialize as shared_specialize
-    return shared_specialize(graph, dict(sizes or {}), lambda p: False, lambda p: False)
+    return shared_specialize(graph, dict(sizes or {}), lambda p, _: False, lambda p: False)

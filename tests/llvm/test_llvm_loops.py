@@ -43,6 +43,14 @@ def _loop_steps(kernel, **inputs):
     return [s for s in prog.schedule.steps if isinstance(s, LoopStep)]
 
 
+def _keeps_loops(graph) -> bool:
+    """True when the compiled ``graph`` should hold a LoopStep: some control-flow node
+    other than a switch of cheap branches (those are selected: cf.cheap_branches)."""
+    return any(n.prim.name in ("scan", "while_loop") or
+               (n.prim.name == "switch" and not cf.cheap_branches(dict(n.params)["branches"]))
+               for n in graph.nodes)
+
+
 def _points(prim, params, shape, seed):
     rng = np.random.default_rng(seed)
     lo, hi = prim.domain[0]
@@ -81,7 +89,8 @@ def test_every_higher_order_example_and_its_derivatives_match_the_interpreter(ca
             if what == "jvp":
                 args["a_dot"] = np.linspace(-1, 1, shape[0]).astype(NP[dtype])
             k = gc.compile(gg)
-            assert _loop_steps(k, **args), f"{what}: the loop was unrolled"
+            assert bool(_loop_steps(k, **args)) == _keeps_loops(gg), \
+                f"{what}: the loop was unrolled, or a cheap switch was not selected"
             got = k(**args)
             ref = gc.compile(gg, target="numpy")(**args)
             for u, v in zip(np.atleast_1d(np.asarray(got, dtype=object)),
@@ -225,3 +234,29 @@ def test_loops_in_a_program_split_over_threads():
     prog = next(iter(k._programs_mt.values()))
     assert prog.steps and any(isinstance(s, LoopStep) for s in prog.schedule.steps)
     np.testing.assert_allclose(got, gc.compile(g, target="numpy")(x=x, a=a), rtol=1e-12)
+
+
+def test_a_switch_of_cheap_branches_is_a_select_and_the_branch_not_taken_cannot_leak():
+    """A cond of a few scalar operations per branch compiles to a select
+    (cf.cheap_branches); log(x) in the branch not taken at x = -1 or 0 gives no NaN in
+    the value or the gradient (derivatives are taken through the switch rules before the
+    select), as NumPy's interpreter and jax.lax.cond give. A branch over a large array
+    stays a branch."""
+    def f(x):
+        return gc.fori_loop(0, 3, lambda i, c: gc.cond(c > 0, lambda c: gc.log(c) + 1.0,
+                                                       lambda c: 2.0 * c - 0.5, c), x)
+    g = gc.function(f).graph
+    (scan,) = [n for n in g.nodes if n.prim.name == "scan"]
+    body = llvm_arrays._specialize_body(dict(scan.params)["body"].graph)
+    assert not any(n.prim.name == "switch" for n in body.nodes)
+    for gg in (g, gc.grad(g)):
+        k = gc.compile(gg)
+        for x in (-1.0, 0.0, 0.75, 2.0):
+            got = np.asarray(k(x), float)
+            ref = np.asarray(gc.compile(gg, target="numpy")(x), float)
+            assert np.all(np.isfinite(got)), (x, got)
+            np.testing.assert_allclose(got, ref, rtol=1e-14)
+    v = ops.variable("v", "float64", (4096,))
+    assert not cf.cheap_branches([Graph([v], [gc.exp(v)]), Graph([v], [v * 2.0])])
+    s = ops.variable("v")
+    assert cf.cheap_branches([Graph([s], [s * 2.0 + 1.0]), Graph([s], [gc.exp(s)])])

@@ -394,3 +394,39 @@ def test_convolution_page_examples_run():
     result = doctest.testfile(str(page), module_relative=False, report=True,
                               optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_windows_are_a_strided_view_for_llvm_and_slices_for_cuda():
+    """The windows of a convolution or pool are the ``windows`` primitive: the LLVM
+    plan reads them as a view of the padded input (a max-pool is one reduction loop, no
+    concatenate anywhere), the CUDA specialisation expands them into slices; all three
+    agree with NumPy's as_strided windows and PyTorch's pooling."""
+    from graphc.backends.cuda import arrays as cuda_arrays
+    from graphc.backends.llvm import arrays as llvm_arrays
+    from graphc.backends.plan import LoopNest, Plan
+    x = ops.variable("x", "float64", (2, 3, 9, 8))
+    w = ops.variable("w", "float64", (4, 3, 3, 2))
+    pool = C.max_pool(x, kernel=(3, 2), stride=(2, 2), dilation=(1, 2))
+    conv = C.conv(x, w, stride=(2, 1), padding=1, dilation=(1, 2))
+    g = Graph([x, w], [pool, conv])
+    spec = llvm_arrays.specialize(g, {})
+    names = {n.prim.name for n in spec.nodes}
+    assert "windows" in names and "concatenate" not in names
+    pool_plan = Plan(llvm_arrays.specialize(Graph([x], [pool]), {}))
+    assert [type(s) for s in pool_plan.steps] == [LoopNest] and pool_plan.work_bytes == 0
+    assert "windows" not in {n.prim.name for n in cuda_arrays.specialize(g, {}).nodes}
+    rng = np.random.default_rng(3)
+    xv, wv = rng.uniform(-1, 1, (2, 3, 9, 8)), rng.uniform(-1, 1, (4, 3, 3, 2))
+    got = gc.compile(g)(xv, wv)
+    tx, tw = torch.tensor(xv), torch.tensor(wv)
+    _close(got[0], F.max_pool2d(tx, (3, 2), (2, 2), dilation=(1, 2)).numpy(), "float64",
+           "max_pool")
+    _close(got[1], F.conv2d(tx, tw, stride=(2, 1), padding=1, dilation=(1, 2)).numpy(),
+           "float64", "conv")
+    win = C.windows(x, (3, 2), (2, 1), (1, 2))
+    # extent of a dilated window: d·(k-1)+1 = (3, 3); positions every (2, 1), taps every (1, 2)
+    want = np.lib.stride_tricks.sliding_window_view(xv, (3, 3), axis=(2, 3))
+    want = want[:, :, ::2, ::1, ::1, ::2].transpose(0, 1, 4, 5, 2, 3)  # (N, C, k, k, out)
+    np.testing.assert_array_equal(gc.compile(Graph([x], [win]))(xv), want)
+    with pytest.raises(ShapeError, match="window positions"):
+        C.windows(x, (3, 2), (2, 1), (1, 2), out_sp=(4, 4))

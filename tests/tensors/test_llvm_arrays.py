@@ -183,3 +183,48 @@ def test_random_array_graphs_value_and_gradient(seed):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
     for a, b in zip(got[1], want[1]):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+def test_a_chain_of_concatenates_is_one_copy_per_operand():
+    """concatenate is binary, so packing k pieces builds a chain; the links with one
+    consumer are written straight into the chain's result (no temporaries), along any
+    axis, and a link used elsewhere is still materialised. Values against NumPy."""
+    rng = np.random.default_rng(0)
+    for axis in (0, 1):
+        xs = [ops.variable(f"x{i}", "float64", (3, 2 + i) if axis else (2 + i, 3))
+              for i in range(4)]
+        chain = xs[0]
+        for x in xs[1:]:
+            chain = A.concatenate(chain, ops.sin(x), axis=axis)
+        g = Graph(xs, [chain * 2.0])
+        s = arrays.Schedule(arrays.specialize(g, {}))
+        assert s.work_bytes > 0 and len(s.inline_concat) == 2
+        vals = [rng.uniform(-1, 1, x.shape) for x in xs]
+        want = 2 * np.concatenate([vals[0]] + [np.sin(v) for v in vals[1:]], axis=axis)
+        np.testing.assert_allclose(gc.compile(g)(*vals), want, rtol=1e-15)
+    a, b, c = (ops.variable(n, "float64", (4,)) for n in "abc")
+    inner = A.concatenate(a, b)
+    g = Graph([a, b, c], [A.concatenate(inner, c), inner * 3.0])
+    s = arrays.Schedule(arrays.specialize(g, {}))
+    assert not s.inline_concat
+    vals = [rng.uniform(size=4) for _ in range(3)]
+    got = gc.compile(g)(*vals)
+    np.testing.assert_array_equal(got[0], np.concatenate(vals))
+    np.testing.assert_array_equal(got[1], 3.0 * np.concatenate(vals[:2]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_reversed_runs_load_whole_vectors(dtype):
+    """np.flip along a contiguous axis reads full SIMD blocks with one load and a lane
+    reversal (the tail block lane by lane): every length around the block width, along
+    the inner and an outer axis, equals NumPy exactly."""
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 8, 9, 15, 16, 17, 33, 1001):
+        x = ops.variable("x", dtype, (3, n))
+        g = Graph([x], [A.getitem(x, ":, ::-1") * 2.0, A.getitem(x, "::-1, ::-1") + 1.0])
+        xv = rng.uniform(-1, 1, (3, n)).astype(dtype)
+        got = gc.compile(g)(xv)
+        np.testing.assert_array_equal(got[0], xv[:, ::-1] * np.asarray(2.0, dtype))
+        np.testing.assert_array_equal(got[1], xv[::-1, ::-1] + np.asarray(1.0, dtype))
+    k = gc.compile(Graph([x], [A.getitem(x, ":, ::-1") * 2.0]))
+    assert "shufflevector" in k.llvm_ir()

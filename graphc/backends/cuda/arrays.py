@@ -170,7 +170,7 @@ def specialize(graph: Graph, env: Mapping[str, int]) -> Graph:
         if n.args and not supports(n.prim):
             raise LoweringError(f"the CUDA backend cannot lower {n.prim.name} "
                                 f"(cuda={n.prim.cuda!r})")
-    return shared_specialize(graph, env, lambda p: p.cuda == DECOMPOSE, _is_view)
+    return shared_specialize(graph, env, lambda p, _: p.cuda == DECOMPOSE, _is_view)
 
 
 # ---------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def _specialize(graph: Graph, env=None) -> Graph:
             raise LoweringError(f"the CUDA backend cannot lower {n.prim.name} "
                                 f"(cuda={n.prim.cuda!r})")
     return specialize(graph, dict(env or {}),
-                      lambda p: p.cuda == DECOMPOSE and p.name not in CONTROL,
+                      lambda p, _: p.cuda == DECOMPOSE and p.name not in CONTROL,
                       lambda p: p.cuda == "array.view")
 
 

@@ -107,12 +107,17 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
     Raises:
         ShapeError: a node's shape rule fails on the bound sizes (names the node).
     """
-    g = shared_specialize(graph, env, lambda p: p.llvm == A.LLVM_DECOMPOSE and
-                          (p.name not in CONTROL or not LOOPS),
-                          lambda p: p in VIEW_OPS)
+    from ...ir.control_flow import cheap_branches
+
+    def decomposes(p, params) -> bool:
+        # a switch of a few scalar operations per branch: select (see cheap_branches)
+        return p.llvm == A.LLVM_DECOMPOSE and (
+            p.name not in CONTROL or not LOOPS or
+            (p.name == "switch" and cheap_branches(params["branches"])))
+    g = shared_specialize(graph, env, decomposes, lambda p: p in VIEW_OPS)
     if any(n.prim.name in CONTROL and not loop_supported(n) for n in g.nodes):
         # a loop mixing float32 and float64 pieces: unrolled (up to MAX_UNROLL)
-        g = shared_specialize(graph, env, lambda p: p.llvm == A.LLVM_DECOMPOSE,
+        g = shared_specialize(graph, env, lambda p, _: p.llvm == A.LLVM_DECOMPOSE,
                               lambda p: p in VIEW_OPS)
     return g
 
@@ -657,6 +662,13 @@ class _Codegen:
                                  vty, [PTR, I32, ir.VectorType(I1, W), vty])
             return b.call(fn, [p, ir.Constant(I32, 8 if view.dtype == "float64" else 4),
                                m, self._const_vec(view.dtype, 1.0)])
+        if stride == -1 and tail is None and mask is None and ok is None:
+            # a reversed run (np.flip, x[::-1]): one vector load and a lane reversal
+            p = self.addr(view, b.sub(start, ir.Constant(I64, W - 1)), inbounds=False)
+            ld = b.load(p, typ=vty)
+            ld.align = 8 if view.dtype == "float64" else 4
+            return b.shuffle_vector(ld, ir.Constant(vty, ir.Undefined), ir.Constant(
+                ir.VectorType(I32, W), list(range(W - 1, -1, -1))))
         out = self._const_vec(view.dtype, 1.0)
         for lane in range(W if tail is None else tail):
             index = b.add(start, ir.Constant(I64, lane * stride))
