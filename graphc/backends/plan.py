@@ -637,7 +637,7 @@ class Plan:
             return
         self.steps.append(loop)
 
-    def _merge(self, loop: Loop, leaves: list[tuple]) -> bool:
+    def _merge(self, loop: LoopNest, leaves: list[tuple]) -> bool:
         """Put ``loop`` into an earlier loop of the same shape when nothing it reads is
         produced in between and what it reads from that loop it reads at the same
         index (the value is then taken from registers)."""

@@ -40,7 +40,7 @@ def _loop_steps(kernel, **inputs):
     """The LoopStep steps of the kernel's compiled program (after a call)."""
     kernel(**inputs)
     prog = next(iter(kernel._programs.values()))
-    return [s for s in prog.schedule.steps if isinstance(s, LoopStep)]
+    return [s for s in prog.plan.steps if isinstance(s, LoopStep)]
 
 
 def _keeps_loops(graph) -> bool:
@@ -232,7 +232,7 @@ def test_loops_in_a_program_split_over_threads():
     k = gc.compile(g, threads=2)
     got = k(x=x, a=a)
     prog = next(iter(k._programs_mt.values()))
-    assert prog.steps and any(isinstance(s, LoopStep) for s in prog.schedule.steps)
+    assert prog.steps and any(isinstance(s, LoopStep) for s in prog.plan.steps)
     np.testing.assert_allclose(got, gc.compile(g, target="numpy")(x=x, a=a), rtol=1e-12)
 
 

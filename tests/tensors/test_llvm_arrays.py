@@ -12,7 +12,7 @@ from graphc.ir import Graph, array_ops as A, ops
 
 def _schedule(src, sizes=None, **shapes):
     g = gc.optimize(gc.parse(src, **shapes))
-    return arrays.Schedule(arrays.specialize(g, sizes or {}))
+    return arrays.Plan(arrays.specialize(g, sizes or {}))
 
 
 def _check(src, inputs, rtol=1e-13, atol=1e-14, grad=True, **shapes):
@@ -36,7 +36,7 @@ def test_elementwise_chain_and_reduction_fuse_into_one_loop_without_temporaries(
 
 def test_softmax_shares_passes_over_memory():
     s = _schedule("softmax(x, axis=0)", x=(10, 64))
-    loops = [st for st in s.steps if isinstance(st, arrays.Loop) and st.shape == (10, 64)]
+    loops = [st for st in s.steps if isinstance(st, arrays.LoopNest) and st.shape == (10, 64)]
     # max; exp stored and summed in the same pass; divide
     assert [[o.op for o in st.outs] for st in loops] == [["max"], ["store", "sum"], ["store"]]
 
@@ -197,7 +197,7 @@ def test_a_chain_of_concatenates_is_one_copy_per_operand():
         for x in xs[1:]:
             chain = A.concatenate(chain, ops.sin(x), axis=axis)
         g = Graph(xs, [chain * 2.0])
-        s = arrays.Schedule(arrays.specialize(g, {}))
+        s = arrays.Plan(arrays.specialize(g, {}))
         assert s.work_bytes > 0 and len(s.inline_concat) == 2
         vals = [rng.uniform(-1, 1, x.shape) for x in xs]
         want = 2 * np.concatenate([vals[0]] + [np.sin(v) for v in vals[1:]], axis=axis)
@@ -205,7 +205,7 @@ def test_a_chain_of_concatenates_is_one_copy_per_operand():
     a, b, c = (ops.variable(n, "float64", (4,)) for n in "abc")
     inner = A.concatenate(a, b)
     g = Graph([a, b, c], [A.concatenate(inner, c), inner * 3.0])
-    s = arrays.Schedule(arrays.specialize(g, {}))
+    s = arrays.Plan(arrays.specialize(g, {}))
     assert not s.inline_concat
     vals = [rng.uniform(size=4) for _ in range(3)]
     got = gc.compile(g)(*vals)

@@ -3,7 +3,7 @@
 An *array graph* (:func:`graphc.ir.shapes.is_array_graph`) is compiled once per binding
 of its symbolic dimensions (``B = 32``...), so every shape, stride and trip count is a
 constant in the machine code. One call runs one compiled function, ``kernel``, that
-executes a *schedule* built in four steps:
+executes a *plan* built in four steps:
 
 1. **Specialise** (:func:`specialize`): rebuild the graph with concrete shapes, expand
    the ops that have no direct lowering through their records' ``decompose``
@@ -15,7 +15,7 @@ executes a *schedule* built in four steps:
    (graph outputs, matmul operands, values used twice, values smaller than their
    consumer). Views (``transpose``, ``reshape``, ``broadcast_to``, ``x[1:]``) cost
    nothing: they change the offset and strides with which later loops read an array.
-3. **Schedule**: one loop nest per materialised value; a reduction's loop runs over its
+3. **Plan**: one loop nest per materialised value; a reduction's loop runs over its
    argument's shape and accumulates into the result (so ``sum(exp(x - m))`` never stores
    ``exp(x - m)``); a loop over the same shape as an earlier one that only reads that
    loop's results at the same index is merged into it (so ``e = exp(z)`` and
@@ -23,7 +23,7 @@ executes a *schedule* built in four steps:
    (``unslice``) write their operands into regions of their result. ``matmul`` calls
    ``dgemm``/``sgemm`` of the BLAS that SciPy exports (``scipy.linalg.cython_blas``), with
    transposed views passed as transposed operands (no copies); without SciPy, a
-   loop nest of the same schedule.
+   loop nest of the same plan.
 4. **Code generation**: each loop nest is collapsed to the fewest dimensions the
    strides allow; the innermost dimension runs in SIMD blocks through the elementwise
    lowering of :mod:`.lower` (``emit_node``, libmvec for transcendental functions) with a
@@ -67,8 +67,6 @@ from ..plan import CONTROL, loop_supported
 from ..plan import IndexStep
 from ..plan import _FakeIndex, _gemm_layout, _view_op, _ViewRead  # noqa: F401
 
-Loop, Gemm, Schedule = LoopNest, Contraction, Plan
-"""The planner's steps and plan under this module's earlier names."""
 from ..numpy_interp import label_checker, output_targets
 from . import cache as disk_cache
 from . import threads as _threads
@@ -236,11 +234,11 @@ class StepInfo:
 
 
 class _Codegen:
-    def __init__(self, sched: Plan, n_in: int, n_out: int, level: str, use_blas: bool,
+    def __init__(self, plan: Plan, n_in: int, n_out: int, level: str, use_blas: bool,
                  parallel: bool = False):
-        self.s = sched
+        self.s = plan
         self.module = ir.Module(name="graphc_arrays")
-        dtype = "float64" if any(n.dtype == "float64" for n in sched.graph.nodes) else "float32"
+        dtype = "float64" if any(n.dtype == "float64" for n in plan.graph.nodes) else "float32"
         self.dtype = dtype
         self.width = max(2, vecmath.lanes(level, dtype))
         self.veclib = vecmath.VectorLibrary(level) if level != "none" else None
@@ -1279,22 +1277,22 @@ class Program:
 
     Attributes:
         graph: the specialised graph (concrete shapes).
-        schedule: its :class:`Plan`.
+        plan: its :class:`Plan`.
         module: the :class:`~.jit.CompiledModule` holding the machine code.
         llvm_ir: the LLVM IR text before optimisation.
         steps: per step, how it may be split over threads (:class:`StepInfo`); empty
             when the program was compiled for one thread only.
     """
 
-    def __init__(self, graph: Graph, schedule: Plan, module, llvm_ir: str,
+    def __init__(self, graph: Graph, plan: Plan, module, llvm_ir: str,
                  steps: Sequence[StepInfo] = ()):
         self.graph = graph
-        self.schedule = schedule
+        self.plan = plan
         self.module = module
         self.llvm_ir = llvm_ir
         self.out_shapes = [o.shape for o in graph.outputs]
         self.out_dtypes = [np.dtype(NP_DTYPES[o.dtype]) for o in graph.outputs]
-        self.work_bytes = max(64, schedule.work_bytes)
+        self.work_bytes = max(64, plan.work_bytes)
         self.cost = sum(prod(x.shape) for x in graph.nodes)
         self.run = module.run
         self.check_labels = label_checker(graph)
@@ -1343,7 +1341,7 @@ plus 0.4 ns per array read or written per element."""
 
 def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool = True,
                   blas: bool | None = None, parallel: bool = False) -> Program:
-    """Specialise, schedule, lower and compile ``graph`` for the sizes ``env`` (or take
+    """Specialise, plan, lower and compile ``graph`` for the sizes ``env`` (or take
     the program from the one in-memory cache of :mod:`.jit`, keyed by graph, sizes,
     SIMD level, BLAS use and ``parallel``, which adds per-step functions for threads
     when the program is large enough to use them)."""
@@ -1366,8 +1364,8 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
         memory_stats["misses"] += 1
     if cg is None:
         cg = specialize(graph, env)
-    sched = Plan(cg, _specialize_body)
-    gen = _Codegen(sched, len(cg.inputs), len(cg.outputs), level, use_blas, parallel)
+    plan = Plan(cg, _specialize_body)
+    gen = _Codegen(plan, len(cg.inputs), len(cg.outputs), level, use_blas, parallel)
     module = gen.emit()
     steps = gen.steps if parallel else []
     h = host()
@@ -1396,7 +1394,7 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
                             functions=names)
         if use_disk:
             disk_cache.store(dkey, obj)
-    prog = Program(cg, sched, cm, text, steps)
+    prog = Program(cg, plan, cm, text, steps)
     with _memory_lock:
         _memory[key] = prog
         while len(_memory) > MEMORY_CACHE_SIZE:
@@ -1570,6 +1568,6 @@ def compile(graph: Graph, **options) -> LLVMKernel:  # noqa: A001
     return LLVMKernel(graph, **options)
 
 
-__all__ = ["ArrayLLVMKernel", "LOWERED", "PARALLEL_MIN_NS", "Plan", "Program", "Schedule",
+__all__ = ["ArrayLLVMKernel", "LOWERED", "PARALLEL_MIN_NS", "Plan", "Program",
            "StepInfo", "blas_functions", "build_program", "compile", "is_array_graph",
            "specialize", "supports"]
