@@ -30,7 +30,7 @@ parameters (``axis=``, ``alpha=``...) by keyword. The NumPy functions whose sign
 differs from one primitive are written out: ``sum mean prod max/amax min/amin`` (the
 reductions, not the elementwise ``maximum``/``minimum``), ``matmul dot transpose
 reshape broadcast_to concatenate stack where clip softmax log_softmax logsumexp
-size ndim shape`` and ``array``/``asarray`` (an array constant).
+size ndim shape argsort`` and ``array``/``asarray`` (an array constant).
 :data:`NAMES` maps every exported name to the primitive it builds.
 
 **Composites.** NumPy functions with no primitive of their own are built from several
@@ -39,7 +39,8 @@ size ndim shape`` and ``array``/``asarray`` (an array constant).
 tensordot inner outer kron`` and N-D ``matmul``/``dot`` (``transpose``/``reshape`` to one
 2-D ``matmul``, or a broadcast product and ``sum`` for batch labels), ``diagonal trace
 diag tril triu flip roll split array_split`` (slices, ``unslice``, ``where``,
-``concatenate``) and the constants ``arange linspace``. So every backend and both AD
+``concatenate``), ``sort`` (``argsort`` and ``gather``) and the constants ``arange
+linspace``. So every backend and both AD
 modes run them with no backend code. See docs/arrays-in-python.md.
 """
 
@@ -1292,10 +1293,65 @@ linalg = _Linalg()
 """``gnp.linalg.det``."""
 
 
+def _sort_args(what: str, kind, order, stable) -> None:
+    _index_ops().check_sort_kind(kind, what)
+    if order is not None:
+        raise GraphcError(f"{what}: order= sorts structured arrays by field; graph values "
+                          f"have no fields")
+    if stable is not None and not isinstance(stable, (bool, np.bool_)):
+        raise GraphcError(f"{what}: stable must be True, False or None, got {stable!r}")
+
+
+@_composite("numpy.sort")
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """``np.sort(a, axis, kind="stable")``: ``a`` sorted ascending along ``axis`` (the
+    flattened ``a`` for None), NaNs last, ``-0.0`` and ``0.0`` equal (kept in order).
+    Built as ``take_along_axis(a, argsort(a), axis)``: one ``argsort`` node and one
+    ``gather`` (transposes for an axis that is not the last), so the derivative is the
+    permutation of the tangent (JVP: the tangent gathered by the sorting permutation;
+    VJP: the cotangent scattered back), at ties the stable permutation's, as JAX's.
+
+    Args:
+        a: a graph value, number or array (at least 1-D unless ``axis`` is None).
+        axis: an int or None. ``kind``: None or one of NumPy's names (``"stable"``,
+            ``"quicksort"``, ``"mergesort"``, ``"heapsort"``); graphc's sort is always
+            stable, a valid result of every kind. ``order``: must be None. ``stable``:
+            None, True or False (always stable).
+
+    Returns:
+        ``a``'s shape (``(a.size,)`` for ``axis=None``), its dtype.
+
+    Raises:
+        ShapeError: a bad axis, a 0-d ``a`` with an axis, a float32 axis longer than
+            2**24. GraphcError: an unknown ``kind``, ``order=``.
+    """
+    _sort_args("gnp.sort", kind, order, stable)
+    return _call("gnp.sort", lambda x: _index_ops().sort(x, axis), a)
+
+
+def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """``np.argsort(a, axis, kind="stable")``: the indices that sort ``a`` ascending
+    along ``axis`` (flattened for None), NaNs last, ties in index order: the primitive
+    ``argsort`` (of the last axis; transposes around it for another axis). Indices are
+    floats of ``a``'s dtype holding integers, like every graphc index; their derivative
+    is zero (piecewise constant). Arguments as :func:`sort`.
+
+    Returns:
+        ``a``'s shape (``(a.size,)`` for ``axis=None``), ``a``'s float dtype.
+
+    Raises:
+        ShapeError: a bad axis, a 0-d ``a`` with an axis, a float32 axis longer than
+            2**24. GraphcError: an unknown ``kind``, ``order=``.
+    """
+    _sort_args("gnp.argsort", kind, order, stable)
+    return _call("gnp.argsort", lambda x: _index_ops().argsort(x, axis), a)
+
+
 _WRITTEN = {"matmul": "matmul", "dot": "matmul", "transpose": "transpose",
             "reshape": "reshape", "broadcast_to": "broadcast_to",
             "concatenate": "concatenate", "stack": "concatenate", "where": "where",
-            "softmax": "softmax", "log_softmax": "log_softmax", "size": "size"}
+            "softmax": "softmax", "log_softmax": "log_softmax", "size": "size",
+            "argsort": "argsort"}
 NAMES.update(_WRITTEN)
 _FIXED = set(NAMES) | set(COMPOSITES) | {"clip", "ndim", "shape", "array", "asarray"}
 _SKIP = {"input", "const"}

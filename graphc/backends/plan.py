@@ -213,7 +213,10 @@ class IndexStep:
     output for a gather, the broadcast update shape for a scatter, whose copy of ``x``
     into ``dest`` is the preceding loop; the stack's leading shape for det);
     ``scratch``: a workspace view of one ``n``×``n`` matrix (det's LU factors).
-    The indices were checked to be integers in ``[-n, n)`` before the run."""
+    The indices were checked to be integers in ``[-n, n)`` before the run. An
+    ``"argsort"`` step runs over the leading shape (one row of length ``n`` each) and
+    its ``scratch`` holds ``2n`` 64-bit integers (the merge sort's two index buffers;
+    the view says float64, the same 8 bytes an entry)."""
     kind: str
     node: Node
     args: list
@@ -225,7 +228,8 @@ class IndexStep:
     writes: set = field(default_factory=set)
 
 
-INDEX_PRIMS = {"gather": "gather", "scatter_add": "scatter", "det": "det"}
+INDEX_PRIMS = {"gather": "gather", "scatter_add": "scatter", "det": "det",
+               "argsort": "argsort"}
 """The primitives planned as :class:`IndexStep` and their step kinds."""
 
 
@@ -536,8 +540,8 @@ class Plan:
         self.steps.append(step)
 
     def _add_index(self, n: Node, home: View) -> None:
-        """Plan a gather, scatter_add or det node as an :class:`IndexStep` (a scatter
-        first copies ``x`` into its result with a loop)."""
+        """Plan a gather, scatter_add, det or argsort node as an :class:`IndexStep` (a
+        scatter first copies ``x`` into its result with a loop)."""
         from ..ir import index_ops as I
         kind = INDEX_PRIMS[n.prim.name]
         views = [self._materialized(a) for a in n.args]
@@ -550,6 +554,11 @@ class Plan:
             self._add_loop(n.shape, [Out(_ViewRead(x, views[0]), home, "store")],
                            merge=False)
             shape = I._scatter_iter_shape(x.shape, n.args[1].shape, n.args[2].shape, axis)
+        elif kind == "argsort":
+            k = n.shape[-1]
+            scratch = View(("work", self._work(2 * k * 8)), 0, (2 * k,), (1,), "float64",
+                           ("tmp", -5))
+            shape = n.shape[:-1]
         else:
             k = n.args[0].shape[-1]
             item = np.dtype(NP_DTYPES[n.dtype]).itemsize

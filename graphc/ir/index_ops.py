@@ -17,6 +17,13 @@ Three records, like those of :mod:`graphc.ir.array_ops`:
   factorisation with partial pivoting (Golub & Van Loan, *Matrix Computations*, 4th
   ed., §3.4: ``PA = LU``, ``det A = (-1)^swaps · Π u_kk``), as LAPACK's ``getrf``
   behind ``np.linalg.det``.
+* ``argsort(x)``: along the last axis, the indices (floats of ``x``'s dtype, ``x``'s
+  shape) of a stable ascending sort with NaNs last, exactly ``np.argsort(x, axis=-1,
+  kind="stable")``: ``-0.0`` and ``0.0`` tie (kept in index order), ``-inf`` first.
+  :func:`sort` is a composite, ``take_along_axis(x, argsort(x), -1)`` (the axis moved
+  to the end and back for other axes). The backends sort each row with a bottom-up
+  merge sort (insertion sort on runs of :data:`SORT_RUN` first): O(n log n), stable
+  (Knuth, *The Art of Computer Programming* vol. 3, §5.2.4).
 
 Indices are graph values of the float dtype of the array they index (graphc graphs
 are float32/float64) that hold integers: a NumPy integer array becomes a constant, and
@@ -38,7 +45,11 @@ differentiation", 2008, §2.2.2), with the adjugate formed from cofactors,
 ``adj(A)ᵀ_ij = (-1)^(i+j) det(A without row i and column j)``: no inverse, so the rule
 is exact at singular matrices too (where ``det(A) A⁻¹`` is 0·∞). It costs n² determinants
 of order n-1 (O(n⁵)), built from ``gather`` and ``det`` themselves, so derivatives of
-any order follow.
+any order follow. ``argsort`` is piecewise constant (``differentiable=False``: zero
+derivative), so the derivative of ``sort`` is that of the gather by the permutation:
+its JVP sorts the tangent by the permutation, its VJP scatters the cotangent back. At
+ties the permutation is the stable one, as JAX's ``jnp.sort`` (which sorts an iota
+along with the keys).
 """
 
 from __future__ import annotations
@@ -47,8 +58,9 @@ import numpy as np
 
 from . import batching as _b
 from . import ops
-from .array_ops import broadcast_to, fit_shape, normalize_axes, reshape, sum, transpose
-from .errors import InputError, ShapeError
+from .array_ops import (FUNCTIONS, broadcast_to, fit_shape, normalize_axes, reshape, sum,
+                        transpose)
+from .errors import GraphcError, InputError, ShapeError
 from .node import Node
 from .primitive import Primitive, apply, register
 from .shapes import format_shape
@@ -157,8 +169,25 @@ def index_uses(graph) -> list[tuple[Node, Node, int]]:
     for n in graph.nodes:
         if n.prim is gather_p or n.prim is scatter_add_p:
             axis = dict(n.params)["axis"]
+            if _sorted_indices(n.args[1], n.args[0].shape[axis]):
+                continue
             uses.append((n, n.args[1], n.args[0].shape[axis]))
     return uses
+
+
+_INDEX_VIEWS = ("reshape", "broadcast_to", "transpose")
+
+
+def _sorted_indices(idx: Node, length) -> bool:
+    """True when ``idx`` is an ``argsort`` result (seen through reshapes, broadcasts
+    and transposes) over an axis no longer than ``length``: valid by construction, so
+    :func:`index_uses` leaves it out (``sort`` needs no run-time check)."""
+    while idx.prim.name in _INDEX_VIEWS:
+        idx = idx.args[0]
+    if idx.prim is not argsort_p:
+        return False
+    m = idx.shape[-1]
+    return m == length or (isinstance(m, int) and isinstance(length, int) and m <= length)
 
 
 def _as_index_array(indices, length: int) -> np.ndarray:
@@ -205,6 +234,19 @@ def _np_det(a, **_):
     if a.shape[-1] == 0:
         return np.ones(a.shape[:-2], dtype=a.dtype)
     return np.linalg.det(a).astype(a.dtype)
+
+
+def _np_argsort(x, **_):
+    x = np.asarray(x)
+    return np.argsort(x, axis=-1, kind="stable").astype(np.result_type(x.dtype, np.float32))
+
+
+def _argsort_shape(x, **_):
+    if not x.shape:
+        raise ShapeError("argsort needs an array of at least one dimension (it sorts "
+                         "along the last axis), got a scalar")
+    _check_length(x, len(x.shape) - 1)
+    return tuple(x.shape)
 
 
 # ---------------------------------------------------------------------------------
@@ -312,6 +354,11 @@ def _det_batch(node, args, axes):
     return _b.rebind(node, _b.moveaxis(args[0], axes[0], 0)), 0
 
 
+def _argsort_batch(node, args, axes):
+    """The batch first: the sorted axis stays last."""
+    return _b.rebind(node, _b.moveaxis(args[0], axes[0], 0)), 0
+
+
 gather_p = register(Primitive(
     "gather", 2, _np_gather, "gather({0}, {1}, axis={axis})",
     latex=r"{0}\left[{1}\right]", llvm="array.gather", cuda="array.gather",
@@ -348,6 +395,20 @@ det_p = register(Primitive(
     jvp=_det_jvp, vjp=_det_vjp, domain=((-B, B),),
     examples=((((3, 3),), {}), (((2, 4, 4),), {}), (((1, 1),), {}), (((2, 2),), {})),
     doc="determinant of each matrix of a stack (..., n, n): LU with partial pivoting"))
+
+SORT_RUN = 16
+"""The backends' merge sort first sorts runs of this many entries by insertion."""
+
+argsort_p = register(Primitive(
+    "argsort", 1, _np_argsort, "argsort({0})",
+    latex=r"\operatorname{{argsort}}\left({0}\right)", textbook="argsort {0}",
+    llvm="array.argsort", cuda="array.argsort", shape_rule=_argsort_shape,
+    elementwise=False, differentiable=False, smooth=False, batch=_argsort_batch,
+    domain=((-B, B),),
+    examples=((((7,),), {}), (((3, 5),), {}), (((2, 1, 6),), {}), (((4, 1),), {}),
+              (((2, 40),), {})),
+    doc="indices of a stable ascending sort along the last axis, NaNs last (np.argsort "
+        "kind='stable'); derivative 0 (piecewise constant)"))
 
 
 # ---------------------------------------------------------------------------------
@@ -413,6 +474,76 @@ def det(a) -> Node:
         ShapeError: ``a`` is not a stack of square matrices.
     """
     return apply(det_p, ops.lift(a))
+
+
+SORT_KINDS = (None, "stable", "quicksort", "mergesort", "heapsort")
+"""The ``kind=`` values :func:`check_sort_kind` accepts (NumPy's names); graphc's sort
+is always the stable one, whatever the name."""
+
+
+def check_sort_kind(kind, what: str) -> None:
+    """Accept NumPy's sort ``kind`` names (or None); graphc always sorts stably, which
+    is one valid result of every kind.
+
+    Raises:
+        GraphcError: any other value (names ``what`` and the accepted names).
+    """
+    if kind is None or (isinstance(kind, str) and kind in SORT_KINDS):
+        return
+    raise GraphcError(f"{what}: kind={kind!r} is not one of NumPy's sort kinds "
+                      f"{', '.join(repr(k) for k in SORT_KINDS[1:])} (graphc always sorts "
+                      f"stably)")
+
+
+def _to_last(x: Node, axis) -> tuple[Node, int]:
+    """``x`` (flattened for ``axis=None``) with ``axis`` moved last, and that axis."""
+    if axis is None:
+        x = reshape(x, (-1,)) if len(x.shape) != 1 else x
+        axis = 0
+    if not x.shape:
+        raise ShapeError("sort/argsort of a scalar: give axis=None (NumPy sorts the "
+                         "flattened value) or an array")
+    ax = normalize_axes(axis, x.shape, allow_none=False)[0]
+    last = len(x.shape) - 1
+    if ax != last:
+        x = transpose(x, tuple(d for d in range(last + 1) if d != ax) + (ax,))
+    return x, ax
+
+
+def _from_last(y: Node, ax: int) -> Node:
+    """The inverse of :func:`_to_last`'s transpose."""
+    last = len(y.shape) - 1
+    if ax == last:
+        return y
+    perm = tuple(d for d in range(last + 1) if d != ax) + (ax,)
+    return transpose(y, tuple(int(i) for i in np.argsort(perm)))
+
+
+def argsort(x, axis=-1) -> Node:
+    """``np.argsort(x, axis, kind="stable")``: the indices (floats of ``x``'s dtype,
+    ``x``'s shape; flattened ``(x.size,)`` for ``axis=None``) that sort ``x`` ascending
+    along ``axis``, NaNs last, ties in index order. One ``argsort`` node (with
+    transposes for an axis that is not the last). Derivative zero.
+
+    Raises:
+        ShapeError: a bad axis, a scalar with an axis, a float32 axis longer than 2**24.
+    """
+    xt, ax = _to_last(ops.lift(x), axis)
+    return _from_last(apply(argsort_p, xt), ax)
+
+
+def sort(x, axis=-1) -> Node:
+    """``np.sort(x, axis)`` (stable; NaNs last; flattened for ``axis=None``): the
+    composite ``take_along_axis(x, argsort(x), axis)`` of one ``argsort`` and one
+    ``gather`` node, so its JVP gathers the tangent by the sorting permutation and its
+    VJP scatters the cotangent back (JAX's derivative of ``jnp.sort``).
+
+    Raises:
+        ShapeError: a bad axis, a scalar with an axis, a float32 axis longer than 2**24.
+    """
+    xt, ax = _to_last(ops.lift(x), axis)
+    last = len(xt.shape) - 1
+    return _from_last(gather(xt, apply(argsort_p, xt), last), ax)
 
 
 def _take_layout(x: Node, idx: Node, axis: int):
@@ -592,19 +723,28 @@ class AtHelper:
         return _AtIndex(self.x, index)
 
 
-INDEX_PRIMITIVES = (gather_p, scatter_add_p, det_p)
+FUNCTIONS["sort"] = sort
+"""``sort(x, axis=...)`` in parsed source: a parser-visible composite
+(:data:`graphc.ir.array_ops.FUNCTIONS`), registered here beside its primitive."""
+
+INDEX_PRIMITIVES = (gather_p, scatter_add_p, det_p, argsort_p)
 """The records defined here."""
 
 __all__ = [
     "INDEX_PRIMITIVES",
+    "SORT_KINDS",
+    "SORT_RUN",
     "AtHelper",
+    "argsort",
     "check_indices",
+    "check_sort_kind",
     "cofactors",
     "det",
     "gather",
     "index_uses",
     "is_array_index",
     "scatter_add",
+    "sort",
     "split_array_index",
     "take",
     "take_along_axis",

@@ -20,7 +20,7 @@ ufunc raises, with a hint where graphc has something close (``np.heaviside`` dif
 
 **Array functions** (:data:`ARRAY_FUNCTIONS`): ``sum mean prod max/amax min/amin dot
 where transpose reshape broadcast_to concatenate stack clip`` map to the array primitives
-of :mod:`graphc.ir.array_ops`; ``ndim shape size`` read the static shape. Arguments graphc
+of :mod:`graphc.ir.array_ops`, ``sort argsort`` to :mod:`graphc.ir.index_ops`; ``ndim shape size`` read the static shape. Arguments graphc
 does not have (``dtype=``, ``out=``, ``where=``, ``initial=``, ``order=``) raise unless
 they have NumPy's default value; so does every other NumPy function.
 
@@ -380,6 +380,20 @@ def _spec(supported: tuple, build: Callable) -> tuple:
     return supported, build
 
 
+def _sorting(which: str):
+    """``np.sort`` / ``np.argsort`` on a graph value (:mod:`.index_ops`: stable, NaNs
+    last, whatever ``kind`` names)."""
+    def build(a, axis=-1, kind=None, order=None, stable=None):
+        from . import index_ops
+        what = f"np.{which}"
+        index_ops.check_sort_kind(kind, what)
+        if order is not None:
+            raise GraphcError(f"{what}: order= sorts structured arrays by field; graph "
+                              f"values have no fields")
+        return getattr(index_ops, which)(operand(a, what, None), axis)
+    return build
+
+
 ARRAY_FUNCTIONS: dict[Callable, tuple[tuple[str, ...], Callable]] = {
     np.sum: _spec(("a", "axis", "keepdims"), _reduction(array_ops.sum)),
     np.mean: _spec(("a", "axis", "keepdims"), _reduction(array_ops.mean)),
@@ -409,6 +423,8 @@ ARRAY_FUNCTIONS: dict[Callable, tuple[tuple[str, ...], Callable]] = {
     np.ndim: _spec(("a",), lambda a: len(a.shape)),
     np.shape: _spec(("a",), lambda a: tuple(a.shape)),
     np.size: _spec(("a", "axis"), _size),
+    np.sort: _spec(("a", "axis", "kind", "order", "stable"), _sorting("sort")),
+    np.argsort: _spec(("a", "axis", "kind", "order", "stable"), _sorting("argsort")),
 }
 """The NumPy functions that build graphc nodes from graph values: ``{function:
 (the parameters graphc supports, builder)}``. Any other parameter must keep NumPy's

@@ -533,6 +533,7 @@ SYMBOLIC = {  # name: (graphc function, NumPy function) on one array of shape (n
              lambda x: np.take(x, [1, -1, 1], axis=0)),
     "take_along_axis": (lambda x: gnp.take_along_axis(x, np.array([[1, 0]]), 1),
                         lambda x: np.take_along_axis(x, np.array([[1, 0]] * 4), 1)),
+    "sort": (lambda x: gnp.sort(x, axis=0), lambda x: np.sort(x, axis=0)),
 }
 
 

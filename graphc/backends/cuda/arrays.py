@@ -86,7 +86,7 @@ POINT_KEYS = ("array.view", "array.unslice", "array.concatenate", "array.one_hot
               "array.gather")
 """``cuda`` keys of array ops computed per element from their argument's entries."""
 
-INDEX_KEYS = ("array.scatter_add", "array.det")
+INDEX_KEYS = ("array.scatter_add", "array.det", "array.argsort")
 """``cuda`` keys of the ops run as their own kernels (:class:`IndexKernelStep`)."""
 
 LOWERED = frozenset(REDUCE_OPS) | frozenset(POINT_KEYS) | frozenset(INDEX_KEYS) | {
@@ -270,8 +270,9 @@ class MatmulStep:
 class IndexKernelStep:
     """A ``scatter_add`` (after a map copying ``x`` into ``home``: one thread per
     update, ``cuda.atomic.add`` at the indexed entry, so repeated indices accumulate in
-    an unspecified order) or a ``det`` (one thread per matrix: LU with partial
-    pivoting in a workspace copy, Golub & Van Loan §3.4)."""
+    an unspecified order), a ``det`` (one thread per matrix: LU with partial
+    pivoting in a workspace copy, Golub & Van Loan §3.4) or an ``argsort`` (one thread
+    per row: a stable merge sort in the workspace, ``3n`` entries a row)."""
     node: Node
     home: Home
     scratch: Home | None = None
@@ -741,11 +742,14 @@ class Plan:
                                   f"reduce {st.op}, second pass: {self._label(n)}"))
         return tuple(kernels), w.reads
 
-    # -- scatter_add and det ---------------------------------------------------------------
+    # -- scatter_add, det and argsort -------------------------------------------------------
     def _add_index(self, n: Node, home: Home) -> None:
         scratch = None
         if n.prim.name == "scatter_add":
             self._add_map(n.shape, [Store(n.args[0], home, False)])
+        elif n.prim.name == "argsort":
+            # per row: its values, then the merge sort's two index buffers
+            scratch = self._alloc(n, max(1, 3 * _prod(n.shape)))
         else:
             k = n.args[0].shape[-1]
             scratch = self._alloc(n, max(1, _prod(n.shape) * k * k))
@@ -776,6 +780,9 @@ class Plan:
             w.emit(f"cuda.atomic.add({st.home.buf}, {addr}, {_cast(vv, v.dtype, dt)})")
             size = _prod(P)
             note = f"scatter_add {self._label(n)} (atomic adds)"
+        elif n.prim.name == "argsort":
+            size, note = self._write_argsort(w, st), \
+                f"argsort {self._label(n)} (one thread per row, stable merge sort)"
         else:
             (a,) = n.args
             k = a.shape[-1]
@@ -830,6 +837,81 @@ class Plan:
         kern = Kernel(KernelSource("\n".join(lines) + "\n", name, tuple(params), (), 0),
                       (blocks,), (tpb,), "map", note)
         return kern, w.reads
+
+    def _write_argsort(self, w: "_Writer", st: IndexKernelStep) -> int:
+        """The body of an argsort kernel, one thread per row (the last axis) of ``x``;
+        returns the number of rows. The thread copies its row's values into the
+        workspace, sorts the row's indices there by insertion on runs of
+        :data:`~graphc.ir.index_ops.SORT_RUN` and bottom-up merges (Knuth, TAOCP vol.
+        3, §5.2.4; stable, O(n log n)), an entry going first when it is smaller or the
+        other is NaN and it is not (NaNs last, ties in index order, as
+        ``np.argsort(kind="stable")``), and writes the indices as floats."""
+        from ...ir.index_ops import SORT_RUN
+        n = st.node
+        (x,) = n.args
+        dt = n.dtype
+        k = x.shape[-1]
+        lead = tuple(n.shape[:-1])
+        idx = ["0"] * len(lead)
+        _decompose(w, "i", list(enumerate(lead)), idx, "q")
+        S, R = st.scratch, st.scratch.buf
+        w.use(R)
+        w.use(st.home.buf)
+
+        def before(u, v):
+            return f"{u} < {v} or ({v} != {v} and {u} == {u})"
+        w.emit(f"sv = {S.offset} + i * {3 * k}")
+        w.emit(f"sa = sv + {k}")
+        w.emit(f"sb = sa + {k}")
+        with w.block(f"for sj in range({k}):"):
+            xv = w.val(x, tuple(idx) + ("sj",))
+            w.emit(f"{R}[sv + sj] = {_cast(xv, x.dtype, dt)}")
+            w.emit(f"{R}[sa + sj] = sj")
+        with w.block(f"for sr in range(0, {k}, {SORT_RUN}):"):
+            w.emit(f"se = min(sr + {SORT_RUN}, {k})")
+            with w.block("for sj in range(sr + 1, se):"):
+                w.emit(f"sk = {R}[sa + sj]")
+                w.emit(f"skv = {R}[sv + int(sk)]")
+                w.emit("sp = sj")
+                with w.block("while sp > sr:"):
+                    w.emit(f"spi = {R}[sa + sp - 1]")
+                    w.emit(f"spv = {R}[sv + int(spi)]")
+                    with w.block(f"if {before('skv', 'spv')}:"):
+                        w.emit(f"{R}[sa + sp] = spi")
+                        w.emit("sp -= 1")
+                    with w.block("else:"):
+                        w.emit("break")
+                w.emit(f"{R}[sa + sp] = sk")
+        w.emit(f"sw = {SORT_RUN}")
+        w.emit("ss = sa")
+        w.emit("sd = sb")
+        with w.block(f"while sw < {k}:"):
+            with w.block(f"for slo in range(0, {k}, 2 * sw):"):
+                w.emit(f"smid = min(slo + sw, {k})")
+                w.emit(f"shi = min(slo + 2 * sw, {k})")
+                w.emit("sl = slo")
+                w.emit("sm = smid")
+                with w.block("for sj in range(slo, shi):"):
+                    w.emit("sright = False")
+                    with w.block("if sm < shi:"):
+                        with w.block("if sl >= smid:"):
+                            w.emit("sright = True")
+                        with w.block("else:"):
+                            w.emit(f"su = {R}[sv + int({R}[ss + sm])]")
+                            w.emit(f"sx = {R}[sv + int({R}[ss + sl])]")
+                            w.emit(f"sright = {before('su', 'sx')}")
+                    with w.block("if sright:"):
+                        w.emit(f"{R}[sd + sj] = {R}[ss + sm]")
+                        w.emit("sm += 1")
+                    with w.block("else:"):
+                        w.emit(f"{R}[sd + sj] = {R}[ss + sl]")
+                        w.emit("sl += 1")
+            w.emit("ss, sd = sd, ss")
+            w.emit("sw *= 2")
+        H = st.home
+        with w.block(f"for sj in range({k}):"):
+            w.emit(f"{H.buf}[{_affine([('i', k)], H.offset)} + sj] = {R}[ss + sj]")
+        return _prod(lead)
 
     # -- matrix products -----------------------------------------------------------------
     def _add_matmul(self, n: Node, home: Home) -> None:

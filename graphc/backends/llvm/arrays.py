@@ -80,7 +80,7 @@ from .lower import supports as _elementwise_supported
 LOWERED = {"array.matmul", "array.view", "array.sum", "array.prod", "array.reduce_max",
            "array.reduce_min", "array.size", "array.unslice", "array.concatenate",
            "array.one_hot", "array.gather", "array.scatter_add", "array.det",
-           A.LLVM_DECOMPOSE}
+           "array.argsort", A.LLVM_DECOMPOSE}
 """The ``Primitive.llvm`` keys of array ops that this module lowers."""
 
 
@@ -1018,6 +1018,9 @@ class _Codegen:
         if st.kind == "det":
             self._det(st)
             return
+        if st.kind == "argsort":
+            self._argsort(st)
+            return
         b = self.b
         P, ax = st.shape, st.axis
         dt = st.node.dtype
@@ -1122,6 +1125,133 @@ class _Codegen:
             b.store(b.load(acc, typ=ety), self.addr(st.dest, offs[1]))
         strides = [tuple(a.strides[:-2]), tuple(st.dest.strides)]
         self._nest(lead, strides, [a.offset, st.dest.offset], matrix, tag)
+
+    def _argsort(self, st: IndexStep) -> None:
+        """The stable ascending argsort of each row (the last axis) of ``st.args[0]``
+        into ``st.dest`` as floats: a bottom-up merge sort of the row's indices in the
+        two i64 buffers of ``st.scratch``, after insertion sort of runs of
+        :data:`~graphc.ir.index_ops.SORT_RUN` (Knuth, TAOCP vol. 3, §5.2.4; O(n log n)
+        comparisons). An entry goes before another when it is smaller, or when the other
+        is NaN and it is not; equal entries (``-0.0`` and ``0.0`` too) and NaNs keep
+        their index order, as ``np.argsort(kind="stable")``. The merge is branch-free:
+        indices past a run's end are clamped into it and never chosen."""
+        from ...ir.index_ops import SORT_RUN
+        b = self.b
+        (x,) = st.args
+        dt = st.node.dtype
+        ety = float_type(dt)
+        n = x.shape[-1]
+        if n == 0:
+            return
+        c64 = lambda v: ir.Constant(I64, v)  # noqa: E731
+        xs, ds = x.strides[-1], st.dest.strides[-1]
+        self._nsort = getattr(self, "_nsort", 0) + 1
+        tag = f"sort{self._nsort}"
+        bufs = (self.base_ptr(st.scratch), None)
+        with b.goto_entry_block():
+            bufs = (bufs[0], b.gep(bufs[0], [c64(n)], inbounds=True, source_etype=I64))
+        ia, ja = self._alloca(f"{tag}_i", I64), self._alloca(f"{tag}_j", I64)
+
+        def at(buf, k):
+            return b.gep(buf, [k], inbounds=True, source_etype=I64)
+
+        def smin(u, v):
+            return b.select(b.icmp_signed("<", u, v), u, v)
+
+        def while_(name, cond, body):
+            head = self.fn.append_basic_block(name + "_h")
+            loop = self.fn.append_basic_block(name)
+            after = self.fn.append_basic_block(name + "_end")
+            b.branch(head)
+            b.position_at_end(head)
+            b.cbranch(cond(), loop, after)
+            b.position_at_end(loop)
+            body()
+            b.branch(head)
+            b.position_at_end(after)
+
+        def row(offs):
+            xo, do = offs
+            if n == 1:
+                b.store(ir.Constant(ety, 0.0), self.addr(st.dest, do))
+                return
+
+            def val(k):  # x[row, k]
+                return self._load_as(x, b.add(xo, b.mul(k, c64(xs))), dt)
+
+            def before(u, v):  # u sorts strictly before v (NaN largest)
+                less = b.fcmp_ordered("<", u, v)
+                return b.or_(less, b.and_(b.fcmp_unordered("uno", v, v),
+                                          b.fcmp_ordered("ord", u, u)))
+            src = bufs[0]
+
+            def init(k, _):
+                b.store(k, at(src, k))
+                return []
+            self.counted_loop(n, f"{tag}_init", init)
+
+            def run(r, _):  # insertion sort of src[lo:hi]
+                lo = b.mul(r, c64(SORT_RUN))
+                hi = smin(b.add(lo, c64(SORT_RUN)), c64(n))
+
+                def insert(i):
+                    key = b.load(at(src, i), typ=I64)
+                    kv = val(key)
+                    b.store(i, ja)
+
+                    def cond():
+                        j = b.load(ja, typ=I64)
+                        jm = b.sub(j, c64(1))
+                        prev = b.load(at(src, b.select(b.icmp_signed(">", j, lo), jm, lo)),
+                                      typ=I64)
+                        return b.and_(b.icmp_signed(">", j, lo), before(kv, val(prev)))
+
+                    def shift():
+                        j = b.load(ja, typ=I64)
+                        jm = b.sub(j, c64(1))
+                        b.store(b.load(at(src, jm), typ=I64), at(src, j))
+                        b.store(jm, ja)
+                    while_(f"{tag}_ins", cond, shift)
+                    b.store(key, at(src, b.load(ja, typ=I64)))
+                self.range_loop(b.add(lo, c64(1)), hi, f"{tag}_run", insert)
+                return []
+            self.counted_loop(-(-n // SORT_RUN), f"{tag}_runs", run)
+            width, which = SORT_RUN, 0
+            while width < n:   # one merge pass per width, unrolled: src -> dst
+                src, dst = bufs[which], bufs[1 - which]
+
+                def block(q, _, src=src, dst=dst, width=width):
+                    lo = b.mul(q, c64(2 * width))
+                    mid = smin(b.add(lo, c64(width)), c64(n))
+                    hi = smin(b.add(lo, c64(2 * width)), c64(n))
+                    b.store(lo, ia)
+                    b.store(mid, ja)
+                    mid1, hi1 = b.sub(mid, c64(1)), b.sub(hi, c64(1))
+
+                    def merge(k):
+                        i, j = b.load(ia, typ=I64), b.load(ja, typ=I64)
+                        left_ok = b.icmp_signed("<", i, mid)
+                        right_ok = b.icmp_signed("<", j, hi)
+                        li = b.load(at(src, b.select(left_ok, i, mid1)), typ=I64)
+                        ri = b.load(at(src, b.select(right_ok, j, hi1)), typ=I64)
+                        take_r = b.and_(right_ok, b.or_(b.not_(left_ok),
+                                                        before(val(ri), val(li))))
+                        b.store(b.select(take_r, ri, li), at(dst, k))
+                        b.store(b.add(j, b.zext(take_r, I64)), ja)
+                        b.store(b.add(i, b.zext(b.not_(take_r), I64)), ia)
+                    self.range_loop(lo, hi, f"{tag}_m{width}", merge)
+                    return []
+                self.counted_loop(-(-n // (2 * width)), f"{tag}_p{width}", block)
+                width, which = 2 * width, 1 - which
+            out = bufs[which]
+
+            def store(k, _):
+                v = b.sitofp(b.load(at(out, k), typ=I64), ety)
+                b.store(v, self.addr(st.dest, b.add(do, b.mul(k, c64(ds)))))
+                return []
+            self.counted_loop(n, f"{tag}_out", store)
+        strides = [tuple(x.strides[:-1]), tuple(st.dest.strides[:-1])]
+        self._nest(st.shape, strides, [x.offset, st.dest.offset], row, tag)
 
     # -- matrix products ----------------------------------------------------------------
     def _gemm_info(self, g: Contraction) -> StepInfo:
