@@ -6,9 +6,15 @@ body's JVP with the same condition; of a ``switch``, a ``switch`` over the branc
 JVPs (the index has no derivative). The primal is recomputed inside.
 
 **Reverse mode** (VJP) of a ``scan`` stores carries and runs a reverse scan of the
-body's *step VJP* ``(c̄, k̄, c, x, ȳ, k) -> (c̄', k̄ + k̄_t, x̄)``, which recomputes one body
-step from its stored carry (Griewank & Walther, *Evaluating Derivatives*, 2nd ed.,
-2008, ch. 12). What is stored is the node's ``checkpoint`` parameter:
+body's *step VJP* ``(c̄, k̄, c, x, ȳ, k) -> (c̄', k̄ + k̄_t, x̄)`` from them (Griewank &
+Walther, *Evaluating Derivatives*, 2nd ed., 2008, ch. 12). Where the carries of a run
+of steps are all stored (``"all"``, and each segment of the other policies), the
+forward scan also stores the step VJP's *residuals*, the primal values its
+cotangent part reads (:func:`_residual_steps`, JAX's partial evaluation of ``scan``),
+when they take at most :data:`RESIDUAL_RATIO` entries per carry entry: the backward
+step then reads them instead of recomputing the body (the lstm Jacobian of GradBench,
+whose body is sigmoids and tanhs, runs 4x faster). What is stored is the node's
+``checkpoint`` parameter:
 
 * ``"all"``: every carry (memory O(T) carries, T body evaluations of recomputation);
 * an int ``k``, or ``"sqrt"`` (``k = ⌈√T⌉``): the carry at the start of every segment
@@ -156,6 +162,76 @@ def _step_backward(body: Body, n_carry: int, n_xs: int) -> Graph:
     return _tidy(Graph(cbar + kbar + C + X + ybar + K, c_prev + k_new + x_bar))
 
 
+RESIDUAL_RATIO = 16
+"""A stored-carry reverse sweep keeps the body's intermediate values that its step VJP
+needs (residuals, see :func:`_residual_steps`) when they take at most this many entries
+per step for each carry entry (plus 64); beyond, the backward step recomputes them."""
+
+
+@lru_cache(maxsize=256)
+def _residual_steps(body: Body, n_carry: int, n_xs: int) -> tuple | None:
+    """The step VJP split into a forward step that also outputs the *residuals* and a
+    backward step that reads them, as JAX's scan partial evaluation does, instead of a
+    backward step that recomputes the forward body: ``(forward, backward, n_res)``.
+
+    The residuals are the nodes of the step VJP (:func:`_step_backward`) that depend on
+    the step's carry or per-step inputs but on no cotangent, and that a
+    cotangent-dependent node (or an output) uses: the frontier of the primal
+    recomputation. ``forward``: ``(c, x, k) -> (c', c, r...)`` (the body's new carry,
+    the carry it started from, the residuals); ``backward``: the step VJP's inputs
+    with the residuals after the ``ȳ`` (``(c̄, k̄, c, x, ȳ, r..., k) -> (c̄', k̄', x̄)``).
+    None when there is nothing to keep or the residuals exceed :data:`RESIDUAL_RATIO`
+    entries per carry entry. Each residual is the same node the recomputing step
+    evaluates, so the gradient is the same."""
+    from ..ir.custom import substitute
+    step = _step_backward(body, n_carry, n_xs)
+    g = body.graph
+    nC, nX = n_carry, n_xs
+    nK = len(g.inputs) - nC - nX
+    nY = len(g.outputs) - nC
+    ins = list(step.inputs)
+    grads = ins[:nC + nK] + ins[2 * nC + nK + nX:2 * nC + nK + nX + nY]
+    C = ins[nC + nK:2 * nC + nK]
+    X = ins[2 * nC + nK:2 * nC + nK + nX]
+    K = ins[2 * nC + nK + nX + nY:]
+    kind: dict[int, str] = {}       # "grad", "step" (depends on c or x), "inv"
+    for x in grads:
+        kind[id(x)] = "grad"
+    for x in C + X:
+        kind[id(x)] = "step"
+    for n in step.nodes:
+        if id(n) in kind:
+            continue
+        ks = {kind.get(id(a), "inv") for a in n.args}
+        kind[id(n)] = "grad" if "grad" in ks else "step" if "step" in ks else "inv"
+    inputs = {id(x) for x in ins}
+    frontier: dict[int, Node] = {}
+    pending = [a for n in step.nodes if kind.get(id(n)) == "grad" for a in n.args]
+    pending += list(step.outputs)
+    while pending:
+        a = pending.pop()
+        if kind.get(id(a)) != "step" or id(a) in inputs or a.is_const or id(a) in frontier:
+            continue
+        if a.prim.cost == 0:    # a view of step values: rebuilt from what it views
+            pending.extend(a.args)
+            continue
+        frontier[id(a)] = a
+    res = list(frontier.values())
+    if not res or not all(isinstance(d, int) for r in res for d in r.shape):
+        return None
+    carry = sum(math.prod(c.shape) for c in C)
+    if sum(math.prod(r.shape) for r in res) > RESIDUAL_RATIO * carry + 64:
+        return None
+    new_c = cf.inline(g, C + X + K)[:nC]
+    forward = Graph(C + X + K, list(new_c) + list(C) + res)
+    taken = set(step.input_names)
+    r_in = [_fresh(r, f"%res{i}", taken) for i, r in enumerate(res)]
+    outs = substitute(list(step.outputs), {id(r): v for r, v in zip(res, r_in)})
+    ybar = ins[2 * nC + nK + nX:2 * nC + nK + nX + nY]
+    backward = Graph(ins[:2 * nC + nK + nX] + ybar + r_in + K, outs)
+    return forward, _tidy(backward), len(res)
+
+
 def _sqrt_segment(length: int) -> int:
     """Segment length of ``"sqrt"`` checkpoints: ⌈√T⌉, or a divisor of T within a
     factor 2 of √T when there is one, so that no shorter last segment needs a loop of
@@ -202,12 +278,18 @@ def _backward(body: Body, nC: int, nX: int, length: int, reverse: bool, policy,
     nK = len(ks)
     k, inner = _segment(length, policy, reverse)
     if k is None:
-        store = Graph(g.inputs, list(g.outputs[:nC]) + list(g.inputs[:nC]))
-        res = scan_node(store, c0, xs, ks, length, reverse=reverse, checkpoint="all")
-        cs = res[nC:2 * nC]
-        step = _step_backward(body, nC, nX)
-        out = scan_node(step, list(cbar) + list(kbar), cs + list(xs) + list(ybar), ks, length,
-                        reverse=not reverse, checkpoint="all")
+        split = _residual_steps(body, nC, nX)
+        if split is not None:   # keep the step VJP's primal values, not recompute them
+            forward, step, n_res = split
+            res = scan_node(forward, c0, xs, ks, length, reverse=reverse, checkpoint="all")
+            cs, rs = res[nC:2 * nC], res[2 * nC:2 * nC + n_res]
+        else:
+            store = Graph(g.inputs, list(g.outputs[:nC]) + list(g.inputs[:nC]))
+            res = scan_node(store, c0, xs, ks, length, reverse=reverse, checkpoint="all")
+            cs, rs = res[nC:2 * nC], []
+            step = _step_backward(body, nC, nX)
+        out = scan_node(step, list(cbar) + list(kbar), cs + list(xs) + list(ybar) + rs, ks,
+                        length, reverse=not reverse, checkpoint="all")
         return out[:nC], out[nC:nC + nK], out[nC + nK:]
     q, r = divmod(length, k)
     head = lambda a: A.reshape(_rows(a, 0, q * k), (q, k) + a.shape[1:])  # noqa: E731

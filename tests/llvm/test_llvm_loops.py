@@ -39,7 +39,7 @@ def _dtype(params):
 def _loop_steps(kernel, **inputs):
     """The LoopStep steps of the kernel's compiled program (after a call)."""
     kernel(**inputs)
-    prog = next(iter(kernel._programs.values()))
+    prog = next(iter({**kernel._programs, **kernel._programs_mt}.values()))
     return [s for s in prog.plan.steps if isinstance(s, LoopStep)]
 
 
