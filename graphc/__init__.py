@@ -18,7 +18,7 @@ from .transforms import sparse_hessian, sparse_jacobian
 from .ir import (BackendUnavailableError, CacheWarning, DomainError, Graph, GraphcError,
                  InputError, LoweringError, Node, NotDifferentiableError, ParseError,
                  ShapeError, to_source, to_text)
-from .backends.llvm import get_num_threads, set_num_threads
+from .backends.llvm import get_num_threads, set_dynamic_threads, set_num_threads
 from .interop import dask_map, from_sympy, scipy_objective, to_latex, to_sympy
 from . import numpy_api as _numpy_api
 from .numpy_api import *  # noqa: F401,F403 - Function, function, variable and the
@@ -43,7 +43,7 @@ __all__ = [
     "__version__", "compile", "evaluate", "grad", "hessian", "jacobian", "jvp", "optimize",
     "parse", "run_passes", "to_source", "to_text", "value_and_grad", "vjp",
 ]
-__all__ += ["clear_cache", "get_num_threads", "set_num_threads"]  # kernels
+__all__ += ["clear_cache", "get_num_threads", "set_dynamic_threads", "set_num_threads"]  # kernels
 __all__ += ["dask_map", "from_sympy", "scipy_objective", "to_latex", "to_sympy"]
 __all__ += _numpy_api.__all__  # NumPy-style functions, @gc.function (graphc.numpy_api)
 __all__ += ["Trace", "trace"]  # evaluation traces: tables and diagrams (graphc.viz)

@@ -134,3 +134,44 @@ def test_run_chunks_reraises_the_first_error_after_all_threads_stop():
 
     with pytest.raises(ValueError, match="chunk at"):
         threads.run_chunks(run, 10**5, 3)
+
+
+def test_usable_threads_follow_the_idle_cpus(monkeypatch):
+    """With k other runnable tasks on c CPUs a call uses max(1, c - k) threads (scaled
+    by this process's share of the machine's CPUs); with dynamic threads off, or where
+    /proc/loadavg cannot be read, the thread count asked for; run_chunks then splits
+    into that many threads' chunks."""
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda _: set(range(4)))
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    threads.set_dynamic_threads(True)
+    try:
+        for others, want in ((0, 4), (1, 3), (3, 1), (9, 1)):
+            monkeypatch.setattr(threads, "_others_runnable", lambda o=others: o)
+            assert threads.usable_threads(4) == want
+            assert threads.usable_threads(1) == 1
+        monkeypatch.setattr(threads.os, "cpu_count", lambda: 16)   # 4 of 16 CPUs ours
+        monkeypatch.setattr(threads, "_others_runnable", lambda: 8)
+        assert threads.usable_threads(4) == 2
+        monkeypatch.setattr(threads, "_others_runnable", lambda: None)
+        assert threads.usable_threads(3) == 3
+        monkeypatch.setattr(threads, "_others_runnable", lambda: 2)
+        monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+        seen = []
+        threads.run_chunks(lambda s, e: seen.append((s, e)), 64 * 100, 4)
+        assert sorted(seen) == threads.chunks(64 * 100, 2 * threads.OVERSPLIT)
+        threads.set_dynamic_threads(False)
+        assert threads.usable_threads(4) == 4
+    finally:
+        threads.set_dynamic_threads(None)
+
+
+def test_the_runnable_count_is_read_from_proc_loadavg():
+    """On Linux the reading is a count of other runnable tasks (>= 0), reused for
+    BUSY_REFRESH_S."""
+    import os
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("no /proc/loadavg")
+    threads._busy_cache[0] = 0.0
+    k = threads._others_runnable()
+    assert isinstance(k, int) and k >= 0
+    assert threads._others_runnable() == k

@@ -9,7 +9,7 @@ The thread and cache controls import no LLVM code, so ``graphc`` can re-export t
 without loading llvmlite; everything else is imported on first use.
 """
 
-from .threads import get_num_threads, set_num_threads
+from .threads import get_num_threads, set_dynamic_threads, set_num_threads
 
 _LAZY = {
     "LLVMKernel": "jit", "compile": "jit", "emit_llvm_ir": "jit",
@@ -40,4 +40,4 @@ def clear_cache() -> int:
 
 
 __all__ = ["COMPOSITE", "LLVMKernel", "clear_cache", "compile", "emit_llvm_ir",
-           "get_num_threads", "lower", "set_num_threads", "supports"]
+           "get_num_threads", "lower", "set_dynamic_threads", "set_num_threads", "supports"]

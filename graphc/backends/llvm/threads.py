@@ -8,13 +8,18 @@ full and every element goes through the same instructions whatever the thread co
 results are bit-identical with 1 or n threads.
 
 The thread count is ``graphc.set_num_threads(n)``, else the environment variable
-``GRAPHC_NUM_THREADS``, else the number of CPUs this process may run on.
+``GRAPHC_NUM_THREADS``, else the number of CPUs this process may run on. On a machine
+whose CPUs other processes keep busy, a call uses only as many threads as there are
+idle CPUs plus its own (at least one; :func:`usable_threads`), as OpenMP's
+``OMP_DYNAMIC`` does: a thread that has to share a core with another process makes
+every fork-join wait for it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -85,6 +90,76 @@ def set_num_threads(n: int | None) -> int:
     return previous
 
 
+ENV_DYNAMIC = "GRAPHC_DYNAMIC_THREADS"
+_dynamic: bool | None = None
+_busy_cache = [0.0, 0]   # [monotonic time of the reading, runnable tasks of others]
+BUSY_REFRESH_S = 0.002
+"""How long a reading of the machine's runnable tasks is reused (reading
+``/proc/loadavg`` costs a few microseconds; a program's threaded steps ask each time)."""
+
+
+def set_dynamic_threads(on: bool | None) -> bool:
+    """Whether calls reduce their thread count to the idle CPUs (see
+    :func:`usable_threads`; on by default, ``$GRAPHC_DYNAMIC_THREADS=0`` turns it off).
+
+    Args:
+        on: True or False, or None for the default.
+
+    Returns:
+        The previous setting.
+    """
+    global _dynamic
+    previous = dynamic_threads()
+    _dynamic = None if on is None else bool(on)
+    return previous
+
+
+def dynamic_threads() -> bool:
+    """True when calls adapt their thread count to the load (:func:`set_dynamic_threads`)."""
+    if _dynamic is not None:
+        return _dynamic
+    return os.environ.get(ENV_DYNAMIC, "1").strip() not in ("0", "false", "no", "off")
+
+
+def _others_runnable() -> int | None:
+    """Tasks other than the calling thread that are running or waiting for a CPU right
+    now (the ``running`` count of ``/proc/loadavg`` less one), or None where it cannot
+    be read (not Linux)."""
+    now = time.monotonic()
+    if now - _busy_cache[0] < BUSY_REFRESH_S:
+        return _busy_cache[1]
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    _busy_cache[0], _busy_cache[1] = now, max(0, running - 1)
+    return _busy_cache[1]
+
+
+def usable_threads(threads: int) -> int:
+    """``threads`` reduced to the CPUs that are idle now plus the caller's own (at least
+    1), when :func:`dynamic_threads` is on: with ``k`` other tasks running or runnable
+    on ``c`` CPUs (the instantaneous count of ``/proc/loadavg``, not the 1-minute
+    average that GNU libgomp's ``OMP_DYNAMIC`` uses, which counts this process's own
+    threads), at most ``c - k`` threads, at least one. Where this process may run on
+    fewer CPUs than the machine has (a container's CPU set), ``k`` is scaled by the
+    share of the machine's CPUs it may use. Results do not depend on the thread count
+    (see :func:`run_chunks`)."""
+    if threads <= 1 or not dynamic_threads():
+        return threads
+    others = _others_runnable()
+    if others is None:
+        return threads
+    total = os.cpu_count() or 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        cpus = total
+    busy = others * cpus / max(total, cpus)
+    return max(1, min(threads, int(cpus - busy + 0.5)))
+
+
 def _executor(workers: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     with _lock:
@@ -144,7 +219,9 @@ def run_chunks(run: Callable[[int, int], object], n: int, threads: int,
     microseconds of Python under the GIL, so callers with short steps pass fewer); returns when all are done, re-raising the first error. The chunk boundaries
     depend only on ``n``, ``threads`` and ``align``, never on timing, and each element
     is computed by the same instructions in any chunk, so results are bit-identical
-    whatever the thread count or scheduling."""
+    whatever the thread count or scheduling. ``threads`` is first reduced to the idle
+    CPUs (:func:`usable_threads`)."""
+    threads = usable_threads(threads)
     if threads <= 1:
         run(0, n)
         return
