@@ -180,3 +180,17 @@ def sample_arguments(prim, shapes, params, rng, dtype=np.float64) -> list:
         else:
             vals.append(rng.uniform(lo, hi, size=shape).astype(dtype))
     return vals
+
+
+def sort_test_values(shape, dtype, seed):
+    """Inputs for sorting tests: small integers (many ties) with NaN, ±inf, -0.0 and 0.0
+    sprinkled in, of ``shape`` and ``dtype`` (seeded)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-2, 3, size=shape).astype(dtype)
+    flat = X.reshape(-1)
+    if flat.size >= 4:
+        pos = rng.permutation(flat.size)
+        k = max(1, flat.size // 8)
+        for j, v in enumerate((np.nan, -0.0, np.inf, -np.inf, 0.0)):
+            flat[pos[j * k:(j + 1) * k]] = v
+    return X

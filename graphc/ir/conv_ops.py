@@ -375,6 +375,14 @@ def _windows_by_slices(xp: Node, kernel, stride, dilation, out_sp) -> Node:
     return t
 
 
+def _pool_batch(node, args, axes):
+    """The batch joins the samples axis N."""
+    x = _b.moveaxis(args[0], axes[0], 0)
+    n_b = x.shape[0]
+    out = _b.rebind(node, _b.reshape(x, (n_b * x.shape[1],) + tuple(x.shape[2:])))
+    return _b.reshape(out, (n_b,) + tuple(node.shape)), 0
+
+
 def _windows_canon(x, kernel=None, stride=1, dilation=1, **_):
     nd = _spatial(x, "windows")
     if kernel is None:
@@ -415,14 +423,6 @@ def _windows_decompose(x, *, out, kernel, stride, dilation, **_):
     return _windows_by_slices(x, kernel, stride, dilation, tuple(out.shape[2 + len(kernel):]))
 
 
-def _windows_batch(node, args, axes):
-    """The batch joins the samples axis N."""
-    x = _b.moveaxis(args[0], axes[0], 0)
-    n_b = x.shape[0]
-    out = _b.rebind(node, _b.reshape(x, (n_b * x.shape[1],) + tuple(x.shape[2:])))
-    return _b.reshape(out, (n_b,) + tuple(node.shape)), 0
-
-
 windows_p = register(Primitive(
     "windows", 1, _np_windows_op, "windows({0}, kernel={kernel}, stride={stride}, "
     "dilation={dilation})", latex=r"\operatorname{{windows}}\left({0}\right)",
@@ -430,7 +430,7 @@ windows_p = register(Primitive(
     param_names=("kernel", "stride", "dilation"),
     param_defaults={"kernel": None, "stride": 1, "dilation": 1},
     canonical=_windows_canon, shape_rule=_windows_shape, elementwise=False,
-    batch=_windows_batch, jvp=_windows_jvp, vjp=_windows_vjp, decompose=_windows_decompose,
+    batch=_pool_batch, jvp=_windows_jvp, vjp=_windows_vjp, decompose=_windows_decompose,
     domain=((-B, B),),
     examples=((((2, 3, 6, 6),), {"kernel": (3, 3)}),
               (((1, 2, 9),), {"kernel": (3,), "stride": (2,), "dilation": (2,)}),
@@ -492,14 +492,6 @@ def _conv_batch(node, args, axes):
     w = _b.reshape(w, (n_b * w.shape[1],) + tuple(w.shape[2:]))
     out = _b.rebind(node, x, w, groups=n_b * node.param("groups"))
     return _b.reshape(out, (node.shape[0], n_b) + tuple(node.shape[1:])), 1
-
-
-def _pool_batch(node, args, axes):
-    """The batch joins the samples axis N."""
-    x = _b.moveaxis(args[0], axes[0], 0)
-    n_b = x.shape[0]
-    out = _b.rebind(node, _b.reshape(x, (n_b * x.shape[1],) + tuple(x.shape[2:])))
-    return _b.reshape(out, (n_b,) + tuple(node.shape)), 0
 
 
 conv_p = register(Primitive(

@@ -144,6 +144,7 @@ def switch_jvp(x, *, out, tangents, branches, **_):
 # reverse mode
 
 @lru_cache(maxsize=256)
+@lru_cache(maxsize=256)
 def _step_backward(body: Body, n_carry: int, n_xs: int) -> Graph:
     """The step VJP of a scan body: inputs ``(c̄..., k̄..., c..., x..., ȳ..., k...)``,
     outputs ``(c̄_prev..., k̄ + k̄_t..., x̄...)``."""

@@ -24,31 +24,19 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
 import graphc as gc
 import graphc.numpy as gnp
 from graphc.ir import Graph, ops
+from helpers import sort_test_values
 
 
 def _cuda(g):
     return gc.compile(g, target="cuda", threads_per_block=32)
 
 
-def _special(shape, dtype, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.integers(-2, 3, size=shape).astype(dtype)
-    flat = X.reshape(-1)
-    if flat.size >= 4:
-        pos = rng.permutation(flat.size)
-        k = max(1, flat.size // 8)
-        flat[pos[:k]] = np.nan
-        flat[pos[k:2 * k]] = -0.0
-        flat[pos[2 * k:3 * k]] = np.inf
-        flat[pos[3 * k:4 * k]] = -np.inf
-    return X
-
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape,axis", [((1,), -1), ((2,), -1), ((4, 0), -1), ((3, 17), -1),
                                         ((3, 17), 0), ((2, 3, 40), 1), ((70,), None)])
 def test_sort_and_argsort_match_numpy(shape, axis, dtype):
-    X = _special(shape, dtype, seed=len(shape) + 7 * shape[-1])
+    X = sort_test_values(shape, dtype, seed=len(shape) + 7 * shape[-1])
     x = ops.variable("x", dtype, shape)
     got = _cuda(Graph([x], [gnp.argsort(x, axis=axis), gnp.sort(x, axis=axis)]))(X)
     wa = np.argsort(X, axis=axis, kind="stable").astype(dtype)

@@ -143,6 +143,7 @@ def test_usable_threads_follow_the_idle_cpus(monkeypatch):
     into that many threads' chunks."""
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda _: set(range(4)))
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(threads, "_busy_cache", [0.0, 0, None])   # CPU counts read again
     threads.set_dynamic_threads(True)
     try:
         for others, want in ((0, 4), (1, 3), (3, 1), (9, 1)):
@@ -150,12 +151,14 @@ def test_usable_threads_follow_the_idle_cpus(monkeypatch):
             assert threads.usable_threads(4) == want
             assert threads.usable_threads(1) == 1
         monkeypatch.setattr(threads.os, "cpu_count", lambda: 16)   # 4 of 16 CPUs ours
+        threads._busy_cache[2] = None
         monkeypatch.setattr(threads, "_others_runnable", lambda: 8)
         assert threads.usable_threads(4) == 2
         monkeypatch.setattr(threads, "_others_runnable", lambda: None)
         assert threads.usable_threads(3) == 3
         monkeypatch.setattr(threads, "_others_runnable", lambda: 2)
         monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+        threads._busy_cache[2] = None
         seen = []
         threads.run_chunks(lambda s, e: seen.append((s, e)), 64 * 100, 4)
         assert sorted(seen) == threads.chunks(64 * 100, 2 * threads.OVERSPLIT)

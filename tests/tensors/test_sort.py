@@ -21,7 +21,7 @@ import graphc as gc
 import graphc.numpy as gnp
 from graphc.ir import Graph, GraphcError, InputError, ShapeError, ops
 from graphc.ir import index_ops as I
-from helpers import central_difference
+from helpers import central_difference, sort_test_values
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -30,21 +30,6 @@ jnp = jax.numpy
 HERE = Path(__file__).resolve().parent
 TOL = {"float64": 1e-12, "float32": 2e-5}
 
-
-def _special(shape, dtype, seed):
-    """Small integers (many ties) with NaN, ±inf, -0.0 and 0.0 sprinkled in."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(-2, 3, size=shape).astype(dtype)
-    flat = X.reshape(-1)
-    if flat.size >= 4:
-        pos = rng.permutation(flat.size)
-        k = max(1, flat.size // 8)
-        flat[pos[:k]] = np.nan
-        flat[pos[k:2 * k]] = -0.0
-        flat[pos[2 * k:3 * k]] = np.inf
-        flat[pos[3 * k:4 * k]] = -np.inf
-        flat[pos[4 * k:5 * k]] = 0.0
-    return X
 
 
 def _same(got, want, dtype):
@@ -72,7 +57,7 @@ SHAPES_AXES = [((9,), -1), ((9,), 0), ((9,), None), ((1,), -1), ((0,), -1), ((2,
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape,axis", SHAPES_AXES)
 def test_sort_and_argsort_match_numpy_stable(shape, axis, dtype):
-    X = _special(shape, dtype, seed=len(shape) * 31 + (axis or 0))
+    X = sort_test_values(shape, dtype, seed=len(shape) * 31 + (axis or 0))
     x = ops.variable("x", dtype, shape)
     g = Graph([x], [gnp.sort(x, axis=axis), gnp.argsort(x, axis=axis),
                     np.sort(x, axis=axis), np.argsort(x, axis=axis, kind="stable")])

@@ -92,7 +92,7 @@ def set_num_threads(n: int | None) -> int:
 
 ENV_DYNAMIC = "GRAPHC_DYNAMIC_THREADS"
 _dynamic: bool | None = None
-_busy_cache = [0.0, 0]   # [monotonic time of the reading, runnable tasks of others]
+_busy_cache: list = [0.0, 0, None]   # [time of the reading, others runnable, CPU counts]
 BUSY_REFRESH_S = 0.002
 """How long a reading of the machine's runnable tasks is reused (reading
 ``/proc/loadavg`` costs a few microseconds; a program's threaded steps ask each time)."""
@@ -133,8 +133,21 @@ def _others_runnable() -> int | None:
             running = int(f.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return None
-    _busy_cache[0], _busy_cache[1] = now, max(0, running - 1)
+    _busy_cache[0], _busy_cache[1], _busy_cache[2] = now, max(0, running - 1), None
     return _busy_cache[1]
+
+
+def _cpu_counts() -> tuple[int, int]:
+    """``(CPUs this process may run on, CPUs of the machine)``, read with the runnable
+    count (so a threaded step does not pay two system calls per call)."""
+    if _busy_cache[2] is None:
+        total = os.cpu_count() or 1
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - non-Linux
+            cpus = total
+        _busy_cache[2] = (cpus, total)
+    return _busy_cache[2]
 
 
 def usable_threads(threads: int) -> int:
@@ -151,11 +164,7 @@ def usable_threads(threads: int) -> int:
     others = _others_runnable()
     if others is None:
         return threads
-    total = os.cpu_count() or 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        cpus = total
+    cpus, total = _cpu_counts()
     busy = others * cpus / max(total, cpus)
     return max(1, min(threads, int(cpus - busy + 0.5)))
 
