@@ -45,8 +45,8 @@ import numpy as np
 from .api import compile as _compile
 from .frontend import parse
 from .frontend import tracer as _tracer
-from .ir import DomainError, Graph, GraphcError, Node, bind_by_name, ops
-from .ir.custom import substitute
+from .ir import DomainError, Graph, GraphcError, Node, ShapeError, bind_by_name, ops
+from .ir.custom import NotElementwiseError, substitute
 from .passes import grad as _grad
 from .passes import hessian as _hessian
 from .passes import jacobian as _jacobian
@@ -356,21 +356,53 @@ class TransformedFunction:
         they are other inputs than the function's own, so there is no perturbation
         confusion, Siskind & Pearlmutter 2005), the AD passes run on that graph, and
         the result is inlined by substituting the arguments for the fresh inputs
-        (:func:`graphc.ir.custom.substitute`). Arguments of a larger shape than the
-        inputs were traced with map elementwise, as kernels do.
+        (:func:`graphc.ir.custom.substitute`).
+
+        The shapes it is traced at (:func:`_shape_attempts`): a ``gc.function`` whose
+        declared shapes have symbols that the arguments' shapes bind consistently
+        (``("n",)`` given ``(6,)``, or a symbolic ``("m",)``) is traced at the
+        arguments' shapes. A plain Python callable is traced with scalar inputs and
+        maps over larger arguments elementwise, as kernels do, when its graph is
+        elementwise; when it is not (an argument would reach a sum, a slice...) or
+        tracing on scalars fails, it is traced again at the arguments' shapes, as JAX
+        traces. Otherwise arguments of a larger shape than the declared inputs map
+        elementwise.
 
         Returns:
             What a call on numbers returns, with graph values in place of arrays.
 
         Raises:
             GraphcError: a wrong number of arguments or an unknown keyword; an array
-                argument whose shape reaches an array operation of the graph.
+                argument whose shape reaches an array operation of a graph traced at
+                declared shapes.
             ShapeError: argument shapes that do not broadcast.
         """
         nodes = [a for a in (*args, *kwargs.values()) if isinstance(a, Node)]
         dtype = "float32" if nodes and all(a.dtype == "float32" for a in nodes) else \
             "float64"
-        view = _fresh_view(self, dtype)
+        attempts, unbound = _shape_attempts(self, args, kwargs)
+        for i, shapes in enumerate(attempts):
+            try:
+                return self._inline(dtype, shapes, args, kwargs)
+            except (NotElementwiseError, ShapeError) as exc:
+                if i == len(attempts) - 1:
+                    if unbound:
+                        raise type(exc)(
+                            f"{self._name}: the arguments do not bind the symbolic shapes "
+                            f"the function declares ({unbound}); mapped elementwise "
+                            f"instead: {exc}") from None
+                    raise
+            except _RETRACE_ERRORS:
+                if i == len(attempts) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _inline(self, dtype: str, shapes: dict | None, args: tuple, kwargs: dict) -> Any:
+        """One try of :meth:`call_traced`: the function traced at ``shapes`` (``{its
+        parameter: shape}``; None: the shapes it declares), differentiated, inlined."""
+        nodes = [a for a in (*args, *kwargs.values()) if isinstance(a, Node)]
+        kwargs = dict(kwargs)
+        view = _fresh_view(self, dtype, shapes)
         params, names = view.params, view.names
         if "target" in kwargs and "target" not in names:
             kwargs.pop("target")
@@ -416,21 +448,129 @@ def _nested(*groups) -> bool:
         isinstance(a, Node) for g in groups if isinstance(g, (tuple, list)) for a in g)
 
 
-def _fresh_view(src: Any, dtype: str = "float64") -> _View:
+def _fresh_view(src: Any, dtype: str = "float64", shapes: dict | None = None) -> _View:
     """The graph of ``src`` (a TransformedFunction, a traced callable, a gc.function or
     anything with a ``graph``) traced again with fresh input nodes, for one nested call;
     values of an enclosing trace it closes over become captured inputs. A plain
-    callable is traced with ``dtype`` (the arguments'), a gc.function with its own."""
+    callable is traced with ``dtype`` (the arguments'), a gc.function with its own.
+    ``shapes`` (``{parameter: shape}``, from :func:`_shape_attempts`) replaces the
+    shapes the function declares (scalars for a plain callable)."""
     if isinstance(src, TransformedFunction):
-        inner = _fresh_view(src._source, dtype)
+        inner = _fresh_view(src._source, dtype, shapes)
         return _View(src._build(inner), inner.captured)
     if isinstance(src, _Traced):
-        return _trace_fresh(src.fn, dtype=dtype)
-    if callable(getattr(src, "fn", None)) and hasattr(src, "_static"):
-        # a gc.function (graphc.numpy_api.Function, a layer beside this one: duck-typed)
-        return _trace_fresh(src.fn, src._inputs, src._static, src._shapes, src._dtype,
+        return _trace_fresh(src.fn, dtype=dtype, shapes=shapes)
+    if _is_gc_function(src):
+        return _trace_fresh(src.fn, src._inputs, src._static,
+                            src._shapes if shapes is None else shapes, src._dtype,
                             src._name)
     return _freshen(src.graph)
+
+
+def _is_gc_function(src: Any) -> bool:
+    """A gc.function (graphc.numpy_api.Function, a layer beside this one: duck-typed)."""
+    return callable(getattr(src, "fn", None)) and hasattr(src, "_static")
+
+
+# What a try of a nested call at one set of shapes may raise before the next is tried:
+# graphc's errors (a ShapeError indexing a scalar, the elementwise check of
+# substitute), and Python's from shape-dependent code (len() of a scalar, x.shape[0]).
+_RETRACE_ERRORS = (GraphcError, TypeError, IndexError, ValueError)
+
+
+def _shape_attempts(tf: TransformedFunction, args: tuple,
+                    kwargs: dict) -> tuple[list, str | None]:
+    """The shapes to trace the function under ``tf`` at for a call on ``args`` and
+    ``kwargs``, in the order to try them (each ``None``, the declared shapes, or
+    ``{parameter: shape}``; the last try's error is raised):
+
+    * a ``gc.function`` whose declared shapes have symbols that the arguments' shapes
+      bind consistently: the arguments' shapes only (JAX traces at the given shapes;
+      a symbolic dimension stands for any size);
+    * a plain callable (scalar inputs) given an argument of another shape: first the
+      scalars, mapping elementwise (graphc's kernels' meaning, kept when the graph is
+      elementwise), then the arguments' shapes;
+    * otherwise the declared shapes.
+
+    Returns:
+        ``(tries, unbound)``: ``unbound`` says why symbolic declared shapes do not
+        bind the arguments' shapes (for the error, when mapping elementwise fails too),
+        else None.
+    """
+    base = tf
+    while isinstance(base, TransformedFunction):
+        base = base._source
+    if isinstance(base, _Traced):
+        names, _ = _tracer.signature_inputs(base.fn, None, None)
+        declared: dict = {}
+    elif _is_gc_function(base):
+        names, _ = _tracer.signature_inputs(base.fn, base._inputs, base._static)
+        declared = {nm: tuple(base._shapes.get(nm, ())) for nm in names}
+    else:
+        return [None], None
+    given = {}
+    for i, nm in enumerate(names):
+        if i < len(args):
+            given[nm] = _shape_of(args[i])
+        elif nm in kwargs:
+            given[nm] = _shape_of(kwargs[nm])
+    if isinstance(base, _Traced):
+        if any(s != () for s in given.values()):
+            return [None, given], None
+        return [None], None
+    symbolic = any(isinstance(d, str) for s in declared.values() for d in s)
+    if not symbolic or len(given) != len(names) or given == declared:
+        return [None], None
+    unbound = _unbound(declared, given)
+    return ([None], unbound) if unbound else ([given], None)
+
+
+def _shape_of(v: Any) -> tuple:
+    if isinstance(v, Node):
+        return tuple(v.shape)
+    try:
+        return tuple(np.shape(v))
+    except Exception:  # noqa: BLE001 - not an array: the call reports it
+        return ()
+
+
+def _unbound(declared: dict, given: dict) -> str | None:
+    """None when the ``given`` shapes (ints or symbols) match the ``declared`` ones,
+    each symbol standing for one dimension throughout (as :func:`graphc.ir.shapes.bind`
+    matches arrays at a kernel call); else what does not match."""
+    from .ir.shapes import _linear, dim_add, format_shape, is_symbol
+    env: dict = {}
+    source: dict = {}
+    derived = []
+    for nm, decl in declared.items():
+        shape = given[nm]
+        said = (f"input {nm!r} has shape {format_shape(shape)}, declared "
+                f"{format_shape(decl)}")
+        if len(shape) != len(decl):
+            return said
+        for d, g in zip(decl, shape):
+            if isinstance(d, int):
+                if d != g:
+                    return said
+            elif is_symbol(d):
+                if env.setdefault(d, g) != g:
+                    return (f"dimension {d} is {env[d]} in input {source[d]!r} but {g} in "
+                            f"input {nm!r}")
+                source.setdefault(d, nm)
+            else:
+                derived.append((d, g, said))
+    for d, g, said in derived:
+        coeffs, const = _linear(d)
+        want: Any = const
+        try:
+            for name, c in coeffs.items():
+                for _ in range(abs(c)):
+                    want = dim_add(want, env[name], 1 if c > 0 else -1)
+        except KeyError:
+            return f"{said}: dimension {d} uses a symbol that no plain dimension binds"
+        if want != g:
+            return f"{said} ({d} = {want})"
+    return None
 
 
 def _trace_fresh(fn: Callable, inputs=None, static=None, shapes=None,
@@ -481,7 +621,15 @@ def _broadcast_to(v: Node, shape: tuple) -> Node:
 def _vjp_traced(tf: TransformedFunction, f: Any, primals: tuple):
     """``vjp(f, *primals)`` on graph values: ``(outputs, vjp_fn)`` with graph values."""
     nodes = [a for a in primals if isinstance(a, Node)]
-    n_cot = len(_fresh_view(f, nodes[0].dtype if nodes else "float64").graph.outputs)
+    dtype = nodes[0].dtype if nodes else "float64"
+    attempts, _ = _shape_attempts(tf, primals, {})
+    for i, shapes in enumerate(attempts):
+        try:
+            n_cot = len(_fresh_view(f, dtype, shapes).graph.outputs)
+            break
+        except _RETRACE_ERRORS:
+            if i == len(attempts) - 1:
+                raise
     zeros = [0.0] * n_cot
     y, _ = tf.call_traced(*primals, *zeros)
 

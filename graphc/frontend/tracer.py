@@ -61,7 +61,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ..ir import Graph, GraphcError, Node, ops, postorder
+from ..ir import Graph, GraphcError, Node, ShapeError, ops, postorder
 
 _state = threading.local()
 """Per-thread tracing state: ``codes`` (set of code objects whose frames name nodes)
@@ -123,6 +123,27 @@ def _run_with_labels(fn: Callable, args: list, kwargs: dict, labels: dict[Node, 
     finally:
         sys.settrace(previous)
         _state.codes, _state.labels = outer_codes, outer_labels
+
+
+def _run_hinted(fn: Callable, kwargs: dict, labels: dict[Node, str],
+                inputs: Mapping[str, Node], shapes: Mapping[str, Any]):
+    """:func:`_run_with_labels`, adding a hint to a ShapeError from indexing an input
+    that was traced as a scalar because no shape was declared for it."""
+    try:
+        return _run_with_labels(fn, [], kwargs, labels)
+    except ShapeError as exc:
+        node = getattr(exc, "node", None)
+        param = next((p for p, n in inputs.items() if n is node and p not in shapes), None)
+        if param is not None and len(exc.args) == 1 and isinstance(exc.args[0], str) \
+                and not getattr(exc, "hinted", False):
+            fname = getattr(fn, "__name__", "f")
+            fname = fname if fname.isidentifier() else "f"
+            hint = (f"; input {param!r} was traced as a scalar, since no shape was "
+                    f"declared for it: declare its shape, e.g. "
+                    f"gc.function({fname}, shapes={{{param!r}: ('n',)}})")
+            exc.args = (exc.args[0] + hint,)
+            exc.hinted = True
+        raise
 
 
 def _check_name(name: str, what: str) -> str:
@@ -306,7 +327,7 @@ def trace(fn: Callable, inputs: Iterable[str] | None = None, *, dtype: str = "fl
     nodes = {n: ops.variable(n, dtype, tuple(shapes.get(n, ()))) for n in names}
     labels: dict[Node, str] = {}
     kwargs = {**static_values, **nodes}
-    result = _run_with_labels(fn, [], kwargs, labels)
+    result = _run_hinted(fn, kwargs, labels, nodes, shapes)
     outs, structure = _flatten_outputs(result, dtype)
     base = name or getattr(fn, "__name__", "y")
     if not base.isidentifier():
@@ -339,7 +360,8 @@ def trace_open(fn: Callable, rename: Callable[[str], str],
     shapes = dict(shapes or {})
     nodes = [ops.variable(rename(n), dtype, tuple(shapes.get(n, ()))) for n in names]
     labels: dict[Node, str] = {}
-    result = _run_with_labels(fn, [], {**static_values, **dict(zip(names, nodes))}, labels)
+    result = _run_hinted(fn, {**static_values, **dict(zip(names, nodes))}, labels,
+                         dict(zip(names, nodes)), shapes)
     outs, structure = _flatten_outputs(result, dtype)
     base = name or getattr(fn, "__name__", "y") or "y"
     out_names = _output_names(outs, labels, base if base.isidentifier() else "y", names)

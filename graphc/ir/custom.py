@@ -63,6 +63,11 @@ def is_custom(prim: Primitive) -> bool:
 # ---------------------------------------------------------------------------------
 # substitution
 
+class NotElementwiseError(GraphcError):
+    """:func:`substitute` with ``batch_check``: a replacement of another shape reached
+    an array operation."""
+
+
 def substitute(outputs: Sequence[Node], mapping: Mapping[int, Node], *,
                batch_check: str | None = None) -> list[Node]:
     """``outputs`` rebuilt with the nodes of ``mapping`` (``{id(old node): new node}``,
@@ -85,7 +90,7 @@ def substitute(outputs: Sequence[Node], mapping: Mapping[int, Node], *,
 
     Raises:
         ShapeError: shapes that do not combine.
-        GraphcError: see ``batch_check``.
+        NotElementwiseError: a :class:`GraphcError`, see ``batch_check``.
     """
     new: dict[int, Node] = dict(mapping)
     batched: dict[int, Node] = {}  # nodes that depend on a replacement of another shape
@@ -105,7 +110,7 @@ def substitute(outputs: Sequence[Node], mapping: Mapping[int, Node], *,
         if src is not None:
             batched[id(n)] = src
             if batch_check is not None and not n.prim.elementwise:
-                raise GraphcError(
+                raise NotElementwiseError(
                     f"{batch_check}: input {src.name or ''} was traced with shape "
                     f"{src.shape} and is given shape {new[id(src)].shape}, and it reaches "
                     f"the array operation {n.prim.name}; a transformed function maps over "
@@ -475,4 +480,5 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
         return vjp
 
 
-__all__ = ["CUSTOM", "custom_jvp", "custom_vjp", "inline_custom", "is_custom", "substitute"]
+__all__ = ["CUSTOM", "NotElementwiseError", "custom_jvp", "custom_vjp", "inline_custom",
+           "is_custom", "substitute"]

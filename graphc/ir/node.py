@@ -378,8 +378,10 @@ def _basic_index(x: Node, index) -> Node:
         raise ShapeError("an index can only have a single ellipsis ('...')")
     used = sum(1 for it in items if it is not None and it is not Ellipsis)
     if used > len(x.shape):
-        raise ShapeError(f"too many indices for a graph value of shape {x.shape}: {used} "
+        exc = ShapeError(f"too many indices for a graph value of shape {x.shape}: {used} "
                          f"were indexed")
+        exc.node = x  # the tracer names an input traced as a scalar (a hint)
+        raise exc
     expanded: list = []
     for it in items:
         if it is Ellipsis:

@@ -231,11 +231,23 @@ def test_sum_of_an_elementwise_gradient():
 
 
 def test_array_argument_reaching_an_array_op_is_an_error():
+    """A function declared with scalar inputs (gc.function without shapes) maps an
+    array argument elementwise only; reaching an array operation is an error."""
+    W = np.array([1.0, 2.0, 3.0])
+    g = gc.function(lambda y: gc.sum(gc.exp(y * W)))
+    fn = gc.function(lambda x: gc.grad(g)(x), shapes={"x": (3,)})
+    with pytest.raises(gc.GraphcError, match="elementwise"):
+        fn.graph
+
+
+def test_plain_callable_reaching_an_array_op_is_traced_at_the_argument_shape():
+    """A plain Python callable whose scalar graph is not elementwise in an array
+    argument is traced again at the argument's shape (as JAX traces)."""
     W = np.array([1.0, 2.0, 3.0])
     fn = gc.function(lambda x: gc.grad(lambda y: gc.sum(gc.exp(y * W)))(x),
                      shapes={"x": (3,)})
-    with pytest.raises(gc.GraphcError, match="elementwise"):
-        fn.graph
+    x0 = np.array([0.1, -0.2, 0.3])
+    assert np.allclose(fn(x0), W * np.exp(x0 * W), rtol=1e-13)
 
 
 def test_unique_output_names_at_every_depth():
