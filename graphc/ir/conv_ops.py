@@ -8,8 +8,10 @@ forward (``jvp``) and reverse (``vjp``) rules built from registered primitives (
 derivatives of any order follow), and a ``decompose`` rule, which the LLVM and CUDA
 array backends lower (``llvm``/``cuda`` key ``"decompose"``): the windows of the
 padded input (:func:`windows`: strided ``getitem`` slices, ``unslice`` for the zero
-padding, ``concatenate``), then one ``matmul`` per group for ``conv`` (im2col, so the
-LLVM backend calls BLAS) or a ``max``/``sum`` over the window axes for the pools.
+padding, ``concatenate``), then for ``conv`` either a direct product summed over the
+channel and tap axes (few terms per output: :func:`direct_conv`) or one ``matmul`` per
+group (im2col, so the LLVM backend calls BLAS), and a ``max``/``sum`` over the window
+axes for the pools.
 
 Semantics (those of ``torch.nn.functional``; formulas from Dumoulin & Visin, "A guide
 to convolution arithmetic for deep learning", arXiv:1603.07285, section 2-5):
@@ -440,10 +442,62 @@ windows_p = register(Primitive(
         "strided view for the LLVM backend)"))
 
 
+DIRECT_TERMS = 36
+"""Convolutions with at most this many terms per output (``C/G`` input channels times
+the kernel's taps) lower as a direct loop nest (:func:`_conv_direct`) instead of
+im2col + ``matmul``. Chosen from ``python benchmarks/conv.py`` (LLVM, one thread:
+benchmarks/CONV.md): the direct nest is faster up to about 36 terms, BLAS's blocked
+matrix product beyond, except when the product has few columns (:data:`DIRECT_FEW_OUT`)."""
+
+DIRECT_FEW_OUT = 8
+"""Up to this many output channels per group, a convolution of up to
+:data:`DIRECT_TERMS_GROUPED` terms per output lowers directly too: the im2col product
+would be a matrix with that few columns, where BLAS runs far below its peak (the input
+gradient of a 4 -> 16 channel layer, 16 -> 4 channels: 1.65 ms direct, 3.42 ms im2col)."""
+
+DIRECT_TERMS_GROUPED = 512
+"""The terms bound for grouped convolutions (``G > 1``, e.g. depthwise, whose im2col
+needs one matrix product per group and a concatenation) and for few output channels."""
+
+
+def direct_conv(C: int, O: int, kernel, groups: int) -> bool:
+    """Whether a convolution of ``C`` input and ``O`` output channels, ``groups``
+    groups and kernel shape ``kernel`` lowers as a direct loop nest (True) or as im2col
+    + ``matmul`` (False): see :data:`DIRECT_TERMS`, :data:`DIRECT_FEW_OUT` and
+    :data:`DIRECT_TERMS_GROUPED`."""
+    terms = (C // groups) * math.prod(kernel)
+    if terms <= DIRECT_TERMS:
+        return True
+    return terms <= DIRECT_TERMS_GROUPED and (groups > 1 or O // groups <= DIRECT_FEW_OUT)
+
+
+def _conv_direct(x, w, *, out, stride, padding, dilation, groups):
+    """A convolution as one loop nest: the windows of the zero-padded input
+    ``(N, G, 1, C/G, *k, *out)`` times the weight ``(1, G, O/G, C/G, *k, 1…)``, summed
+    over the channel and tap axes: ``y[n, o, j] = Σ_{c, t} w[o, c, t] · x_pad[n, c,
+    s·j + d·t]`` with no im2col matrix (the product is fused into the sum; the LLVM
+    backend keeps each block of outputs in registers over all its terms)."""
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    kernel = tuple(w.shape[2:])
+    nd = len(kernel)
+    G = groups
+    sp_out = tuple(out.shape[2:])
+    win = windows(_pad(x, padding), kernel, stride, dilation, sp_out)   # (N, C, *k, *out)
+    win = reshape(win, (N, G, 1, C // G) + kernel + sp_out)
+    wb = reshape(w, (1, G, O // G, C // G) + kernel + (1,) * nd)
+    y = array_sum(win * wb, axis=tuple(range(3, 4 + nd)))               # (N, G, O/G, *out)
+    return reshape(y, (N, O) + sp_out)
+
+
 def _conv_decompose(x, w, *, out, stride, padding, dilation, groups, **_):
-    """im2col: the windows of the zero-padded input (:func:`windows`) as a matrix
-    ``(N·out, C/G·k)``, times the weight as a ``(C/G·k, O/G)`` matrix, one ``matmul``
-    per group."""
+    """A direct loop nest (:func:`_conv_direct`) for few terms per output
+    (:func:`direct_conv`), else im2col: the windows of the zero-padded input
+    (:func:`windows`) as a matrix ``(N·out, C/G·k)``, times the weight as a
+    ``(C/G·k, O/G)`` matrix, one ``matmul`` per group."""
+    if direct_conv(x.shape[1], w.shape[0], w.shape[2:], groups):
+        return _conv_direct(x, w, out=out, stride=stride, padding=padding,
+                            dilation=dilation, groups=groups)
     N, C = x.shape[:2]
     O = w.shape[0]
     kernel = w.shape[2:]

@@ -182,6 +182,46 @@ def _pick(cases, **want):
 LLVM_CONV = [_pick(CONV, nd=1, stride=2, padding=1, dilation=2, groups=2),
              _pick(CONV, nd=2, padding=1, dilation=2, groups=1),
              _pick(CONV, nd=3, padding=1, dilation=1, groups=1)]
+@pytest.mark.parametrize("path", ["direct", "im2col"])
+@pytest.mark.parametrize("case", LLVM_CONV + [
+    ((3, 4, 9, 8), (6, 4, 3, 3), {"stride": 1, "padding": 1, "dilation": 1, "groups": 1}),
+    ((2, 6, 7, 5), (6, 1, 3, 2), {"stride": (2, 1), "padding": 1, "dilation": 1, "groups": 6}),
+    ((2, 3, 11), (5, 3, 4), {"stride": 1, "padding": 2, "dilation": 3, "groups": 1})],
+    ids=_id)
+def test_conv_lowerings_direct_and_im2col_match_torch(case, path, monkeypatch):
+    """Both LLVM lowerings of ``conv`` (the direct loop nest and im2col + matmul, chosen
+    by ``conv_ops.direct_conv``), each forced, against PyTorch: value and both
+    gradients (whose transposed and batch-swapped convolutions take either path too)."""
+    xs, ws, params = case
+    big = 10 ** 9
+    monkeypatch.setattr(C, "DIRECT_TERMS", big if path == "direct" else 0)
+    monkeypatch.setattr(C, "DIRECT_TERMS_GROUPED", big if path == "direct" else 0)
+    x, w, ybar, y_t, gx_t, gw_t = _torch_conv(xs, ws, params, "float64")
+    gc.clear_cache()
+    try:
+        kernel = gc.compile(gc.vjp(_conv_graph(xs, ws, params, "float64")))
+        y, (gx, gw) = kernel(x, w, ybar)
+        plan = kernel.program({}).plan
+    finally:
+        gc.clear_cache()
+    products = [n for n in plan.graph.nodes if n.prim is A.matmul_p]
+    assert bool(products) == (path == "im2col")
+    _close(y, y_t, "float64", "value")
+    _close(gx, gx_t, "float64", "input gradient")
+    _close(gw, gw_t, "float64", "weight gradient")
+
+
+def test_direct_conv_rule():
+    """The lowering choice: few terms per output (channels per group x taps) direct,
+    many im2col; few output channels or groups direct up to the larger bound."""
+    assert C.direct_conv(1, 32, (3, 3), 1) and C.direct_conv(4, 64, (3, 3), 1)
+    assert not C.direct_conv(8, 16, (3, 3), 1) and not C.direct_conv(64, 64, (3,), 1)
+    assert C.direct_conv(16, 4, (3, 3), 1) and not C.direct_conv(16, 16, (3, 3), 1)
+    assert not C.direct_conv(64, 4, (16, 16), 1)     # a weight gradient's many terms
+    assert C.direct_conv(32, 32, (3, 3), 32) and C.direct_conv(64, 64, (3, 3), 2)
+    assert not C.direct_conv(256, 256, (3, 3), 2)
+
+
 LLVM_POOL = [c for c in POOL if c[0] == "max" and len(c[1]) == 4 and c[2]["padding"] == 1][:1] \
     + [c for c in POOL if c[0] == "avg" and len(c[1]) == 3 and not c[2]["count_include_pad"]][:1] \
     + [c for c in POOL if c[0] == "max" and len(c[1]) == 5][:1]
