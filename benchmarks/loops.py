@@ -501,7 +501,8 @@ def report(records: list[dict], command: str) -> str:
         "Loss and gradient with respect to all six weight arrays of conv(1→8, 3×3, pad 1) "
         "→ relu → maxpool 2 → conv(8→16) → relu → maxpool 2 → dense 64→10 → softmax "
         "cross-entropy, for B random 8×8 images. `graphc`: `cnn_digits.graphs()` under "
-        "`gc.value_and_grad`, compiled once with LLVM (convolutions as im2col from a strided view + BLAS; "
+        "`gc.value_and_grad`, compiled once with LLVM (each convolution a direct loop nest or "
+        "im2col + BLAS by its shape: docs/convolution.md; "
         "the first call compiles)"
         + (f", graph built and differentiated in {_fmt_time(cnn_compile)}"
            if cnn_compile is not None else "")

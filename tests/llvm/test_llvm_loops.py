@@ -149,15 +149,20 @@ def test_rk4_pendulum_1000_steps_gradient(checkpoint):
 
 
 def _compile_seconds(g, tmp, **args):
-    """Wall time of gc.compile + the first call on a fresh disk cache and an empty
-    in-memory cache."""
+    """Compile time: the wall time of gc.compile + the first call on a fresh disk cache
+    and an empty in-memory cache, less the time of a second call (the run itself, which
+    grows with the trip count and with the machine's load)."""
     old = os.environ.get("GRAPHC_CACHE_DIR")
     os.environ["GRAPHC_CACHE_DIR"] = str(tmp)
     llvm_arrays._memory.clear()
     try:
         t0 = time.perf_counter()
-        out = gc.compile(g)(**args)
-        return time.perf_counter() - t0, out
+        kernel = gc.compile(g)
+        out = kernel(**args)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        kernel(**args)
+        return first - (time.perf_counter() - t0), out
     finally:
         if old is None:
             os.environ.pop("GRAPHC_CACHE_DIR", None)
@@ -174,7 +179,7 @@ def test_compile_time_does_not_grow_with_the_trip_count(tmp_path):
         times[T], (val, _) = _compile_seconds(g, tmp_path / str(T), b=0.3, k=2.0)
         np.testing.assert_allclose(val, _pendulum_numpy(0.3, 2.0, 1e-4, T) if T == 1000
                                    else val, rtol=1e-12)
-    print(f"compile+first call: 1e3 steps {times[1000]:.3f} s, 1e5 steps "
+    print(f"compile (first call less a second): 1e3 steps {times[1000]:.3f} s, 1e5 steps "
           f"{times[100_000]:.3f} s")
     assert times[100_000] < 2 * times[1000] + 0.5
 
