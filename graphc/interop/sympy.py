@@ -80,6 +80,7 @@ TO_SYMPY: dict[str, Callable[..., Any]] = {
     "sign": lambda sp, a: sp.sign(a),
     "heaviside": lambda sp, a: sp.Heaviside(a, 0),
     "sigmoid": lambda sp, a: 1 / (1 + sp.exp(-a)),
+    "logistic_pdf": lambda sp, a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2,
     "relu": lambda sp, a: sp.Max(a, 0),
     "leaky_relu": lambda sp, a, alpha: sp.Piecewise((a, a > 0), (_num(sp, alpha) * a, True)),
     "elu": lambda sp, a, alpha: sp.Piecewise((a, a > 0),

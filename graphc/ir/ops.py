@@ -103,6 +103,7 @@ def abs(a): return apply(abs_p, lift(a))  # noqa: A001
 def sign(a): return apply(sign_p, lift(a))
 def heaviside(a): return apply(heaviside_p, lift(a))
 def sigmoid(a): return apply(sigmoid_p, lift(a))
+def logistic_pdf(a): return apply(logistic_pdf_p, lift(a))
 def relu(a): return apply(relu_p, lift(a))
 def leaky_relu(a, alpha=0.01): return apply(leaky_relu_p, lift(a), alpha=float(alpha))
 def elu(a, alpha=1.0): return apply(elu_p, lift(a), alpha=float(alpha))
@@ -135,8 +136,7 @@ def _sech2(x):
     never overflow, so no derivative of any order forms inf/inf or 0·inf (1/cosh² did:
     tanh'' was NaN beyond |x| ≈ 355 in float64, 45 in float32), and each factor keeps
     its relative accuracy in both tails, where 1 - tanh² cancels to 0."""
-    two_x = mul(2.0, x)
-    return mul(4.0, mul(sigmoid(two_x), sigmoid(neg(two_x))))
+    return mul(4.0, logistic_pdf(mul(2.0, x)))
 
 
 def _atan_partial(x):
@@ -396,8 +396,29 @@ sigmoid_p = register(Primitive(
     "sigmoid", 1, _np_sigmoid, "sigmoid({0})", latex=r"\sigma\left({0}\right)",
     llvm="sigmoid", cuda="(1.0 / (1.0 + math.exp(-{0})))", aliases=("logistic", "expit"),
     ulp=6,  # exp, then an addition and a division: two more roundings
-    partials=lambda x, *, out: (mul(out, sigmoid(neg(x))),), domain=((-4.0, 4.0),),
-    doc="logistic function 1/(1 + e^-x); σ'(x) = σ(x)·σ(-x), accurate in both tails"))
+    partials=lambda x, *, out: (logistic_pdf(x),), domain=((-4.0, 4.0),),
+    doc="logistic function 1/(1 + e^-x); σ'(x) = σ(x)·σ(-x) (the logistic_pdf "
+        "primitive), accurate in both tails"))
+
+
+def _np_logistic_pdf(x):
+    """σ(x)·σ(-x) = e/(1 + e)² with e = exp(-|x|) (even in x; e <= 1, so nothing
+    overflows and the tails keep their relative accuracy)."""
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(-np.abs(x))
+        return e / ((1 + e) * (1 + e))
+
+
+logistic_pdf_p = register(Primitive(
+    "logistic_pdf", 1, _np_logistic_pdf, "logistic_pdf({0})",
+    latex=r"\sigma'\left({0}\right)", llvm="logistic_pdf",
+    cuda="(math.exp(-abs({0})) / ((1.0 + math.exp(-abs({0}))) * (1.0 + math.exp(-abs({0})))))",
+    ulp=6,  # exp, an addition, a multiplication and a division
+    partials=lambda x, *, out: (mul(neg(tanh(mul(0.5, x))), out),), domain=((-4.0, 4.0),),
+    doc="the logistic density σ(x)·σ(-x) = e^-|x|/(1 + e^-|x|)² = sech²(x/2)/4, the "
+        "derivative of sigmoid (and tanh'(x) = 4·logistic_pdf(2x)): one exp where the "
+        "product of two sigmoids takes two; its derivative -tanh(x/2)·logistic_pdf(x) "
+        "keeps every order bounded"))
 
 relu_p = register(Primitive(
     "relu", 1, lambda x: np.maximum(x, 0.0).astype(x.dtype if hasattr(x, "dtype")

@@ -75,7 +75,7 @@ def _neg_zero(n: Node) -> bool:
     return n.is_const and n.value == 0.0 and math.copysign(1.0, n.value) < 0
 
 
-_NEVER_NEG_ZERO = frozenset({"abs", "exp", "cosh", "sigmoid", "heaviside", "relu",
+_NEVER_NEG_ZERO = frozenset({"abs", "exp", "cosh", "sigmoid", "logistic_pdf", "heaviside", "relu",
                              "softplus", "lt", "le", "gt", "ge", "eq", "ne"})
 """Ops whose NumPy result is never ``-0`` (``abs(-0) = +0``; ``np.maximum(-0., 0.) = 0.``
 for ``relu``; the others are ``>= +0``, 0/1 masks or NaN)."""

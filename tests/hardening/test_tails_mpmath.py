@@ -109,6 +109,7 @@ REFERENCE = {
     "expm1": lambda a: sp.exp(a) - 1,
     "abs": lambda a: _pw(a > 0, a, -a),
     "sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
+    "logistic_pdf": lambda a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2,
     "softplus": lambda a: sp.log(1 + sp.exp(a)),
     "relu": lambda a: _pw(a > 0, a, 0),
     "leaky_relu": lambda a, alpha: _pw(a > 0, a, alpha * a),

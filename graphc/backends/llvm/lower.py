@@ -239,6 +239,13 @@ def _sigmoid(e: Emitter, ty, x):
     return e.b.fdiv(e.const(ty, 1.0), denom)
 
 
+def _logistic_pdf(e: Emitter, ty, x):
+    """σ(x)·σ(-x) as ``e/(1 + e)²``, ``e = exp(-|x|)`` (the NumPy reference's form)."""
+    ex = e.math("exp", ty, e.b.fneg(e.intrinsic("llvm.fabs", ty, x)))
+    d = e.b.fadd(e.const(ty, 1.0), ex)
+    return e.b.fdiv(ex, e.b.fmul(d, d))
+
+
 def _relu(e: Emitter, ty, x):
     # np.maximum(x, 0.): NaN propagates, relu(-0) = +0
     return _maximum(e, ty, x, e.const(ty, 0.0))
@@ -316,6 +323,7 @@ COMPOSITE: dict[str, Callable] = {
     "maximum": _maximum,
     "heaviside": _heaviside,
     "sigmoid": _sigmoid,
+    "logistic_pdf": _logistic_pdf,
     "relu": _relu,
     "leaky_relu": _leaky_relu,
     "elu": _elu,

@@ -319,7 +319,7 @@ mm_j_end.3:
   %".253" = icmp slt i64 %".252", 1
   br i1 %".253", label %"mm_p.3", label %"mm_p_end.3"
 v.1:
-  %"v_i.1" = phi  i64 [0, %"mm_i_end.3"], [%".297", %"v.1"]
+  %"v_i.1" = phi  i64 [0, %"mm_i_end.3"], [%".288", %"v.1"]
   %".259" = add i64 %"v_i.1", 0
   %".260" = mul i64 %".259", 2
   %".261" = add i64 0, %".260"
@@ -333,125 +333,107 @@ v.1:
   %".269" = load <2 x double>, ptr %".268", align 8
   %".270" = fadd <2 x double> %".266", %".269"
   %".271" = fmul <2 x double> <double 0x4000000000000000, double 0x4000000000000000>, %".270"
-  %".272" = fneg <2 x double> %".271"
-  %".273" = extractelement <2 x double> %".272", i32 0
-  %".274" = call double @"exp"(double %".273")
-  %".275" = insertelement <2 x double> <double undef, double undef>, double %".274", i32 0
-  %".276" = extractelement <2 x double> %".272", i32 1
-  %".277" = call double @"exp"(double %".276")
-  %".278" = insertelement <2 x double> %".275", double %".277", i32 1
-  %".279" = fadd <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".278"
-  %".280" = fdiv <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".279"
-  %".281" = fneg <2 x double> %".271"
-  %".282" = fneg <2 x double> %".281"
-  %".283" = extractelement <2 x double> %".282", i32 0
-  %".284" = call double @"exp"(double %".283")
-  %".285" = insertelement <2 x double> <double undef, double undef>, double %".284", i32 0
-  %".286" = extractelement <2 x double> %".282", i32 1
-  %".287" = call double @"exp"(double %".286")
-  %".288" = insertelement <2 x double> %".285", double %".287", i32 1
-  %".289" = fadd <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".288"
-  %".290" = fdiv <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".289"
-  %".291" = fmul <2 x double> %".280", %".290"
-  %".292" = fmul <2 x double> <double 0x4010000000000000, double 0x4010000000000000>, %".291"
-  %".293" = fmul <2 x double> %".263", %".292"
-  %".294" = add i64 0, %".260"
-  %".295" = getelementptr inbounds double, ptr %"out2", i64 %".294"
-  store <2 x double> %".293", ptr %".295", align 8
-  %".297" = add nsw i64 %"v_i.1", 1
-  %".298" = icmp slt i64 %".297", 1
-  br i1 %".298", label %"v.1", label %"v_end.1"
+  %".272" = call <2 x double> @"llvm.fabs.v2f64"(<2 x double> %".271")
+  %".273" = fneg <2 x double> %".272"
+  %".274" = extractelement <2 x double> %".273", i32 0
+  %".275" = call double @"exp"(double %".274")
+  %".276" = insertelement <2 x double> <double undef, double undef>, double %".275", i32 0
+  %".277" = extractelement <2 x double> %".273", i32 1
+  %".278" = call double @"exp"(double %".277")
+  %".279" = insertelement <2 x double> %".276", double %".278", i32 1
+  %".280" = fadd <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".279"
+  %".281" = fmul <2 x double> %".280", %".280"
+  %".282" = fdiv <2 x double> %".279", %".281"
+  %".283" = fmul <2 x double> <double 0x4010000000000000, double 0x4010000000000000>, %".282"
+  %".284" = fmul <2 x double> %".263", %".283"
+  %".285" = add i64 0, %".260"
+  %".286" = getelementptr inbounds double, ptr %"out2", i64 %".285"
+  store <2 x double> %".284", ptr %".286", align 8
+  %".288" = add nsw i64 %"v_i.1", 1
+  %".289" = icmp slt i64 %".288", 1
+  br i1 %".289", label %"v.1", label %"v_end.1"
 v_end.1:
-  %".300" = add i64 0, 2
-  %".301" = getelementptr inbounds double, ptr %".174", i64 %".300"
-  %".302" = call <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".301", i32 8, <2 x i1> <i1 1, i1 0>, <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>)
-  %".303" = add i64 0, 2
-  %".304" = getelementptr inbounds double, ptr %".21", i64 %".303"
-  %".305" = call <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".304", i32 8, <2 x i1> <i1 1, i1 0>, <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>)
-  %".306" = add i64 0, 2
-  %".307" = getelementptr inbounds double, ptr %"in2", i64 %".306"
-  %".308" = call <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".307", i32 8, <2 x i1> <i1 1, i1 0>, <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>)
-  %".309" = fadd <2 x double> %".305", %".308"
-  %".310" = fmul <2 x double> <double 0x4000000000000000, double 0x4000000000000000>, %".309"
-  %".311" = fneg <2 x double> %".310"
-  %".312" = extractelement <2 x double> %".311", i32 0
-  %".313" = call double @"exp"(double %".312")
-  %".314" = insertelement <2 x double> <double undef, double undef>, double %".313", i32 0
-  %".315" = extractelement <2 x double> %".311", i32 1
-  %".316" = call double @"exp"(double %".315")
-  %".317" = insertelement <2 x double> %".314", double %".316", i32 1
-  %".318" = fadd <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".317"
-  %".319" = fdiv <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".318"
-  %".320" = fneg <2 x double> %".310"
-  %".321" = fneg <2 x double> %".320"
-  %".322" = extractelement <2 x double> %".321", i32 0
-  %".323" = call double @"exp"(double %".322")
-  %".324" = insertelement <2 x double> <double undef, double undef>, double %".323", i32 0
-  %".325" = extractelement <2 x double> %".321", i32 1
-  %".326" = call double @"exp"(double %".325")
-  %".327" = insertelement <2 x double> %".324", double %".326", i32 1
-  %".328" = fadd <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".327"
-  %".329" = fdiv <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".328"
-  %".330" = fmul <2 x double> %".319", %".329"
-  %".331" = fmul <2 x double> <double 0x4010000000000000, double 0x4010000000000000>, %".330"
-  %".332" = fmul <2 x double> %".302", %".331"
-  %".333" = add i64 0, 2
-  %".334" = getelementptr inbounds double, ptr %"out2", i64 %".333"
-  call void @"llvm.masked.store.v2f64.p0"(<2 x double> %".332", ptr %".334", i32 8, <2 x i1> <i1 1, i1 0>)
+  %".291" = add i64 0, 2
+  %".292" = getelementptr inbounds double, ptr %".174", i64 %".291"
+  %".293" = call <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".292", i32 8, <2 x i1> <i1 1, i1 0>, <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>)
+  %".294" = add i64 0, 2
+  %".295" = getelementptr inbounds double, ptr %".21", i64 %".294"
+  %".296" = call <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".295", i32 8, <2 x i1> <i1 1, i1 0>, <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>)
+  %".297" = add i64 0, 2
+  %".298" = getelementptr inbounds double, ptr %"in2", i64 %".297"
+  %".299" = call <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".298", i32 8, <2 x i1> <i1 1, i1 0>, <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>)
+  %".300" = fadd <2 x double> %".296", %".299"
+  %".301" = fmul <2 x double> <double 0x4000000000000000, double 0x4000000000000000>, %".300"
+  %".302" = call <2 x double> @"llvm.fabs.v2f64"(<2 x double> %".301")
+  %".303" = fneg <2 x double> %".302"
+  %".304" = extractelement <2 x double> %".303", i32 0
+  %".305" = call double @"exp"(double %".304")
+  %".306" = insertelement <2 x double> <double undef, double undef>, double %".305", i32 0
+  %".307" = extractelement <2 x double> %".303", i32 1
+  %".308" = call double @"exp"(double %".307")
+  %".309" = insertelement <2 x double> %".306", double %".308", i32 1
+  %".310" = fadd <2 x double> <double 0x3ff0000000000000, double 0x3ff0000000000000>, %".309"
+  %".311" = fmul <2 x double> %".310", %".310"
+  %".312" = fdiv <2 x double> %".309", %".311"
+  %".313" = fmul <2 x double> <double 0x4010000000000000, double 0x4010000000000000>, %".312"
+  %".314" = fmul <2 x double> %".293", %".313"
+  %".315" = add i64 0, 2
+  %".316" = getelementptr inbounds double, ptr %"out2", i64 %".315"
+  call void @"llvm.masked.store.v2f64.p0"(<2 x double> %".314", ptr %".316", i32 8, <2 x i1> <i1 1, i1 0>)
   br label %"fill.3"
 fill.3:
-  %"fill_i.3" = phi  i64 [0, %"v_end.1"], [%".341", %"fill.3"]
-  %".337" = mul i64 %"fill_i.3", 2
-  %".338" = add i64 %".337", 0
-  %".339" = getelementptr inbounds double, ptr %"out1", i64 %".338"
-  store <2 x double> <double              0x0, double              0x0>, ptr %".339", align 8
-  %".341" = add nsw i64 %"fill_i.3", 1
-  %".342" = icmp slt i64 %".341", 3
-  br i1 %".342", label %"fill.3", label %"fill_end.3"
+  %"fill_i.3" = phi  i64 [0, %"v_end.1"], [%".323", %"fill.3"]
+  %".319" = mul i64 %"fill_i.3", 2
+  %".320" = add i64 %".319", 0
+  %".321" = getelementptr inbounds double, ptr %"out1", i64 %".320"
+  store <2 x double> <double              0x0, double              0x0>, ptr %".321", align 8
+  %".323" = add nsw i64 %"fill_i.3", 1
+  %".324" = icmp slt i64 %".323", 3
+  br i1 %".324", label %"fill.3", label %"fill_end.3"
 fill_end.3:
   br label %"mm_i.4"
 mm_i.4:
-  %"mm_i_i.4" = phi  i64 [0, %"fill_end.3"], [%".374", %"mm_p_end.4"]
+  %"mm_i_i.4" = phi  i64 [0, %"fill_end.3"], [%".356", %"mm_p_end.4"]
   br label %"mm_p.4"
 mm_i_end.4:
   ret void
 mm_p.4:
-  %"mm_p_i.4" = phi  i64 [0, %"mm_i.4"], [%".371", %"mm_j_end.4"]
-  %".346" = mul i64 %"mm_i_i.4", 1
-  %".347" = mul i64 %"mm_p_i.4", 1
-  %".348" = add i64 %".346", %".347"
-  %".349" = add i64 0, %".348"
-  %".350" = getelementptr inbounds double, ptr %"out2", i64 %".349"
-  %".351" = load double, ptr %".350"
+  %"mm_p_i.4" = phi  i64 [0, %"mm_i.4"], [%".353", %"mm_j_end.4"]
+  %".328" = mul i64 %"mm_i_i.4", 1
+  %".329" = mul i64 %"mm_p_i.4", 1
+  %".330" = add i64 %".328", %".329"
+  %".331" = add i64 0, %".330"
+  %".332" = getelementptr inbounds double, ptr %"out2", i64 %".331"
+  %".333" = load double, ptr %".332"
   br label %"mm_j.4"
 mm_p_end.4:
-  %".374" = add nsw i64 %"mm_i_i.4", 1
-  %".375" = icmp slt i64 %".374", 3
-  br i1 %".375", label %"mm_i.4", label %"mm_i_end.4"
+  %".356" = add nsw i64 %"mm_i_i.4", 1
+  %".357" = icmp slt i64 %".356", 3
+  br i1 %".357", label %"mm_i.4", label %"mm_i_end.4"
 mm_j.4:
-  %"mm_j_i.4" = phi  i64 [0, %"mm_p.4"], [%".368", %"mm_j.4"]
-  %".353" = mul i64 %"mm_p_i.4", 1
-  %".354" = mul i64 %"mm_j_i.4", 1
-  %".355" = add i64 %".353", %".354"
-  %".356" = add i64 0, %".355"
-  %".357" = getelementptr inbounds double, ptr %"in5", i64 %".356"
-  %".358" = mul i64 %"mm_i_i.4", 2
-  %".359" = mul i64 %"mm_j_i.4", 1
-  %".360" = add i64 %".358", %".359"
-  %".361" = add i64 0, %".360"
-  %".362" = getelementptr inbounds double, ptr %"out1", i64 %".361"
-  %".363" = load double, ptr %".362"
-  %".364" = load double, ptr %".357"
-  %".365" = fmul double %".351", %".364"
-  %".366" = fadd double %".363", %".365"
-  store double %".366", ptr %".362"
-  %".368" = add nsw i64 %"mm_j_i.4", 1
-  %".369" = icmp slt i64 %".368", 2
-  br i1 %".369", label %"mm_j.4", label %"mm_j_end.4"
+  %"mm_j_i.4" = phi  i64 [0, %"mm_p.4"], [%".350", %"mm_j.4"]
+  %".335" = mul i64 %"mm_p_i.4", 1
+  %".336" = mul i64 %"mm_j_i.4", 1
+  %".337" = add i64 %".335", %".336"
+  %".338" = add i64 0, %".337"
+  %".339" = getelementptr inbounds double, ptr %"in5", i64 %".338"
+  %".340" = mul i64 %"mm_i_i.4", 2
+  %".341" = mul i64 %"mm_j_i.4", 1
+  %".342" = add i64 %".340", %".341"
+  %".343" = add i64 0, %".342"
+  %".344" = getelementptr inbounds double, ptr %"out1", i64 %".343"
+  %".345" = load double, ptr %".344"
+  %".346" = load double, ptr %".339"
+  %".347" = fmul double %".333", %".346"
+  %".348" = fadd double %".345", %".347"
+  store double %".348", ptr %".344"
+  %".350" = add nsw i64 %"mm_j_i.4", 1
+  %".351" = icmp slt i64 %".350", 2
+  br i1 %".351", label %"mm_j.4", label %"mm_j_end.4"
 mm_j_end.4:
-  %".371" = add nsw i64 %"mm_p_i.4", 1
-  %".372" = icmp slt i64 %".371", 1
-  br i1 %".372", label %"mm_p.4", label %"mm_p_end.4"
+  %".353" = add nsw i64 %"mm_p_i.4", 1
+  %".354" = icmp slt i64 %".353", 1
+  br i1 %".354", label %"mm_p.4", label %"mm_p_end.4"
 }
 
 declare double @"tanh"(double %".1")
@@ -459,5 +441,7 @@ declare double @"tanh"(double %".1")
 declare <2 x double> @"llvm.masked.load.v2f64.p0"(ptr %".1", i32 %".2", <2 x i1> %".3", <2 x double> %".4")
 
 declare void @"llvm.masked.store.v2f64.p0"(<2 x double> %".1", ptr %".2", i32 %".3", <2 x i1> %".4")
+
+declare <2 x double> @"llvm.fabs.v2f64"(<2 x double> %".1")
 
 declare double @"exp"(double %".1")
