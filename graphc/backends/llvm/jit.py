@@ -24,7 +24,9 @@ code in about a millisecond.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc as _pygc
 import operator
 import os
 import struct
@@ -198,7 +200,10 @@ def trampoline_ir(n_in: int, n_out: int, data_offset: int, kernel: str = "kernel
         "declare ptr @PyLong_FromSsize_t(i64)",
         "declare ptr @PyEval_SaveThread()",
         "declare void @PyEval_RestoreThread(ptr)",
-        f'define ptr @"{kernel}_py"(ptr %self, ptr %args, i64 %nargs) nounwind {{',
+        # optnone: code generation at O3 cost 2.5-4.4 ms for this glue (as much as a
+        # small kernel), at O0 about 1.6 ms; per-call time measured the same
+        (f'define ptr @"{kernel}_py"(ptr %self, ptr %args, i64 %nargs) '
+         'nounwind noinline optnone {'),
         "entry:",
         f"  %ok = icmp eq i64 %nargs, {2 + n_in + n_out}",
         "  br i1 %ok, label %go, label %bad",
@@ -272,6 +277,22 @@ def kernel_width(graph: Graph, level: str) -> int:
     return vecmath.lanes(level, dtype)
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause Python's cyclic garbage collector while a module is built: the lowering
+    creates one object per instruction and none is garbage until the module is printed,
+    and the collections that the allocations would trigger took 40% of the lowering of
+    a 10^5-node graph (0.8 of 2 s). Collection resumes (where it was enabled) after."""
+    was = _pygc.isenabled()
+    if was:
+        _pygc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            _pygc.enable()
+
+
 def kernel_ir(graph: Graph, pattern: Sequence[bool], level: str,
               trampoline: bool = True) -> str:
     """The LLVM IR text of ``graph``'s kernel for the given scalar-input pattern and
@@ -281,12 +302,22 @@ def kernel_ir(graph: Graph, pattern: Sequence[bool], level: str,
     veclib = vecmath.VectorLibrary(level) if width > 1 else None
     const_div = width > 1 and bool(h.features.get("fma")) and CONST_DIV
     streaming = width > 1 and len(graph.outputs) >= STREAM_MIN_OUTPUTS
-    mod = lower(graph, tuple(pattern), "kernel", width=width, veclib=veclib,
-                const_div=const_div, streaming=streaming)
-    set.add(mod.globals["kernel"].attributes, "noinline")
-    mod.triple = h.triple
-    mod.data_layout = h.data_layout
-    text = str(mod)
+    with _gc_paused():
+        ops = sum(1 for n in graph.nodes if n.args)
+        mod = lower(graph, tuple(pattern), "kernel", width=width, veclib=veclib,
+                    const_div=const_div, streaming=streaming,
+                    split_every=SPLIT_BLOCK_OPS if ops >= SPLIT_MIN_OPS else 0)
+        set.add(mod.globals["kernel"].attributes, "noinline")
+        mod.triple = h.triple
+        mod.data_layout = h.data_layout
+        text = str(mod)
+        # break the block <-> instruction reference cycles: the instructions are freed
+        # here rather than by the collection that resuming starts (0.25 s at 10^5 nodes)
+        for fn in mod.functions:
+            for blk in fn.blocks:
+                blk.instructions = []
+                blk.terminator = None
+        del mod
     ok, offset = python_trampoline_setup()
     if trampoline and ok:
         text += trampoline_ir(len(graph.inputs), len(graph.outputs), offset,
@@ -300,6 +331,15 @@ LARGE_KERNEL_IR_CHARS = 1_500_000
 """Kernels whose LLVM IR text is longer (about 10,000 operations) are code-generated at
 O0: compile time stays roughly linear for graphs of 10^5 nodes, at some run-time cost."""
 
+SPLIT_MIN_OPS = 50_000
+SPLIT_BLOCK_OPS = 1_000
+"""Kernels of at least SPLIT_MIN_OPS operations (every one emits at least one
+instruction line of 30 characters or more, so their IR is over
+:data:`LARGE_KERNEL_IR_CHARS` and they are generated at O0) are lowered in basic blocks
+of SPLIT_BLOCK_OPS operations: O0's instruction selection and fast register allocator
+grow faster than linearly with a block's length (a 10^5-node gradient: 2.5 s in one
+block, 1.1 s in blocks of 1,000 operations)."""
+
 
 def optimize_module(mod: "llvm.ModuleRef", speed_level: int = 3) -> None:
     """Run the new pass manager's ``O<speed_level>`` pipeline (loop and SLP
@@ -312,9 +352,11 @@ def optimize_module(mod: "llvm.ModuleRef", speed_level: int = 3) -> None:
 
 
 def compile_ir(ir_text: str, optimize: bool = True,
-               speed_level: int = 3) -> tuple[bytes, str]:
+               speed_level: int = 3, keep_ir: bool = True) -> tuple[bytes, str | None]:
     """Optimise (unless ``optimize`` is False; at ``O<speed_level>``) and code-generate
-    ``ir_text``; returns ``(object file bytes, optimised IR text)``.
+    ``ir_text``; returns ``(object file bytes, optimised IR text)`` (None for the text
+    unless ``keep_ir``: printing the module costs about 5% of a cold compile, and
+    :meth:`LLVMKernel.llvm_ir` regenerates the text when asked).
 
     SIMD kernels skip the IR pipeline: the lowering already emits vector code with
     loop invariants hoisted and common subexpressions shared, and measurements here
@@ -336,10 +378,10 @@ def compile_ir(ir_text: str, optimize: bool = True,
             # Code generation at O3 grows faster than linearly with the size of the
             # one-block loop body (register allocation, scheduling): 28k ops took 6.3 s
             # at O3 and 0.8 s at O0. Giant kernels are generated at O0 instead.
-            return h.fast_codegen_tm().emit_object(mod), str(mod)
+            return h.fast_codegen_tm().emit_object(mod), str(mod) if keep_ir else None
         if optimize:
             optimize_module(mod, speed_level)
-        return h.tm.emit_object(mod), str(mod)
+        return h.tm.emit_object(mod), str(mod) if keep_ir else None
 
 
 class CompiledModule:
@@ -462,7 +504,7 @@ def get_module(graph: Graph, pattern: tuple[bool, ...], level: str,
                 cm = None
     if cm is None:
         obj, opt_ir = compile_ir(kernel_ir(graph, pattern, level, trampoline),
-                                 optimize=kernel_width(graph, level) == 1)
+                                 optimize=kernel_width(graph, level) == 1, keep_ir=False)
         cm = CompiledModule(obj, trampoline, source="compiled", optimized_ir=opt_ir)
         if use_disk:
             disk_cache.store(dkey, obj)
@@ -590,9 +632,9 @@ class LLVMKernel:
         pattern = tuple(scalar_inputs) if scalar_inputs is not None else self._all_arrays
         if optimized:
             cm = self.specialization(pattern)
-            if cm.optimized_ir is None:  # loaded from a cache: regenerate the text
-                return compile_ir(kernel_ir(self.graph, pattern, self.simd),
-                                  optimize=self.width == 1)[1]
+            if cm.optimized_ir is None:  # not kept (or loaded from a cache): regenerate
+                cm.optimized_ir = compile_ir(kernel_ir(self.graph, pattern, self.simd),
+                                             optimize=self.width == 1)[1]
             return cm.optimized_ir
         return kernel_ir(self.graph, pattern, self.simd, trampoline=False)
 

@@ -50,6 +50,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ...ir import Graph, LoweringError, Node, Primitive, postorder
+from .fastir import FastBuilder
 from .vecmath import LOWERING_TO_C, VectorLibrary
 
 LIBM = {"tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1",
@@ -63,6 +64,15 @@ I8 = ir.IntType(8)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 PTR = ir.PointerType()
+FAST_BUILDER = True
+"""Build elementwise kernels with :class:`.fastir.FastBuilder` (same module text as
+``llvmlite.ir.IRBuilder``, several times faster); False: with ``IRBuilder``."""
+
+
+def _builder(block: ir.Block):
+    return FastBuilder(block) if FAST_BUILDER else ir.IRBuilder(block)
+
+
 MAX_POWI = 4
 """pow(x, n) with a constant integer |n| <= MAX_POWI lowers to multiplications (at most
 two roundings more than a correctly rounded pow: within the 4-ulp budget); other
@@ -106,13 +116,22 @@ class Emitter:
         self.width = width
         self.veclib = veclib
         self.const_div = const_div
+        self.split_every = 0
+        """Start a new basic block after every ``split_every`` operations (0: never; see
+        :func:`lower`)."""
         self.const_table: dict | None = None
         self._functions: dict[str, ir.Function] = {}
         self.vector_calls: set[str] = set()
+        self._types: dict[str, ir.Type] = {}
+        self._type_names: dict[int, tuple[ir.Type, str]] = {}
+        self._tables: dict[int, tuple[ir.Type, ir.GlobalVariable]] = {}
 
     def type_for(self, dtype: str) -> ir.Type:
-        t = float_type(dtype)
-        return ir.VectorType(t, self.width) if self.width > 1 else t
+        ty = self._types.get(dtype)
+        if ty is None:
+            t = float_type(dtype)
+            ty = self._types[dtype] = ir.VectorType(t, self.width) if self.width > 1 else t
+        return ty
 
     def function(self, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
         fn = self._functions.get(name)
@@ -133,25 +152,39 @@ class Emitter:
         arithmetic instruction as a memory operand.
         """
         if isinstance(ty, ir.VectorType):
-            splat = ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
             if self.const_table is None:
-                return splat
-            key = (str(ty), struct.pack("<d", value))
-            slots = self.const_table.setdefault(str(ty), (ty, {}))[1]
-            k = slots.setdefault(key, (len(slots), splat))[0]
+                return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
+            tname = self._type_name(ty)
+            key = (tname, struct.pack("<d", value))
+            slots = self.const_table.setdefault(tname, (ty, {}))[1]
+            slot = slots.get(key)
+            if slot is None:
+                splat = _splat_constant(_dtype_of(ty), ty.count, key[1])
+                slot = slots[key] = (len(slots), splat)
             gv = self._const_global(ty)
-            addr = self.b.gep(gv, [ir.Constant(I64, k)], inbounds=True, source_etype=ty)
+            addr = self.b.gep(gv, [_index(slot[0])], inbounds=True, source_etype=ty)
             ld = self.b.load(addr, typ=ty)
             ld.align = ty.count * _size(ty.element)
             return ld
         return ir.Constant(ty, value)
 
+    def _type_name(self, ty: ir.Type) -> str:
+        """``str(ty)``, remembered per type object."""
+        hit = self._type_names.get(id(ty))
+        if hit is None:
+            hit = self._type_names[id(ty)] = (ty, str(ty))
+        return hit[1]
+
     def _const_global(self, ty: ir.Type) -> ir.GlobalVariable:
+        hit = self._tables.get(id(ty))
+        if hit is not None:
+            return hit[1]
         name = f"graphc_consts_{_suffix(ty)}"
         gv = self.module.globals.get(name)
         if gv is None:
             gv = ir.GlobalVariable(self.module, ir.ArrayType(ty, 1), name=name)
             gv.align = 64
+        self._tables[id(ty)] = (ty, gv)
         return gv
 
     def finish_constants(self) -> None:
@@ -204,6 +237,27 @@ class Emitter:
     def select_cmp(self, pred: str, a, b, yes, no):
         return self.b.select(self.b.fcmp_ordered(pred, a, b) if pred != "!="
                              else self.b.fcmp_unordered(pred, a, b), yes, no)
+
+
+@functools.lru_cache(maxsize=4096)
+def _index(k: int) -> ir.Constant:
+    """The i64 constant ``k`` (shared: constants have no parent)."""
+    return ir.Constant(I64, k)
+
+
+@functools.lru_cache(maxsize=4096)
+def _splat_constant(dtype: str, count: int, packed: bytes) -> ir.Constant:
+    """The vector constant of ``count`` lanes of ``dtype``, each the double packed in
+    ``packed`` (shared between modules: building one costs more than a whole
+    instruction)."""
+    ty = ir.VectorType(float_type(dtype), count)
+    return ir.Constant(ty, [ir.Constant(ty.element, struct.unpack("<d", packed)[0])] * count)
+
+
+@functools.lru_cache(maxsize=64)
+def _int_splat(bits: int, count: int, value: int) -> ir.Constant:
+    """The vector constant of ``count`` ``i<bits>`` lanes, each ``value``."""
+    return ir.Constant(ir.VectorType(ir.IntType(bits), count), [value] * count)
 
 
 def _sign(e: Emitter, ty, x):
@@ -449,10 +503,10 @@ def divide_by_constant(e: Emitter, ty, a, c: float):
     ity = ir.VectorType(ir.IntType(bits), ty.count)
     to_bits = (lambda v: struct.unpack("<Q", struct.pack("<d", v))[0]) if bits == 64 \
         else (lambda v: struct.unpack("<I", struct.pack("<f", v))[0])
-    mag = b.and_(b.bitcast(q0, ity), ir.Constant(ity, [(1 << (bits - 1)) - 1] * ty.count))
-    span = b.sub(mag, ir.Constant(ity, [to_bits(lo)] * ty.count))
+    mag = b.and_(b.bitcast(q0, ity), _int_splat(bits, ty.count, (1 << (bits - 1)) - 1))
+    span = b.sub(mag, _int_splat(bits, ty.count, to_bits(lo)))
     inside = b.icmp_unsigned("<=", span,
-                             ir.Constant(ity, [to_bits(hi) - to_bits(lo)] * ty.count))
+                             _int_splat(bits, ty.count, to_bits(hi) - to_bits(lo)))
     mty = ir.VectorType(I1, ty.count)
     reduce_and = e.function(f"llvm.vector.reduce.and.v{ty.count}i1", I1, [mty])
     all_ok = b.call(reduce_and, [inside])
@@ -478,7 +532,7 @@ def emit_node(e: Emitter, node: Node, args: list[ir.Value]) -> ir.Value:
     prim = node.prim
     name = prim.llvm
     ty = e.type_for(node.dtype)
-    args = [a if a.type == ty else e.b.fpext(a, ty) for a in args]
+    args = [a if a.type is ty or a.type == ty else e.b.fpext(a, ty) for a in args]
     params = dict(node.params)
     if prim.name == "pow":
         return _pow(e, ty, node, *args)
@@ -516,7 +570,7 @@ def _splat(b: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
 
 def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
           width: int = 1, veclib: VectorLibrary | None = None, const_div: bool = False,
-          streaming: bool = False,
+          streaming: bool = False, split_every: int = 0,
           decorate: Callable[[ir.Module, ir.Function], None] | None = None) -> ir.Module:
     """Lower ``graph`` to an LLVM module with one kernel function ``name``.
 
@@ -533,6 +587,11 @@ def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
         streaming: in the SIMD loop, also emit non-temporal stores of full blocks, used
             when bit 0 of the kernel's ``flags`` argument is set (x86 only; the caller
             guarantees 64-byte aligned blocks).
+        split_every: end the basic block after every ``split_every`` operations and
+            continue in a new one (0: one block). The operations are the same; for
+            giant kernels generated at O0 this halves code generation, whose fast
+            register allocator and instruction selection grow faster than linearly
+            with the length of a block.
         decorate: optional hook to add attributes / metadata.
 
     Raises:
@@ -543,9 +602,9 @@ def lower(graph: Graph, scalar_inputs: Sequence[bool], name: str = "kernel", *,
         raise LoweringError("scalar_inputs needs one flag per input")
     if width > 1:
         module = _lower_simd(graph, scalar_inputs, name, width, veclib, const_div,
-                             streaming)
+                             streaming, split_every)
     else:
-        module = _lower_scalar(graph, scalar_inputs, name)
+        module = _lower_scalar(graph, scalar_inputs, name, split_every)
     if decorate is not None:
         decorate(module, module.globals[name])
     return module
@@ -570,14 +629,15 @@ def _pointers(b: ir.IRBuilder, base: ir.Value, count: int, label: str) -> list[i
     return out
 
 
-def _emit_body(e: Emitter, graph: Graph, values: dict[int, ir.Value]) -> None:
+def _emit_body(e: Emitter, graph: Graph, values: dict[int, ir.Value],
+               order: Sequence[Node] | None = None) -> None:
     """Emit every operation, in depth-first post-order from the outputs (each
     subexpression finished before the next starts, which keeps fewer values alive
     across the vector-library calls than the level order of ``graph.nodes``), with each
     constant materialised at its use (in the SIMD loop a load that folds into the
     instruction using it)."""
 
-    _emit_nodes(e, postorder(graph.outputs), values)
+    _emit_nodes(e, postorder(graph.outputs) if order is None else order, values)
     for o in graph.outputs:
         if o.is_const:
             values[id(o)] = e.const(e.type_for(o.dtype), o.value)
@@ -591,20 +651,28 @@ def _emit_nodes(e: Emitter, nodes: Sequence[Node], values: dict[int, ir.Value]) 
             return e.const(e.type_for(a.dtype), a.value)
         return values[id(a)]
 
+    every, count = e.split_every, 0
     for n in nodes:
         if id(n) in values or n.is_const or n.is_input:
             continue
         values[id(n)] = emit_node(e, n, [value(a) for a in n.args])
+        if every:
+            count += 1
+            if count % every == 0:
+                nxt = e.b.block.function.append_basic_block("split")
+                e.b.branch(nxt)
+                e.b.position_at_end(nxt)
 
 
 def _emit_invariants(e: Emitter, graph: Graph, values: dict[int, ir.Value],
-                     scalar_inputs: Sequence[bool]) -> None:
+                     scalar_inputs: Sequence[bool],
+                     order: Sequence[Node] | None = None) -> None:
     """Emit, before the loop, every operation that depends only on scalar inputs and
     constants (loop-invariant code motion done by the lowering, which also covers the
     vector-library calls that LLVM's LICM may not move)."""
     invariant = {id(x) for x, s in zip(graph.inputs, scalar_inputs) if s}
     todo = []
-    for n in postorder(graph.outputs):
+    for n in postorder(graph.outputs) if order is None else order:
         if n.is_const:
             invariant.add(id(n))
         elif n.args and all(id(a) in invariant for a in n.args):
@@ -613,15 +681,17 @@ def _emit_invariants(e: Emitter, graph: Graph, values: dict[int, ir.Value],
     _emit_nodes(e, todo, values)
 
 
-def _lower_scalar(graph: Graph, scalar_inputs: Sequence[bool], name: str) -> ir.Module:
+def _lower_scalar(graph: Graph, scalar_inputs: Sequence[bool], name: str,
+                  split_every: int = 0) -> ir.Module:
     module = ir.Module(name=f"graphc_{name}")
     fn = _kernel_function(module, name)
     start, end, in_ptrs, out_ptrs, _flags = fn.args
     entry = fn.append_basic_block("entry")
     loop = fn.append_basic_block("loop")
     exit_ = fn.append_basic_block("exit")
-    b = ir.IRBuilder(entry)
+    b = _builder(entry)
     e = Emitter(module, b)
+    e.split_every = split_every
 
     data_ptrs = _pointers(b, in_ptrs, len(graph.inputs), "in")
     scalars = {}
@@ -648,7 +718,7 @@ def _lower_scalar(graph: Graph, scalar_inputs: Sequence[bool], name: str) -> ir.
         addr = b.gep(outs[j], [i], inbounds=True, source_etype=ty)
         b.store(_convert(b, values[id(o)], ty), addr)
     nxt = b.add(i, ir.Constant(I64, 1), name="i_next", flags=("nsw",))
-    i.add_incoming(nxt, loop)
+    i.add_incoming(nxt, b.block)
     b.cbranch(b.icmp_signed("<", nxt, end), loop, exit_)
     b.position_at_end(exit_)
     b.ret_void()
@@ -661,7 +731,7 @@ def _convert(b: ir.IRBuilder, v: ir.Value, ty: ir.Type) -> ir.Value:
 
 def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: int,
                 veclib: VectorLibrary | None, const_div: bool = False,
-                streaming: bool = False) -> ir.Module:
+                streaming: bool = False, split_every: int = 0) -> ir.Module:
     module = ir.Module(name=f"graphc_{name}")
     fn = _kernel_function(module, name)
     bits = width * max(64 if n.dtype == "float64" else 32 for n in graph.nodes)
@@ -678,8 +748,9 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
     tail_out = fn.append_basic_block("tail_out")
     nxt_blk = fn.append_basic_block("next")
     exit_ = fn.append_basic_block("exit")
-    b = ir.IRBuilder(entry)
+    b = _builder(entry)
     e = Emitter(module, b, width, veclib, const_div)
+    e.split_every = split_every
     mask_ty = ir.VectorType(I1, width)
 
     # entry: data pointers; scalar inputs loaded and splatted once
@@ -692,7 +763,8 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
             values[id(x)] = _splat(b, b.load(data_ptrs[k], typ=float_type(x.dtype),
                                              name=x.name), width)
     lane_ids = ir.Constant(ir.VectorType(I64, width), list(range(width)))
-    _emit_invariants(e, graph, values, scalar_inputs)
+    order = postorder(graph.outputs)
+    _emit_invariants(e, graph, values, scalar_inputs, order)
     preheader = b.block
     b.cbranch(b.icmp_signed("<", start, end), loop, exit_)
 
@@ -738,7 +810,7 @@ def _lower_simd(graph: Graph, scalar_inputs: Sequence[bool], name: str, width: i
         p.add_incoming(tail_loads[k], tail_in)
         values[id(x)] = p
     e.const_table = {}
-    _emit_body(e, graph, values)
+    _emit_body(e, graph, values, order)
     e.const_table, table = None, e.const_table
     results = [_convert(b, values[id(o)], ir.VectorType(float_type(o.dtype), width))
                for o in graph.outputs]
