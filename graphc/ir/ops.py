@@ -409,12 +409,22 @@ def _np_logistic_pdf(x):
         return e / ((1 + e) * (1 + e))
 
 
+def _half(x):
+    """``x/2``; for ``x = 2·z`` (how ``tanh'`` calls ``logistic_pdf``) the node ``z``
+    itself, so ``tanh(x/2)`` in the derivative is the primal's ``tanh(z)`` (shared by
+    CSE, not computed again). Exact: ``0.5·(2·z)`` differs from ``z`` only where ``2·z``
+    overflows, and there ``tanh`` gives ±1 for both."""
+    if x.prim.name == "mul" and x.args[0].is_const and x.args[0].value == 2.0:
+        return x.args[1]
+    return mul(0.5, x)
+
+
 logistic_pdf_p = register(Primitive(
     "logistic_pdf", 1, _np_logistic_pdf, "logistic_pdf({0})",
     latex=r"\sigma'\left({0}\right)", llvm="logistic_pdf",
     cuda="(math.exp(-abs({0})) / ((1.0 + math.exp(-abs({0}))) * (1.0 + math.exp(-abs({0})))))",
     ulp=6,  # exp, an addition, a multiplication and a division
-    partials=lambda x, *, out: (mul(neg(tanh(mul(0.5, x))), out),), domain=((-4.0, 4.0),),
+    partials=lambda x, *, out: (mul(neg(tanh(_half(x))), out),), domain=((-4.0, 4.0),),
     doc="the logistic density σ(x)·σ(-x) = e^-|x|/(1 + e^-|x|)² = sech²(x/2)/4, the "
         "derivative of sigmoid (and tanh'(x) = 4·logistic_pdf(2x)): one exp where the "
         "product of two sigmoids takes two; its derivative -tanh(x/2)·logistic_pdf(x) "
