@@ -536,40 +536,14 @@ def _shape_of(v: Any) -> tuple:
 
 def _unbound(declared: dict, given: dict) -> str | None:
     """None when the ``given`` shapes (ints or symbols) match the ``declared`` ones,
-    each symbol standing for one dimension throughout (as :func:`graphc.ir.shapes.bind`
-    matches arrays at a kernel call); else what does not match."""
-    from .ir.shapes import _linear, dim_add, format_shape, is_symbol
-    env: dict = {}
-    source: dict = {}
-    derived = []
-    for nm, decl in declared.items():
-        shape = given[nm]
-        said = (f"input {nm!r} has shape {format_shape(shape)}, declared "
-                f"{format_shape(decl)}")
-        if len(shape) != len(decl):
-            return said
-        for d, g in zip(decl, shape):
-            if isinstance(d, int):
-                if d != g:
-                    return said
-            elif is_symbol(d):
-                if env.setdefault(d, g) != g:
-                    return (f"dimension {d} is {env[d]} in input {source[d]!r} but {g} in "
-                            f"input {nm!r}")
-                source.setdefault(d, nm)
-            else:
-                derived.append((d, g, said))
-    for d, g, said in derived:
-        coeffs, const = _linear(d)
-        want: Any = const
-        try:
-            for name, c in coeffs.items():
-                for _ in range(abs(c)):
-                    want = dim_add(want, env[name], 1 if c > 0 else -1)
-        except KeyError:
-            return f"{said}: dimension {d} uses a symbol that no plain dimension binds"
-        if want != g:
-            return f"{said} ({d} = {want})"
+    each symbol standing for one dimension throughout (:func:`graphc.ir.shapes.bind_shapes`,
+    as arrays are matched at a kernel call); else what does not match."""
+    from .ir import InputError
+    from .ir.shapes import bind_shapes
+    try:
+        bind_shapes([(nm, decl, given[nm]) for nm, decl in declared.items()])
+    except InputError as exc:
+        return str(exc)
     return None
 
 

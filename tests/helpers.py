@@ -19,6 +19,16 @@ SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
 PACKAGED_CORPUS = ROOT / "graphc" / "data"
 
 
+def load_module(path: Path, name: str):
+    """The module in the file ``path`` (a benchmark script, an example, a docs hook),
+    imported under ``name`` without being on ``sys.path``."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def corpus_path(name: str) -> Path:
     """The shared corpus file when present (the source of truth), else the packaged copy."""
     p = SHARED_CORPUS / name

@@ -2,20 +2,17 @@
 every peer agrees with PyTorch, graphc's rule is reported, and the table has a row per
 computation with a ratio for every peer."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "conv.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bench_conv", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(SCRIPT, "bench_conv")
 
 
 def test_one_shape_agrees_and_reports():

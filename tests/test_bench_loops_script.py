@@ -2,23 +2,20 @@
 gradient agree and the report has a row for each; the ODE it defines is the plain
 NumPy RK4 loop (value and a central difference)."""
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "loops.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bench_loops", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(SCRIPT, "bench_loops")
 
 
 def test_ode_graph_is_the_numpy_rk4_loop():

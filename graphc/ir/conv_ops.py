@@ -444,8 +444,8 @@ windows_p = register(Primitive(
 
 DIRECT_TERMS = 36
 """Convolutions with at most this many terms per output (``C/G`` input channels times
-the kernel's taps) lower as a direct loop nest (:func:`_conv_direct`) instead of
-im2col + ``matmul``. Chosen from ``python benchmarks/conv.py`` (LLVM, one thread:
+the kernel's taps) lower as a direct loop nest instead of
+im2col + ``matmul`` (:func:`_conv_decompose`). Chosen from ``python benchmarks/conv.py`` (LLVM, one thread:
 benchmarks/CONV.md): the direct nest is faster up to about 36 terms, BLAS's blocked
 matrix product beyond, except when the product has few columns (:data:`DIRECT_FEW_OUT`)."""
 
@@ -471,43 +471,30 @@ def direct_conv(C: int, O: int, kernel, groups: int) -> bool:
     return terms <= DIRECT_TERMS_GROUPED and (groups > 1 or O // groups <= DIRECT_FEW_OUT)
 
 
-def _conv_direct(x, w, *, out, stride, padding, dilation, groups):
-    """A convolution as one loop nest: the windows of the zero-padded input
-    ``(N, G, 1, C/G, *k, *out)`` times the weight ``(1, G, O/G, C/G, *k, 1…)``, summed
-    over the channel and tap axes: ``y[n, o, j] = Σ_{c, t} w[o, c, t] · x_pad[n, c,
-    s·j + d·t]`` with no im2col matrix (the product is fused into the sum; the LLVM
-    backend keeps each block of outputs in registers over all its terms)."""
+def _conv_decompose(x, w, *, out, stride, padding, dilation, groups, **_):
+    """Both lowerings start from the windows of the zero-padded input (:func:`windows`,
+    ``(N, C, *k, *out)``). For few terms per output (:func:`direct_conv`) a **direct
+    loop nest**: the windows ``(N, G, 1, C/G, *k, *out)`` times the weight
+    ``(1, G, O/G, C/G, *k, 1…)``, summed over the channel and tap axes, ``y[n, o, j] =
+    Σ_{c, t} w[o, c, t] · x_pad[n, c, s·j + d·t]`` with no im2col matrix (the product
+    is fused into the sum; the LLVM backend keeps each block of outputs in registers
+    over all its terms). Else **im2col**: the windows as a matrix ``(N·out, C/G·k)``
+    times the weight as a ``(C/G·k, O/G)`` matrix, one ``matmul`` per group."""
     N, C = x.shape[:2]
     O = w.shape[0]
     kernel = tuple(w.shape[2:])
     nd = len(kernel)
     G = groups
-    sp_out = tuple(out.shape[2:])
-    win = windows(_pad(x, padding), kernel, stride, dilation, sp_out)   # (N, C, *k, *out)
-    win = reshape(win, (N, G, 1, C // G) + kernel + sp_out)
-    wb = reshape(w, (1, G, O // G, C // G) + kernel + (1,) * nd)
-    y = array_sum(win * wb, axis=tuple(range(3, 4 + nd)))               # (N, G, O/G, *out)
-    return reshape(y, (N, O) + sp_out)
-
-
-def _conv_decompose(x, w, *, out, stride, padding, dilation, groups, **_):
-    """A direct loop nest (:func:`_conv_direct`) for few terms per output
-    (:func:`direct_conv`), else im2col: the windows of the zero-padded input
-    (:func:`windows`) as a matrix ``(N·out, C/G·k)``, times the weight as a
-    ``(C/G·k, O/G)`` matrix, one ``matmul`` per group."""
-    if direct_conv(x.shape[1], w.shape[0], w.shape[2:], groups):
-        return _conv_direct(x, w, out=out, stride=stride, padding=padding,
-                            dilation=dilation, groups=groups)
-    N, C = x.shape[:2]
-    O = w.shape[0]
-    kernel = w.shape[2:]
-    nd = len(kernel)
-    G = groups
     Cg, Og = C // G, O // G
     sp_out = tuple(out.shape[2:])
+    win = windows(_pad(x, padding), kernel, stride, dilation, sp_out)   # (N, C, *k, *out)
+    if direct_conv(C, O, kernel, G):
+        win = reshape(win, (N, G, 1, Cg) + kernel + sp_out)
+        wb = reshape(w, (1, G, Og, Cg) + kernel + (1,) * nd)
+        y = array_sum(win * wb, axis=tuple(range(3, 4 + nd)))           # (N, G, O/G, *out)
+        return reshape(y, (N, O) + sp_out)
     L = math.prod(sp_out)
     K = math.prod(kernel)
-    win = windows(_pad(x, padding), kernel, stride, dilation, sp_out)   # (N, C, *k, *out)
     perm = (0,) + tuple(range(2 + nd, 2 + 2 * nd)) + (1,) + tuple(range(2, 2 + nd))
     cols = transpose(win, perm)                                        # (N, *out, C, *k)
     results = []

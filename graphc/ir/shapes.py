@@ -121,8 +121,11 @@ def dim_symbols(d: int | str) -> tuple[str, ...]:
     return () if isinstance(d, int) else tuple(k for k, _ in _parse(d)[0])
 
 
-def eval_dim(d: int | str, env: Mapping[str, int]) -> int:
-    """The size of dimension ``d`` given ``env`` (``{symbol: size}``).
+def eval_dim(d: int | str, env: Mapping[str, int | str]) -> int | str:
+    """The size of dimension ``d`` given ``env`` (``{symbol: size}``): an int when the
+    sizes are ints; sizes that are dimensions themselves (``{"n": "m"}``, as when a
+    traced function's declared shapes are matched to symbolic argument shapes) give a
+    dimension in canonical form.
 
     Raises:
         ShapeError: a symbol that ``env`` does not bind.
@@ -130,13 +133,17 @@ def eval_dim(d: int | str, env: Mapping[str, int]) -> int:
     if isinstance(d, int):
         return d
     coeffs, const = _parse(d)
-    total = const
+    total: dict[str, int] = {}
     for name, c in coeffs:
         try:
-            total += c * env[name]
+            v = env[name]
         except KeyError:
             raise ShapeError(f"dimension {d!r} uses {name!r}, which no input binds") from None
-    return total
+        vc, vk = _linear(v)
+        const += c * vk
+        for sym, k in vc.items():
+            total[sym] = total.get(sym, 0) + c * k
+    return _format(total, const)
 
 
 def eval_shape(shape: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
@@ -185,45 +192,58 @@ def is_array_graph(graph) -> bool:
 
 def bind(graph, arrays: Sequence[Any]) -> dict[str, int]:
     """Match the shapes of ``arrays`` (one per ``graph.inputs``) to the declared shapes
-    and return the environment ``{symbol: size}``.
+    and return the environment ``{symbol: size}`` (:func:`bind_shapes`).
 
     Raises:
         InputError: a rank or a fixed size differs, or a symbol gets two sizes (the
             message names the inputs, the declared and the given shapes).
     """
-    env: dict[str, int] = {}
+    return bind_shapes([(x.name, x.shape, tuple(a.shape)) for x, a in zip(graph.inputs, arrays)])
+
+
+def bind_shapes(entries: Sequence[tuple[str, Sequence, Sequence]]) -> dict[str, int | str]:
+    """Match given shapes to declared ones: ``entries`` holds ``(input name, declared
+    shape, given shape)``; the given sizes are ints (arrays at a kernel call) or
+    dimensions (graph values of symbolic shape, when a traced function is called inside
+    another trace). Each symbol stands for one size throughout; derived dimensions
+    (``"n-1"``) are checked after the plain ones bind. Returns ``{symbol: size}``.
+
+    Raises:
+        InputError: a rank or a fixed size differs, or a symbol gets two sizes (the
+            message names the inputs, the declared and the given shapes).
+    """
+    env: dict[str, int | str] = {}
     source: dict[str, tuple[str, tuple]] = {}
     derived = []
-    for x, a in zip(graph.inputs, arrays):
-        shape = tuple(a.shape)
-        decl = x.shape
+    for name, decl, shape in entries:
+        shape, decl = tuple(shape), tuple(decl)
         if len(shape) != len(decl):
-            raise InputError(f"input {x.name!r} has shape {shape}, but the graph declares "
+            raise InputError(f"input {name!r} has shape {shape}, but the graph declares "
                              f"{format_shape(decl)} ({len(decl)} dimension(s))")
         for i, (d, s) in enumerate(zip(decl, shape)):
             if isinstance(d, int):
                 if d != s:
-                    raise InputError(f"input {x.name!r} has shape {shape}, but the graph "
+                    raise InputError(f"input {name!r} has shape {shape}, but the graph "
                                      f"declares {format_shape(decl)} (dimension {i}: "
                                      f"{s} vs {d})")
             elif is_symbol(d):
                 if d in env and env[d] != s:
                     other, oshape = source[d]
                     raise InputError(
-                        f"dimension {d} is {env[d]} in input {other!r} (shape {oshape}) but "
-                        f"{s} in input {x.name!r} (shape {shape})")
+                        f"dimension {d} is {env[d]} in input {other!r} but {s} in input "
+                        f"{name!r} (shapes {oshape} and {shape})")
                 env.setdefault(d, s)
-                source.setdefault(d, (x.name, shape))
+                source.setdefault(d, (name, shape))
             else:
-                derived.append((x, i, d, s, shape))
-    for x, i, d, s, shape in derived:
+                derived.append((name, decl, i, d, s, shape))
+    for name, decl, i, d, s, shape in derived:
         try:
             want = eval_dim(d, env)
         except ShapeError as exc:
-            raise InputError(f"input {x.name!r}: {exc}") from None
+            raise InputError(f"input {name!r}: {exc}") from None
         if want != s:
-            raise InputError(f"input {x.name!r} has shape {shape}, but the graph declares "
-                             f"{format_shape(x.shape)} (dimension {i}: {s} vs {d} = {want})")
+            raise InputError(f"input {name!r} has shape {shape}, but the graph declares "
+                             f"{format_shape(decl)} (dimension {i}: {s} vs {d} = {want})")
     return env
 
 

@@ -350,7 +350,10 @@ class _Codegen:
         ODE of ``benchmarks/loops.py`` runs as fast or faster: 10^4 steps 17.6 ->
         16.1 ms)."""
         m = self.module
-        disable = m.add_metadata([ir.MetaDataString(m, "llvm.loop.unroll.disable")])
+        disable = getattr(self, "_unroll_disable", None)
+        if disable is None:   # one property node per module, a distinct ID per loop
+            disable = self._unroll_disable = m.add_metadata(
+                [ir.MetaDataString(m, "llvm.loop.unroll.disable")])
         loop_id = m.add_metadata([disable, disable])
         loop_id.operands = (loop_id, disable)   # loop IDs refer to themselves
         return loop_id
@@ -577,9 +580,7 @@ class _Codegen:
             if level == first_red - 1 and rows > 1 and not (level == 0 and self._split):
                 # a tile of `rows` rows of this level share each pass of the reductions
                 def tile_rows(i0, count):
-                    return [[b.add(off, b.mul(b.add(i0, ir.Constant(I64, r)),
-                                              ir.Constant(I64, strides[a][level])))
-                             if strides[a][level] else off for a, off in enumerate(base)]
+                    return [self._advance(base, b.add(i0, ir.Constant(I64, r)), strides, level)
                             for r in range(count)]
                 groups, rest = divmod(shape[level], rows)
 
@@ -592,9 +593,7 @@ class _Codegen:
                 return
 
         def body(i, _=None):
-            nb = [b.add(off, b.mul(i, ir.Constant(I64, strides[a][level])))
-                  if strides[a][level] else off for a, off in enumerate(base)]
-            self._outer(ctx, level + 1, nb)
+            self._outer(ctx, level + 1, self._advance(base, i, strides, level))
             return []
         if level == 0 and self._split is not None:  # this thread's rows
             self.range_loop(self._split[0], self._split[1], "d0", body)
@@ -654,6 +653,21 @@ class _Codegen:
             old = b.load(p, typ=float_type(o.dest.dtype))
             b.store(self._combine(o.op, old, r), p)
 
+    def _advance(self, offsets: list, i: ir.Value, strides: list, level: int) -> list:
+        """Each access's offset moved to index ``i`` of loop ``level`` (``offsets[a] +
+        i * strides[a][level]``; an offset of None stands for 0, and accesses that do
+        not move along the level keep theirs)."""
+        b = self.b
+        out = []
+        for a, off in enumerate(offsets):
+            s = strides[a][level]
+            if not s:
+                out.append(off)
+                continue
+            step = b.mul(i, ir.Constant(I64, s))
+            out.append(step if off is None else b.add(off, step))
+        return out
+
     def _inner_blocked(self, ctx: "_LoopCtx", rows: list) -> None:
         """The last ``ctx.nred + 1`` levels of a loop nest whose reduction levels were
         moved inside (:func:`_reductions_inside`), for the outer offsets ``rows`` (one
@@ -688,10 +702,7 @@ class _Codegen:
                     return new
 
                 def body(i, car):
-                    nr = [(b.mul(i, ir.Constant(I64, strides[a][lv])) if d is None else
-                           b.add(d, b.mul(i, ir.Constant(I64, strides[a][lv]))))
-                          if strides[a][lv] else d for a, d in enumerate(red)]
-                    return level(lv + 1, nr, car)
+                    return level(lv + 1, self._advance(red, i, strides, lv), car)
                 return self.counted_loop(shape[lv], f"r{lv}", body, carried)
             accs = level(first_red, [None] * len(strides), accs)
             for c, (r, k) in enumerate(cells):

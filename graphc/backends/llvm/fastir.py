@@ -44,7 +44,7 @@ def _ref(name: str) -> str:
     return f'%"{name}"'
 
 
-class _TypeNames(dict):
+class TypeNames(dict):
     """``str(type)`` per type object (kept alive here, so ids stay unique)."""
 
     def name(self, ty) -> str:
@@ -209,7 +209,7 @@ class FastBuilder:
     def __init__(self, block=None):
         self._block = block
         self._anchor = len(block.instructions) if block is not None else 0
-        self._names = _TypeNames()
+        self._names = TypeNames()
 
     @property
     def block(self):

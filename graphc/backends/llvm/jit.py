@@ -264,7 +264,8 @@ def trampoline_ir(n_in: int, n_out: int, data_offset: int, kernel: str = "kernel
         "  ret ptr %r",
         "}",
     ]
-    return "\n".join(lines) + "\n"
+    # on a line of its own: a module's text may end without a newline (after metadata)
+    return "\n" + "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------

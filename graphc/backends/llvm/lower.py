@@ -50,7 +50,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ...ir import Graph, LoweringError, Node, Primitive, postorder
-from .fastir import FastBuilder
+from .fastir import FastBuilder, TypeNames
 from .vecmath import LOWERING_TO_C, VectorLibrary
 
 LIBM = {"tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "log1p", "expm1",
@@ -123,7 +123,7 @@ class Emitter:
         self._functions: dict[str, ir.Function] = {}
         self.vector_calls: set[str] = set()
         self._types: dict[str, ir.Type] = {}
-        self._type_names: dict[int, tuple[ir.Type, str]] = {}
+        self._type_names = TypeNames()
         self._tables: dict[int, tuple[ir.Type, ir.GlobalVariable]] = {}
 
     def type_for(self, dtype: str) -> ir.Type:
@@ -154,7 +154,7 @@ class Emitter:
         if isinstance(ty, ir.VectorType):
             if self.const_table is None:
                 return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
-            tname = self._type_name(ty)
+            tname = self._type_names.name(ty)
             key = (tname, struct.pack("<d", value))
             slots = self.const_table.setdefault(tname, (ty, {}))[1]
             slot = slots.get(key)
@@ -167,13 +167,6 @@ class Emitter:
             ld.align = ty.count * _size(ty.element)
             return ld
         return ir.Constant(ty, value)
-
-    def _type_name(self, ty: ir.Type) -> str:
-        """``str(ty)``, remembered per type object."""
-        hit = self._type_names.get(id(ty))
-        if hit is None:
-            hit = self._type_names[id(ty)] = (ty, str(ty))
-        return hit[1]
 
     def _const_global(self, ty: ir.Type) -> ir.GlobalVariable:
         hit = self._tables.get(id(ty))

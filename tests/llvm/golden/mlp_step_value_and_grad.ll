@@ -445,3 +445,4 @@ declare void @"llvm.masked.store.v2f64.p0"(<2 x double> %".1", ptr %".2", i32 %"
 declare <2 x double> @"llvm.fabs.v2f64"(<2 x double> %".1")
 
 declare double @"exp"(double %".1")
+
