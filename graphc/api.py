@@ -35,7 +35,10 @@ def compile(graph: Graph, target: str = "llvm", *, optimize_graph: bool = True,
     call costs only the call.
 
     Args:
-        graph: any graph (from :func:`parse`, :func:`value_and_grad`, ...).
+        graph: any graph (from :func:`parse`, :func:`value_and_grad`, ...); also an
+            expression string (parsed with :func:`parse`'s defaults) or anything with
+            a Graph as its ``graph`` attribute (a :class:`~graphc.Function` from
+            ``@gc.function``, a transformed function such as ``gc.grad(f)``).
         target: ``"llvm"`` (CPU machine code through llvmlite, the default),
             ``"numpy"`` (the reference interpreter) or ``"cuda"`` (GPU kernels through
             Numba; needs ``pip install graphc[cuda]``).
@@ -89,9 +92,14 @@ def _compile_for(kernel: Any, shapes: Mapping[str, Sequence[int]]) -> None:
 
 
 def _compile(graph: Graph, target: str, optimize_graph: bool, options: dict):
+    if isinstance(graph, str):
+        graph = parse(graph)
+    elif not isinstance(graph, Graph) and isinstance(getattr(graph, "graph", None), Graph):
+        graph = graph.graph  # gc.function's Function, a transformed function
     if not isinstance(graph, Graph):
-        raise GraphcError(f"compile() takes a graphc.Graph, got {type(graph).__name__}; "
-                          f"use graphc.parse(...) first")
+        raise GraphcError(f"compile() takes a graphc.Graph, an expression string or a "
+                          f"function with a .graph (@gc.function, gc.grad(f)), got "
+                          f"{type(graph).__name__}")
     graph = inline_custom(graph)  # gc.custom_jvp/custom_vjp bodies: registered ops only
     graph = expand_unlowered(graph, target)
     if optimize_graph:

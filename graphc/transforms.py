@@ -266,9 +266,15 @@ def _with_aux(g: Graph, aux: list, aux_names: list, aux_s: Any, first_is_g: bool
 
 
 _ARRAY_ONLY = ("is evaluated by a batched Jacobian-vector kernel (graphc.jacobians) "
-               "when called on arrays; as a graph of its entries it is not supported "
-               "yet, so it cannot be transformed again, drawn, or called inside traced "
-               "code: there use jvp/vjp (Hessian-vector products: jvp of grad)")
+               "when called on arrays, and built from jvp/vjp over the basis directions "
+               "(one batched graph) when called inside traced code; it cannot be "
+               "transformed again or drawn as a graph of its own: transform the "
+               "function that calls it, or use jvp/vjp (Hessian-vector products: jvp "
+               "of grad)")
+
+
+class _ArrayJacobianError(GraphcError):
+    """The graph form of a Jacobian or Hessian was asked of array inputs or outputs."""
 
 
 def _scalars(view: _View, names: Sequence[str], what: str) -> None:
@@ -278,11 +284,11 @@ def _scalars(view: _View, names: Sequence[str], what: str) -> None:
     shapes = {nm: x.shape for nm, x in zip(view.names, view.params)}
     for nm in names:
         if shapes.get(nm, ()) != ():
-            raise GraphcError(f"{what}: input {nm!r} has shape {shapes[nm]}; the {what} "
+            raise _ArrayJacobianError(f"{what}: input {nm!r} has shape {shapes[nm]}; the {what} "
                               f"of array inputs {_ARRAY_ONLY}")
     for nm, o in zip(graph.output_names, graph.outputs):
         if o.shape != ():
-            raise GraphcError(f"{what}: output {nm!r} has shape {o.shape}; the {what} of "
+            raise _ArrayJacobianError(f"{what}: output {nm!r} has shape {o.shape}; the {what} of "
                               f"array outputs {_ARRAY_ONLY}")
 
 
@@ -344,10 +350,25 @@ class TransformedFunction:
         if _tracer.is_tracing() or any(isinstance(a, Node)
                                        for a in (*args, *kwargs.values())):
             return self.call_traced(*args, **kwargs)
+        shapes = _array_call_shapes(self, args, kwargs)
+        if shapes is not None:  # traced again at the arrays' shapes, as JAX traces
+            target = kwargs.pop("target", None) if "target" not in shapes else None
+            return self._post(self._kernel_at(shapes, target)(*args, **kwargs))
         target = None
         if "target" in kwargs and "target" not in self.graph.input_names:
             target = kwargs.pop("target")
         return self._post(self.compile(target)(*args, **kwargs))
+
+    def _kernel_at(self, shapes: dict, target: str | None):
+        """The kernel of the transform of the function traced at ``shapes``
+        (``{parameter: shape}``, see :func:`_array_call_shapes`), cached by shapes."""
+        target = target or self.target
+        key = (target, tuple(sorted(shapes.items())))
+        cache = self.__dict__.setdefault("_shaped", {})
+        k = cache.get(key)
+        if k is None:
+            k = cache[key] = _compile(self._build(_view_at(self._source, shapes)), target)
+        return k
 
     def call_traced(self, *args: Any, **kwargs: Any) -> Any:
         """The transform applied to graph values (numbers and NumPy arrays become
@@ -362,10 +383,10 @@ class TransformedFunction:
         declared shapes have symbols that the arguments' shapes bind consistently
         (``("n",)`` given ``(6,)``, or a symbolic ``("m",)``) is traced at the
         arguments' shapes. A plain Python callable is traced with scalar inputs and
-        maps over larger arguments elementwise, as kernels do, when its graph is
-        elementwise; when it is not (an argument would reach a sum, a slice...) or
-        tracing on scalars fails, it is traced again at the arguments' shapes, as JAX
-        traces. Otherwise arguments of a larger shape than the declared inputs map
+        maps over larger arguments elementwise, as kernels do, when that trace is a
+        scalar function (:func:`_scalar_map`); when it is not (an argument would reach
+        a sum, a slice, an array it closes over...) or tracing on scalars fails, it is
+        traced at the arguments' shapes, as JAX traces. Otherwise arguments of a larger shape than the declared inputs map
         elementwise.
 
         Returns:
@@ -515,14 +536,70 @@ def _shape_attempts(tf: TransformedFunction, args: tuple,
         elif nm in kwargs:
             given[nm] = _shape_of(kwargs[nm])
     if isinstance(base, _Traced):
-        if any(s != () for s in given.values()):
-            return [None, given], None
-        return [None], None
+        if all(s == () for s in given.values()):
+            return [None], None
+        try:
+            scalar = _scalar_map(_fresh_view(base).graph)
+        except _RETRACE_ERRORS:
+            scalar = False
+        # an array reaching a sum, a slice, a product with an array it closes over
+        # (sum(w * v) with w given (3,)) is not the scalar function mapped over it
+        return ([None, given] if scalar else [given]), None
     symbolic = any(isinstance(d, str) for s in declared.values() for d in s)
     if not symbolic or len(given) != len(names) or given == declared:
         return [None], None
     unbound = _unbound(declared, given)
     return ([None], unbound) if unbound else ([given], None)
+
+
+def _view_at(src: Any, shapes: dict) -> _View:
+    """The graph of ``src`` (a transformed function or a traced plain callable) with
+    the plain function traced at ``shapes`` (``{parameter: shape}``), inputs keeping
+    their names (a top-level kernel's keywords)."""
+    if isinstance(src, TransformedFunction):
+        inner = _view_at(src._source, shapes)
+        return _View(src._build(inner), inner.captured)
+    return _View(_tracer.trace(src.fn, shapes=shapes))
+
+
+def _array_call_shapes(tf: TransformedFunction, args: tuple, kwargs: dict) -> dict | None:
+    """For a call on arrays (outside traced code) of a transform of a plain Python
+    callable: ``{parameter: shape}`` of the arguments when the function must be traced
+    at them (JAX's meaning), because some argument is an array and the function
+    traced on scalars reaches an array operation (a sum, a slice, a matrix product:
+    on a scalar such an op is the identity or an error, so mapping the scalar
+    function elementwise would give other numbers) or cannot be traced on scalars at
+    all; else None: the scalar trace maps over the arrays elementwise (graphc's
+    kernels' meaning) and the call goes to :attr:`TransformedFunction.graph`."""
+    base = tf
+    while isinstance(base, TransformedFunction):
+        base = base._source
+    if not isinstance(base, _Traced):
+        return None
+    names, _ = _tracer.signature_inputs(base.fn, None, None)
+    given = {}
+    for i, nm in enumerate(names):
+        if i < len(args):
+            given[nm] = _shape_of(args[i])
+        elif nm in kwargs:
+            given[nm] = _shape_of(kwargs[nm])
+    if all(s == () for s in given.values()):
+        return None
+    try:
+        if _scalar_map(base.graph):
+            return None
+    except _RETRACE_ERRORS:
+        pass
+    return {nm: given.get(nm, ()) for nm in names}
+
+
+def _scalar_map(graph: Graph) -> bool:
+    """True when ``graph`` (a plain function traced on scalars) is a scalar function
+    that may be mapped elementwise over arrays: every node a 0-d value of an
+    elementwise op, an input or a constant. Not so when it reaches an array op (a sum
+    or a slice of a scalar is the identity or an error) or an array it closes over."""
+    return all(n.shape == () and (n.is_input or n.is_const or n.prim.elementwise)
+               for n in graph.nodes)
 
 
 def _shape_of(v: Any) -> tuple:
@@ -875,23 +952,27 @@ class _ArrayJacobian(TransformedFunction):
                                        for a in (*args, *kwargs.values())):
             return super().__call__(*args, **kwargs)
         from . import jacobians as J
-        g = self._source.graph
+        traced_at = _array_call_shapes(self, args, kwargs)
+        g = self._source.graph if traced_at is None else \
+            _view_at(self._source, traced_at).graph
         _, names, single = _resolve(g, self._what, self._argnums, self._wrt, 0)
         shapes = {x.name: x.shape for x in g.inputs}
         if all(shapes.get(nm, ()) == () for nm in names) and all(
                 o.shape == () for o in g.outputs):
-            return super().__call__(*args, **kwargs)
+            if traced_at is None:
+                return super().__call__(*args, **kwargs)
         target = self.target
         if "target" in kwargs and "target" not in g.input_names:
             target = kwargs.pop("target")
-        d = self._directional.get(target)
+        key = (target, None if traced_at is None else tuple(sorted(traced_at.items())))
+        d = self._directional.get(key)
         if d is None:
             if self._kind == "hessian":
                 d = J.Directional(J.gradient_graph(g, names, self._what), names, "fwd",
                                   target)
             else:
                 d = J.Directional(g, names, self._kind, target)
-            self._directional[target] = d
+            self._directional[key] = d
         blocks = J.dense_jacobian(d.graph, names, d.mode, args, kwargs, target,
                                   self._what, directional=d)
         if self._kind == "hessian":
@@ -900,6 +981,103 @@ class _ArrayJacobian(TransformedFunction):
             return named_tuple(names, [named_tuple(names, row) for row in blocks])
         rows = [row[0] if single else named_tuple(names, row) for row in blocks]
         return g.output_tree(rows)
+
+
+    def call_traced(self, *args: Any, **kwargs: Any) -> Any:
+        """On graph values: the table of scalar derivatives for scalar inputs and
+        outputs (:meth:`TransformedFunction.call_traced`); for array ones, JAX's
+        construction (``jax.jacfwd``/``jacrev``): one ``jvp`` (forward) or ``vjp``
+        (reverse) of the function, its seed batched over the basis directions by the
+        primitives' batching rules (:func:`graphc.ir.batching.batch_outputs`, what
+        :func:`graphc.vmap` does), so each block is one batched graph whose batch axis
+        is moved last: shape ``out.shape + in.shape``. A Hessian block is the forward
+        Jacobian of the gradient (forward over reverse)."""
+        try:
+            return super().call_traced(*args, **kwargs)
+        except _ArrayJacobianError:
+            return self._array_blocks(args, kwargs)
+
+    def _array_blocks(self, args: tuple, kwargs: dict) -> Any:
+        src = self._source
+        fn = src.fn if isinstance(src, _Traced) else src
+        names = _call_names(src)
+        kwargs = {k: v for k, v in kwargs.items() if not (k == "target" and
+                                                          k not in names)}
+        bound = bind_by_name(names, args, kwargs, self._name)
+        nodes = [a for a in bound if isinstance(a, Node)]
+        like = nodes[0] if nodes else None
+        vals = [_as_graph_value(v, like, f"{self._name}: input {nm}")
+                for v, nm in zip(bound, names)]
+        _, chosen, single = _resolve_names(names, self._what, self._argnums, self._wrt, 0)
+        if chosen is None:
+            raise GraphcError(f"{self._what}: unknown input(s) {self._wrt!r}; the inputs "
+                              f"are {', '.join(names)}")
+        pos = [names.index(nm) for nm in chosen]
+
+        def at(p, fun=fn):   # the function of argument p, the others fixed
+            return lambda xp: fun(*[xp if i == p else v for i, v in enumerate(vals)])
+
+        if self._kind == "hessian":
+            rows = [[_jacobian_block(at(q, lambda *a, p=p: grad(fn, argnums=p)(*a)),
+                                     vals[q], "fwd") for q in pos] for p in pos]
+            if single:
+                return rows[0][0]
+            return named_tuple(chosen, [named_tuple(chosen, r) for r in rows])
+        out = fn(*vals)
+        flat = list(out) if isinstance(out, (tuple, list)) else [out]
+        rows = []
+        for j in range(len(flat)):
+            def pick(*a, j=j):
+                r = fn(*a)
+                return (list(r) if isinstance(r, (tuple, list)) else [r])[j]
+            row = [_jacobian_block(at(p, pick), vals[p], self._kind) for p in pos]
+            rows.append(row[0] if single else named_tuple(chosen, row))
+        return tuple(rows) if isinstance(out, (tuple, list)) else rows[0]
+
+
+def _call_names(src: Any) -> list[str]:
+    """The parameter names a call of ``src`` takes, in order."""
+    if isinstance(src, _Traced):
+        return _tracer.signature_inputs(src.fn, None, None)[0]
+    if _is_gc_function(src):
+        return _tracer.signature_inputs(src.fn, src._inputs, src._static)[0]
+    try:
+        return [_public(n) for n in src.graph.input_names]
+    except _RETRACE_ERRORS:  # a transform of a function that traces at arrays only
+        if isinstance(src, TransformedFunction):
+            return _call_names(src._source)
+        raise
+
+
+def _jacobian_block(fun: Callable[[Node], Node], x: Node, mode: str) -> Node:
+    """The Jacobian of ``fun`` (graph value to graph value) at ``x`` as one graph value
+    of shape ``fun(x).shape + x.shape`` (JAX's layout): a ``jvp`` whose tangent is a
+    placeholder, batched over the rows of an identity (``mode="fwd"``), or a ``vjp``
+    whose cotangent is batched so (``"rev"``), by :func:`graphc.ir.batching.batch_outputs`;
+    the batch axis is then moved last (forward) and the result reshaped."""
+    from .ir import batching as B
+    k = next(_FRESH_IDS)
+    if mode == "fwd":
+        seed = ops.variable(f"seed#{k}#", x.dtype, x.shape)
+        y, t = jvp(fun, (x,), (seed,))
+        size, shape = int(np.prod(x.shape, dtype=np.int64)), x.shape
+        res, res_shape = t, tuple(y.shape)
+    else:
+        y, vjp_fn = vjp(fun, x)
+        seed = ops.variable(f"seed#{k}#", y.dtype, y.shape)
+        res = vjp_fn(seed)
+        res = res[0] if isinstance(res, tuple) else res
+        size, shape = int(np.prod(y.shape, dtype=np.int64)), y.shape
+        res_shape = tuple(x.shape)
+    basis = _as_graph_value(np.eye(size).reshape((size,) + tuple(shape)), x, "seed")
+    (batched, axis), = B.batch_outputs([res], {id(seed): (basis, 0)})
+    if axis is None:  # the derivative does not depend on the seed: it is zero
+        batched = B.broadcast_to(ops.const(0.0, x.dtype) * batched,
+                                 (size,) + res_shape)
+        axis = 0
+    if mode == "fwd":   # (..., n) after moving the direction axis last
+        return B.reshape(B.moveaxis(batched, axis, len(res_shape)), res_shape + tuple(x.shape))
+    return B.reshape(B.moveaxis(batched, axis, 0), tuple(y.shape) + tuple(x.shape))
 
 
 def _jac(fun, wrt, argnums, mode: str, what: str, target):
@@ -959,13 +1137,16 @@ def jacobian(fun, wrt=None, mode: str = "rev", *, argnums=_UNSET,
         rows (JAX's layout for tuple outputs and tuple argnums). With array inputs or
         outputs (declared shapes, ``gc.function(f, shapes=...)``) each derivative is a
         float64 array of shape ``out.shape + in.shape`` (JAX's convention), computed by
-        one batched Jacobian-vector kernel call (:mod:`graphc.jacobians`); such a
-        transform cannot be transformed again or used inside traced code. Sparse
-        Jacobians: :func:`graphc.sparse_jacobian`.
+        one batched Jacobian-vector kernel call (:mod:`graphc.jacobians`); a plain
+        function whose argument reaches an array op is traced at the arguments'
+        shapes. Inside traced code it is one graph value built as JAX builds it
+        (:meth:`_ArrayJacobian.call_traced`); it has no graph of its own, so it cannot
+        be drawn or transformed again. Sparse Jacobians:
+        :func:`graphc.sparse_jacobian`.
 
     Raises:
-        GraphcError: a bad ``mode``; an array Jacobian transformed again, drawn or
-            called inside traced code; the errors of :func:`grad`.
+        GraphcError: a bad ``mode``; an array Jacobian transformed again or drawn
+            (``.graph``); the errors of :func:`grad`.
     """
     if mode not in ("fwd", "rev"):
         raise GraphcError(f"jacobian: mode must be 'fwd' or 'rev', got {mode!r}")
@@ -991,8 +1172,9 @@ def hessian(fun, wrt=None, *, argnums=_UNSET, target: str | None = None):
         :func:`graphc.sparse_hessian`.
 
     Raises:
-        GraphcError: a non-scalar output; an array Hessian transformed again or called
-            inside traced code; the errors of :func:`grad`.
+        GraphcError: a non-scalar output; an array Hessian transformed again or drawn
+            (inside traced code it is built from ``jvp`` of ``grad`` batched over the
+            basis); the errors of :func:`grad`.
     """
     f = _as_function(fun, "hessian")
     if f is None:

@@ -249,7 +249,7 @@ def test_errors_are_graphc_errors(bad):
 
 
 def test_array_jacobian_message_says_later():
-    with pytest.raises(gc.GraphcError, match="not supported yet"):
+    with pytest.raises(gc.GraphcError, match="drawn as a graph of its own"):
         gc.hessian(gc.function(lambda x: x * x, shapes={"x": (3,)})).graph
 
 
@@ -261,3 +261,16 @@ def test_jax_users_page_examples_run():
     result = doctest.testfile(str(page), module_relative=False, verbose=False,
                               optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+def test_compile_takes_functions_and_strings():
+    """gc.compile takes what the transforms take: an @gc.function, a transformed
+    function (its graph) and an expression string, besides a Graph."""
+    f = gc.function(lambda x1, x2: gc.log(x1) + x1 * x2 - gc.sin(x2))
+    want = np.log(2.0) + 10.0 - np.sin(5.0)
+    assert np.isclose(gc.compile(f)(2.0, 5.0), want)
+    assert np.isclose(gc.compile("ln(x1) + x1*x2 - sin(x2)")(2.0, 5.0), want)
+    g = gc.compile(gc.grad(f, argnums=(0, 1)))(2.0, 5.0)
+    assert np.allclose(g, [1 / 2.0 + 5.0, 2.0 - np.cos(5.0)])
+    with pytest.raises(gc.GraphcError, match="expression string"):
+        gc.compile(3.0)
