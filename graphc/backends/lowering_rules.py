@@ -14,10 +14,10 @@ writes the sequence in its own language:
   (:data:`DIV_BOUNDS`), or the plain division.
 
 This module imports only the standard library and NumPy (for float32 rounding and
-the probe of NumPy's ``x ** 0.5`` path). The CUDA backend uses it
-(:mod:`graphc.backends.cuda.arrays`); ``graphc/backends/llvm/lower.py`` keeps its own
-copy of the same rules for now (``MAX_POWI``, ``_numpy_half_power_is_sqrt``,
-``_DIV_BOUNDS``) and can switch to these functions without changing its output.
+the probe of NumPy's ``x ** 0.5`` path). Both backends use it: the CUDA code writer
+(:mod:`graphc.backends.cuda.arrays`) and the LLVM emitter
+(:mod:`graphc.backends.llvm.lower`, which writes a chain as ``llvm.powi``: LLVM
+expands a constant ``powi`` into the same multiplications).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ...ir import Graph, LoweringError, Node, Primitive, postorder
+from ..lowering_rules import divide_rule, pow_rule
 from .fastir import FastBuilder, TypeNames
 from .vecmath import LOWERING_TO_C, VectorLibrary
 
@@ -71,12 +72,6 @@ FAST_BUILDER = True
 
 def _builder(block: ir.Block):
     return FastBuilder(block) if FAST_BUILDER else ir.IRBuilder(block)
-
-
-MAX_POWI = 4
-"""pow(x, n) with a constant integer |n| <= MAX_POWI lowers to multiplications (at most
-two roundings more than a correctly rounded pow: within the 4-ulp budget); other
-exponents call pow."""
 
 
 def float_type(dtype: str) -> ir.Type:
@@ -403,48 +398,28 @@ def supports(prim: Primitive) -> bool:
             or name in LIBM or name.startswith("llvm."))
 
 
-@functools.lru_cache(maxsize=None)
-def _numpy_half_power_is_sqrt(dtype: str) -> bool:
-    """Whether this NumPy evaluates ``x ** 0.5`` with a constant (broadcast) exponent,
-    as the interpreter does, by ``sqrt`` (NumPy 2.x's fast path: ``-0 -> -0``,
-    ``-inf -> NaN``) rather than by C ``pow`` (``+0``, ``+inf``). The kernel follows
-    the reference interpreter."""
-    import numpy as np
-    with np.errstate(all="ignore"):
-        r = np.power(np.array([-0.0, -np.inf], dtype=dtype), np.array(0.5, dtype=dtype))
-    return bool(np.signbit(r[0]) and np.isnan(r[1]))
-
-
 def _pow(e: Emitter, ty, node: Node, a, b):
+    """``a ** b``; a constant exponent as :func:`..lowering_rules.pow_rule` decides:
+    ``x*x`` for 2, ``llvm.powi`` for the other small integers (LLVM expands it into
+    the same multiplication chain), ``sqrt`` with NumPy's or C99's edge values."""
     exponent = node.args[1]
     if exponent.is_const:
-        v = float(exponent.value)
-        if v.is_integer() and abs(v) <= MAX_POWI:
-            n = int(v)
+        rule = pow_rule(float(exponent.value), _dtype_of(ty))
+        if rule.kind in ("one", "chain"):
+            n = int(exponent.value)
             if n == 2:
                 return e.b.fmul(a, a)
             fn = e.function(f"llvm.powi.{_suffix(ty)}.i32", ty, [ty, I32])
             return e.b.call(fn, [a, ir.Constant(I32, n)])
-        if v == 0.5:
-            if _numpy_half_power_is_sqrt(_dtype_of(ty)):
-                return e.intrinsic("llvm.sqrt", ty, a)
+        if rule.kind == "sqrt":
+            return e.intrinsic("llvm.sqrt", ty, a)
+        if rule.kind == "sqrt_c99":
             # pow(x, 0.5) = sqrt(x) except pow(-0, .5) = +0 and pow(-inf, .5) = +inf
             # (C99 F.9.4.4): adding +0 turns -0 into +0, and -inf is selected.
             root = e.b.fadd(e.intrinsic("llvm.sqrt", ty, a), e.const(ty, 0.0))
             return e.b.select(e.b.fcmp_ordered("==", a, e.const(ty, float("-inf"))),
                               e.const(ty, float("inf")), root)
     return e.intrinsic("llvm.pow", ty, a, b)
-
-
-def _is_power_of_two(c: float) -> bool:
-    m, _ = math.frexp(abs(c))
-    return m == 0.5
-
-
-# Where the FMA division sequence is proven exact (see divide_by_constant): bounds on
-# |c|, and on |a| and |a/c|, keeping every intermediate normal and far from overflow.
-_DIV_BOUNDS = {"float64": (2.0 ** -100, 2.0 ** 100, 2.0 ** -850, 2.0 ** 850),
-               "float32": (2.0 ** -20, 2.0 ** 20, 2.0 ** -80, 2.0 ** 80)}
 
 
 def divide_by_constant(e: Emitter, ty, a, c: float):
@@ -470,20 +445,14 @@ def divide_by_constant(e: Emitter, ty, a, c: float):
     Without ``e.const_div`` (scalar loops, CPUs without FMA) this is plain ``fdiv``.
     """
     dtype = _dtype_of(ty)
-    if not math.isfinite(c) or c == 0.0:
-        return e.b.fdiv(a, e.const(ty, c))
-    cmin, cmax, lo, hi = _DIV_BOUNDS[dtype]
-    if _is_power_of_two(c) and cmin <= abs(c) <= cmax:
-        return e.b.fmul(a, e.const(ty, 1.0 / c))
-    if not e.const_div or not (cmin <= abs(c) <= cmax) or not isinstance(ty, ir.VectorType):
+    rule = divide_rule(c, dtype)
+    if rule.kind == "mul":
+        return e.b.fmul(a, e.const(ty, rule.recip))
+    if rule.kind == "div" or not e.const_div or not isinstance(ty, ir.VectorType):
         return e.b.fdiv(a, e.const(ty, c))
     b = e.b
-    if dtype == "float64":
-        recip = 1.0 / c
-    else:
-        import numpy as np
-        recip = float(np.float32(1.0) / np.float32(c))
-    Y, C = e.const(ty, recip), e.const(ty, c)
+    lo, hi = rule.lo, rule.hi
+    Y, C = e.const(ty, rule.recip), e.const(ty, rule.c)
     fma = e.function(f"llvm.fma.{_suffix(ty)}", ty, [ty, ty, ty])
     q0 = b.fmul(a, Y)
     r0 = b.call(fma, [b.fneg(q0), C, a])
