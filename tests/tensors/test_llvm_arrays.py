@@ -228,3 +228,26 @@ def test_reversed_runs_load_whole_vectors(dtype):
         np.testing.assert_array_equal(got[1], xv[::-1, ::-1] + np.asarray(1.0, dtype))
     k = gc.compile(Graph([x], [A.getitem(x, ":, ::-1") * 2.0]))
     assert "shufflevector" in k.llvm_ir()
+
+
+def test_keyword_calls_agree_with_positional_ones_and_report_bad_names():
+    """An array kernel called by keyword (in any order, or mixed with positions) takes
+    the positional fast path with the inputs reordered; missing, unknown or repeated
+    names go to the general path, which names them."""
+    g = gc.parse("sum(W @ x + b)", W=(3, 4), x=(4,), b=(3,))
+    k = gc.compile(g)
+    W, x, b = np.arange(12.0).reshape(3, 4), np.linspace(-1, 1, 4), np.ones(3)
+    args = dict(W=W, x=x, b=b)
+    want = gc.evaluate(g, *[args[n] for n in g.input_names])
+    for _ in range(2):   # the second call finds the kernel's last binding
+        assert k(**args) == want
+        assert k(**dict(reversed(list(args.items())))) == want
+        first = g.input_names[0]
+        rest = {n: args[n] for n in g.input_names[1:]}
+        assert k(args[first], **rest) == want
+    with pytest.raises(gc.InputError):
+        k(W=W, x=x)
+    with pytest.raises(gc.GraphcError):
+        k(W=W, x=x, b=b, c=b)
+    with pytest.raises(gc.GraphcError):
+        k(W, W=W, x=x)

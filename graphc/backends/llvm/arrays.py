@@ -1764,6 +1764,7 @@ class ArrayLLVMKernel(LLVMKernel):
         self._lock = threading.Lock()
         self._tree = _tree(graph.structure)
         self._n_in = len(graph.inputs)
+        self._index = {x.name: i for i, x in enumerate(graph.inputs)}
         self._dtypes = tuple(np.dtype(NP_DTYPES[x.dtype]) for x in graph.inputs)
         self._last: tuple | None = None
 
@@ -1844,7 +1845,13 @@ class ArrayLLVMKernel(LLVMKernel):
                 ``[0, C)``, or bad ``out`` arrays.
             ShapeError: shapes that fail a node's shape rule on the bound sizes.
         """
-        out = kwargs.pop("out", None) if kwargs else None
+        out = None
+        if kwargs:
+            out = kwargs.pop("out", None)
+            if kwargs:  # by keyword (GradBench's tools, k(P=P, C=C)): in input order
+                ordered = self._by_keyword(args, kwargs)
+                if ordered is not None:
+                    args, kwargs = ordered, {}
         nthreads = self._nthreads()
         last = self._last
         if last is not None and not kwargs and out is None and len(args) == self._n_in \
