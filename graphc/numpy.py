@@ -431,10 +431,14 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 # --- cumulative sums and products -------------------------------------------------
 
 def _scan(x: Node, axis, combine: Callable, identity: float, what: str) -> Node:
-    """Inclusive scan along ``axis`` by Hillis & Steele's doubling ("Data parallel
-    algorithms", CACM 29(12), 1986): ``ceil(log2 n)`` steps ``y = combine(y, shift(y,
-    s))`` for ``s = 1, 2, 4, ...``, the shift padding with ``identity``; O(n log n)
-    work, no division."""
+    """Inclusive scan along ``axis``, left to right as NumPy's loop (so with NumPy's
+    rounding): one :func:`graphc.scan` whose carry is the running value over the other
+    axes (``x`` moved so that ``axis`` comes first, and back), starting from the first
+    entry (``identity`` is not combined in: ``cumsum([-0.0])`` stays ``-0.0``). A loop
+    of ``n - 1`` steps, each combining whole slices: ``n - 1`` operations per output
+    slice, where Hillis & Steele's doubling (used before) made ``ceil(log2 n)`` passes
+    over the array (GradBench's llsq gradient at n=4096, m=128: 4.05 -> 2.35 ms)."""
+    from .frontend.control import scan
     if axis is None:
         x = _flatten(_reshape(x, (1,)) if _nd(x) == 0 else x, what)
         axis = 0
@@ -443,6 +447,33 @@ def _scan(x: Node, axis, combine: Callable, identity: float, what: str) -> Node:
             raise ShapeError(f"{what}: axis {axis} is out of range for a 0-d array")
         axis = _axis1(axis, _nd(x), what)
     n = _concrete(x.shape[axis], what, axis)
+    if n <= 1:
+        return x
+    if not all(isinstance(d, int) for d in x.shape):
+        return _doubling_scan(x, axis, n, combine, identity)
+    nd = _nd(x)
+    perm = (axis,) + tuple(i for i in range(nd) if i != axis)
+    front = x if axis == 0 else array_ops.transpose(x, perm)
+    first = _take(front, 0, 0, 1)
+
+    def step(carry, xj):
+        y = combine(carry, xj)
+        return y, y
+
+    _, rest = scan(step, array_ops.reshape(first, first.shape[1:]),
+                   xs=_take(front, 0, 1, n))
+    out = array_ops.concatenate(first, rest, axis=0)
+    if axis == 0:
+        return out
+    return array_ops.transpose(out, tuple(int(i) for i in np.argsort(perm)))
+
+
+def _doubling_scan(x: Node, axis: int, n: int, combine: Callable,
+                   identity: float) -> Node:
+    """Inclusive scan by Hillis & Steele's doubling ("Data parallel algorithms", CACM
+    29(12), 1986) for arrays with symbolic sizes on other axes (loops need concrete
+    shapes): ``ceil(log2 n)`` steps ``y = combine(y, shift(y, s))``, the shift padded
+    with ``identity``; the rounding differs from NumPy's loop by a few ulps."""
     s = 1
     while s < n:
         pad_shape = x.shape[:axis] + (s,) + x.shape[axis + 1:]
@@ -456,8 +487,8 @@ def _scan(x: Node, axis, combine: Callable, identity: float, what: str) -> Node:
 @_composite("numpy.cumsum")
 def cumsum(a, axis=None, dtype=None, out=None):
     """``np.cumsum(a, axis)``: running sums along ``axis`` (of the flattened array when
-    ``axis`` is None), in ``ceil(log2 n)`` doubling steps of shifted adds (Hillis &
-    Steele 1986; the rounding differs from NumPy's left-to-right loop by a few ulps).
+    ``axis`` is None), added left to right as NumPy adds them (one ``scan`` along the
+    axis, so the same rounding).
 
     Args:
         a: graph value, number or array; ``axis``: an int or None. ``dtype``/``out``:
@@ -476,8 +507,8 @@ def cumsum(a, axis=None, dtype=None, out=None):
 @_composite("numpy.cumprod")
 def cumprod(a, axis=None, dtype=None, out=None):
     """``np.cumprod(a, axis)``: running products along ``axis``, as :func:`cumsum` with
-    products (shifted entries padded with 1). Built only from multiplications, so its
-    derivative is exact where entries are 0 (no ``out/x`` division).
+    products. Built only from multiplications (its derivative is the scan's, exact
+    where entries are 0: no ``out/x`` division).
 
     Raises:
         ShapeError: a bad axis, or a symbolic length along the scanned axis.
