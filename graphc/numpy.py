@@ -39,9 +39,13 @@ size ndim shape argsort`` and ``array``/``asarray`` (an array constant).
 tensordot inner outer kron`` and N-D ``matmul``/``dot`` (``transpose``/``reshape`` to one
 2-D ``matmul``, or a broadcast product and ``sum`` for batch labels), ``diagonal trace
 diag tril triu flip roll split array_split`` (slices, ``unslice``, ``where``,
-``concatenate``), ``sort`` (``argsort`` and ``gather``) and the constants ``arange
-linspace``. So every backend and both AD
-modes run them with no backend code. See docs/arrays-in-python.md.
+``concatenate``), ``sort`` (``argsort`` and ``gather``), the constants ``arange
+linspace zeros ones empty full eye identity`` and ``zeros_like ones_like empty_like
+full_like`` (``const``, ``broadcast_to``, ``unslice``), and the shape functions
+``expand_dims squeeze atleast_1d atleast_2d`` (one ``reshape``), ``moveaxis swapaxes``
+(one ``transpose``), ``hstack vstack column_stack`` (``concatenate``) and ``tile
+repeat`` (``reshape``, ``broadcast_to``). So every backend and both AD modes run them
+with no backend code. See docs/arrays-in-python.md.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from .ir import array_ops
 from .ir.numpy_dispatch import NUMPY_NAMES, array_constant, operand
 from .ir.primitive import (PRIMITIVES, Primitive, apply, broadcast_shapes,
                             on_registry_change)
+from .ir.shapes import check_dim
 
 _py_max, _py_min, _py_sum, _py_abs = builtins.max, builtins.min, builtins.sum, builtins.abs
 
@@ -263,7 +268,8 @@ _py_range, _py_len, _py_int, _py_float = builtins.range, builtins.len, builtins.
 
 COMPOSITES: dict[str, str] = {}
 """``{exported name: the NumPy function it mirrors}`` for the functions of this module
-built from several primitives (not one; see :data:`NAMES` for those)."""
+built from existing primitives rather than being one (see :data:`NAMES` for those):
+compositions of several, constants, and views (``expand_dims`` is a ``reshape``)."""
 
 
 def _composite(numpy_name: str):
@@ -1246,6 +1252,625 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         perm = list(_py_range(1, ax + 1)) + [0] + list(_py_range(ax + 1, _py_len(bshape) + 1))
         y = _transpose(y, perm)
     return (y, stp) if retstep else y
+
+
+# ---------------------------------------------------------------------------------
+# array creation: zeros, ones, full, empty, eye, identity and the *_like functions
+#
+# Built from ``const`` (one node of any shape, symbolic sizes included), ``broadcast_to``
+# (an array or graph-valued fill) and ``unslice`` (the diagonal of ``eye``). zeros,
+# ones, empty, full, eye and identity return constant graph values, like :func:`array`
+# and :func:`arange` (also outside a traced function): ``gnp.zeros(3) + x`` adds a
+# constant node, and a float64 constant promotes a float32 graph value to float64, as
+# NumPy's float64 arrays promote float32 ones (pass ``dtype="float32"``, or use
+# ``zeros_like(x)``, to stay in float32). The *_like functions follow ``a``: a graph
+# value gives a node, numbers and arrays a value.
+
+def _named(what: str, build: Callable, *args) -> Any:
+    """``build(*args)``, a ShapeError from a primitive re-raised naming ``what``."""
+    try:
+        return build(*args)
+    except ShapeError as exc:
+        if str(exc).startswith(what):
+            raise
+        raise ShapeError(f"{what}: {exc}") from None
+
+
+def _shape_arg(shape, what: str) -> tuple:
+    """A shape argument (an int, a symbol name such as ``"n"``, or a sequence of them)
+    as a tuple of dimensions (ShapeError for anything else)."""
+    if isinstance(shape, Node):
+        raise GraphcError(f"{what}: the shape is a graph value; a result's shape must be "
+                          f"static (ints or symbol names)")
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    items = shape if isinstance(shape, (tuple, list)) else (shape,)
+    dims = []
+    for d in items:
+        if isinstance(d, (bool, np.bool_, float, np.floating)):
+            raise ShapeError(f"{what}: shape entries must be integers or symbol names, "
+                             f"got {d!r} in {shape!r}")
+        try:
+            dims.append(check_dim(d, "shape entry"))
+        except ShapeError as exc:
+            raise ShapeError(f"{what}: {exc} (in shape {shape!r})") from None
+    return tuple(dims)
+
+
+def _fill(value, dtype: str, shape: tuple, what: str) -> Node:
+    """``value`` (a number, an array or a graph value) broadcast to ``shape`` as NumPy
+    copies it into an array (``np.copyto``: broadcasting, and leading length-1 axes
+    beyond ``shape``'s dropped)."""
+    if isinstance(value, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return ops.const(_py_float(value), dtype, shape)
+    if isinstance(value, Node):
+        if value.dtype != dtype:
+            raise GraphcError(f"{what}: fill_value is a {value.dtype} graph value but the "
+                              f"result is {dtype}; graph values keep their dtype (leave "
+                              f"dtype=None)")
+        c = value
+    else:
+        c = array_constant(value, dtype, what)
+    extra = _nd(c) - _py_len(shape)
+    if extra > 0 and all(d == 1 for d in c.shape[:extra]):
+        c = _reshape(c, tuple(c.shape[extra:]))
+    out = _named(what, array_ops.broadcast_to, c, shape)
+    if c.is_const and not isinstance(value, Node):  # equal entries: one const node
+        return ops.const(c.value, dtype, shape)
+    return out
+
+
+def _fill_dtype(dtype, value, what: str) -> str:
+    if dtype is None and isinstance(value, Node):
+        return value.dtype
+    return _dtype(dtype, what)
+
+
+@_composite("numpy.zeros")
+def zeros(shape, dtype=None):
+    """``np.zeros(shape, dtype)``: a constant graph value of zeros (one ``const`` node).
+
+    Args:
+        shape: an int, a symbol name (``"n"``) or a tuple of them; symbolic sizes are
+            bound when the graph runs (``gnp.zeros(("n", 3))`` next to an input of
+            shape ``("n", 3)``).
+        dtype: None or "float64" (the default, as NumPy's), or "float32".
+
+    Returns:
+        A node of ``shape`` and ``dtype`` (a constant: its derivative is zero).
+
+    Raises:
+        ShapeError: a negative or non-integer size. GraphcError: a dtype other than
+            float64/float32, a graph value as the shape.
+    """
+    return ops.const(0.0, _dtype(dtype, "gnp.zeros"), _shape_arg(shape, "gnp.zeros"))
+
+
+@_composite("numpy.ones")
+def ones(shape, dtype=None):
+    """``np.ones(shape, dtype)``: a constant graph value of ones; arguments, result and
+    errors as :func:`zeros`.
+
+    Raises:
+        ShapeError: a bad shape. GraphcError: a dtype other than float64/float32.
+    """
+    return ops.const(1.0, _dtype(dtype, "gnp.ones"), _shape_arg(shape, "gnp.ones"))
+
+
+@_composite("numpy.empty")
+def empty(shape, dtype=None):
+    """``np.empty(shape, dtype)``: the same as :func:`zeros` (graph values have no
+    uninitialized memory, so the entries are zeros; NumPy leaves them arbitrary).
+
+    Raises:
+        ShapeError: a bad shape. GraphcError: a dtype other than float64/float32.
+    """
+    return ops.const(0.0, _dtype(dtype, "gnp.empty"), _shape_arg(shape, "gnp.empty"))
+
+
+@_composite("numpy.full")
+def full(shape, fill_value, dtype=None):
+    """``np.full(shape, fill_value, dtype)``: ``fill_value`` broadcast to ``shape``.
+
+    Args:
+        shape: as :func:`zeros`.
+        fill_value: a number (one ``const`` node), an array broadcastable to ``shape``
+            (an array constant, broadcast) or a graph value broadcastable to ``shape``
+            (``broadcast_to``: the result is differentiable in it, as ``jnp.full``).
+        dtype: None, "float64" or "float32"; None is float64, or the graph value's
+            dtype for a graph-valued ``fill_value``.
+
+    Returns:
+        A node of ``shape``.
+
+    Raises:
+        ShapeError: a bad shape, a ``fill_value`` that does not broadcast to it.
+        GraphcError: a dtype other than float64/float32, or another dtype than a graph
+            ``fill_value``'s.
+    """
+    what = "gnp.full"
+    shp = _shape_arg(shape, what)
+    return _fill(fill_value, _fill_dtype(dtype, fill_value, what), shp, what)
+
+
+def _eye(n: int, m: int, k: int, dtype: str) -> Node:
+    """The ``(n, m)`` matrix with ones on diagonal ``k``: one ``const`` of the diagonal's
+    length unsliced (strided) into the flattened matrix."""
+    length, s = _diag_slice(n, m, k)
+    if s is None:
+        return ops.const(0.0, dtype, (n, m))
+    ones_ = ops.const(1.0, dtype, (length,))
+    return _reshape(array_ops.unslice(ones_, (n * m,), s), (n, m))
+
+
+def _size_arg(v, what: str, name: str) -> int:
+    if isinstance(v, str):
+        raise ShapeError(f"{what}: {name}={v!r} must be a concrete size (the positions "
+                         f"of the ones depend on it); pass an int")
+    return _count(v, what, name)
+
+
+@_composite("numpy.eye")
+def eye(N, M=None, k=0, dtype=None):
+    """``np.eye(N, M, k, dtype)``: the ``(N, M)`` matrix (``M = N`` by default) with
+    ones on diagonal ``k`` (0: the main diagonal, > 0 above it, < 0 below) and zeros
+    elsewhere, a constant graph value (a ``const`` of ones ``unslice``-d into the
+    flattened matrix: no 4096-entry limit).
+
+    Args:
+        N, M: int sizes (concrete). k: an int. dtype: None/"float64" or "float32".
+
+    Returns:
+        A node of shape ``(N, M)``.
+
+    Raises:
+        ShapeError: a symbolic size. GraphcError: a negative or non-integer size or
+            ``k``, a dtype other than float64/float32.
+    """
+    what = "gnp.eye"
+    n = _size_arg(N, what, "N")
+    m = n if M is None else _size_arg(M, what, "M")
+    return _eye(n, m, _integer(k, what, "k"), _dtype(dtype, what))
+
+
+@_composite("numpy.identity")
+def identity(n, dtype=None):
+    """``np.identity(n, dtype)``: the ``(n, n)`` identity matrix, ``eye(n, dtype=dtype)``.
+
+    Raises:
+        ShapeError: a symbolic size. GraphcError: a negative or non-integer ``n``, a
+            dtype other than float64/float32.
+    """
+    what = "gnp.identity"
+    k = _size_arg(n, what, "n")
+    return _eye(k, k, 0, _dtype(dtype, what))
+
+
+def _like_shape(shape, like_shape: tuple, what: str) -> tuple:
+    return tuple(like_shape) if shape is None else _shape_arg(shape, what)
+
+
+def _like_call(what: str, a, value, dtype, shape) -> Any:
+    """A constant ``value`` of ``a``'s shape (or ``shape``) and dtype (or ``dtype``):
+    a graph value for a graph value ``a``, else its value (as :func:`_call`)."""
+    dt = None if dtype is None else _dtype(dtype, what)
+    return _call(what, lambda x: _fill(value, dt or x.dtype,
+                                       _like_shape(shape, x.shape, what), what), a)
+
+
+@_composite("numpy.zeros_like")
+def zeros_like(a, dtype=None, order="K", subok=True, shape=None):
+    """``np.zeros_like(a, dtype, shape=shape)``: zeros of ``a``'s shape and dtype.
+
+    On a graph value, a constant node of its shape (symbolic sizes included: a
+    broadcast constant, bound when the graph runs) and dtype; on numbers and arrays,
+    the value (float32 for float32 arrays, else float64, as every gnp function).
+
+    Args:
+        a: a graph value, number or array. dtype: None (``a``'s) or "float64"/"float32".
+        order, subok: NumPy's memory-layout options, accepted and ignored (values have
+            no layout). shape: a shape overriding ``a``'s (as :func:`zeros`).
+
+    Returns:
+        ``a``'s shape (or ``shape``); its derivative with respect to ``a`` is zero.
+
+    Raises:
+        ShapeError: a bad ``shape``. GraphcError: a dtype other than float64/float32.
+    """
+    return _like_call("gnp.zeros_like", a, 0.0, dtype, shape)
+
+
+@_composite("numpy.ones_like")
+def ones_like(a, dtype=None, order="K", subok=True, shape=None):
+    """``np.ones_like(a, dtype, shape=shape)``: ones of ``a``'s shape and dtype; as
+    :func:`zeros_like`.
+
+    Raises:
+        ShapeError: a bad ``shape``. GraphcError: a dtype other than float64/float32.
+    """
+    return _like_call("gnp.ones_like", a, 1.0, dtype, shape)
+
+
+@_composite("numpy.empty_like")
+def empty_like(prototype, dtype=None, order="K", subok=True, shape=None):
+    """``np.empty_like(prototype, dtype, shape=shape)``: as :func:`zeros_like` (zeros:
+    graph values have no uninitialized memory).
+
+    Raises:
+        ShapeError: a bad ``shape``. GraphcError: a dtype other than float64/float32.
+    """
+    return _like_call("gnp.empty_like", prototype, 0.0, dtype, shape)
+
+
+@_composite("numpy.full_like")
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None):
+    """``np.full_like(a, fill_value, dtype, shape=shape)``: ``fill_value`` broadcast to
+    ``a``'s shape (or ``shape``), of ``a``'s dtype (or ``dtype``).
+
+    ``fill_value`` may be a number, an array or a graph value broadcastable to that
+    shape (the result is then differentiable in it). On a graph value ``a`` (or a
+    graph-valued ``fill_value``) the result is a graph value; on numbers and arrays
+    it is the value. ``order``/``subok`` are accepted and ignored.
+
+    Raises:
+        ShapeError: a ``fill_value`` that does not broadcast, a bad ``shape``.
+        GraphcError: a dtype other than float64/float32, or a graph ``fill_value`` of
+            another dtype than the result's.
+    """
+    what = "gnp.full_like"
+    if isinstance(fill_value, Node) and not isinstance(a, Node):
+        dt = fill_value.dtype if dtype is None else _dtype(dtype, what)
+        return _fill(fill_value, dt, _like_shape(shape, np.shape(a), what), what)
+    return _like_call(what, a, fill_value, dtype, shape)
+
+
+# ---------------------------------------------------------------------------------
+# shape manipulation: expand_dims, squeeze, moveaxis, swapaxes, atleast_1d/2d,
+# hstack, vstack, column_stack, tile, repeat
+#
+# Views of graph values: one ``reshape`` or ``transpose`` (``concatenate`` to join),
+# so no entry is copied through NumPy and both AD modes go straight through (the
+# derivative of a reshape is a reshape). ``tile`` and ``repeat`` broadcast a reshaped
+# view and reshape it back.
+
+def _axes_arg(axis) -> tuple:
+    return tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+
+
+def _unique_axes(axes, ndim: int, what: str, name: str = "axis") -> list:
+    out = [_axis1(a, ndim, what) for a in axes]
+    if _py_len(set(out)) != _py_len(out):
+        raise ShapeError(f"{what}: {name} {tuple(axes)!r} repeats an axis")
+    return out
+
+
+@_composite("numpy.expand_dims")
+def expand_dims(a, axis):
+    """``np.expand_dims(a, axis)``: ``a`` with new axes of length 1 at the positions
+    ``axis`` (an int or a tuple) of the result, negative ones counting from the end of
+    the result (``axis=-1`` appends). One ``reshape`` (a view).
+
+    Args:
+        a: a graph value, number or array (any shape, symbolic sizes included).
+        axis: an int or a tuple of ints in ``[-r, r)``, ``r = a.ndim + len(axis)``.
+
+    Returns:
+        ``a.ndim + len(axis)`` dimensions.
+
+    Raises:
+        ShapeError: an axis out of range or repeated, a non-integer axis.
+    """
+    what = "gnp.expand_dims"
+
+    def build(x):
+        axes = _axes_arg(axis)
+        nd = _nd(x) + _py_len(axes)
+        new = set(_unique_axes(axes, nd, what))
+        rest = iter(x.shape)
+        return _reshape(x, tuple(1 if i in new else next(rest) for i in _py_range(nd)))
+    return _call(what, build, a)
+
+
+@_composite("numpy.squeeze")
+def squeeze(a, axis=None):
+    """``np.squeeze(a, axis)``: ``a`` without length-1 axes: all of them for
+    ``axis=None`` (a symbolic size is kept: it is not known to be 1), else the axes
+    ``axis`` (an int or a tuple, negative ones from the end), each of which must have
+    length 1. One ``reshape`` (a view).
+
+    Returns:
+        ``a``'s shape without the squeezed axes.
+
+    Raises:
+        ShapeError: an axis out of range or repeated, or an axis whose length is not 1
+            (a symbolic length included).
+    """
+    what = "gnp.squeeze"
+
+    def build(x):
+        if axis is None:
+            drop = {i for i, d in enumerate(x.shape) if d == 1}
+        else:
+            drop = set(_unique_axes(_axes_arg(axis), _nd(x), what))
+            for i in sorted(drop):
+                if x.shape[i] != 1:
+                    size = f"symbolic length {x.shape[i]!r}" if isinstance(x.shape[i], str) \
+                        else f"length {x.shape[i]}"
+                    raise ShapeError(f"{what}: cannot squeeze axis {i} of shape "
+                                     f"{tuple(x.shape)}: it has {size}, not 1")
+        return _reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in drop))
+    return _call(what, build, a)
+
+
+@_composite("numpy.moveaxis")
+def moveaxis(a, source, destination):
+    """``np.moveaxis(a, source, destination)``: the axes ``source`` (an int or a
+    sequence) moved to the positions ``destination`` (as many), the other axes kept in
+    their order. One ``transpose`` (a view).
+
+    Raises:
+        ShapeError: an axis out of range or repeated, ``source`` and ``destination``
+            of different lengths.
+    """
+    what = "gnp.moveaxis"
+
+    def build(x):
+        nd = _nd(x)
+        src = _unique_axes(_axes_arg(source), nd, what, "source")
+        dst = _unique_axes(_axes_arg(destination), nd, what, "destination")
+        if _py_len(src) != _py_len(dst):
+            raise ShapeError(f"{what}: source {source!r} and destination {destination!r} "
+                             f"must name as many axes")
+        order = [i for i in _py_range(nd) if i not in src]
+        for d, s in sorted(zip(dst, src)):
+            order.insert(d, s)
+        return _transpose(x, order)
+    return _call(what, build, a)
+
+
+@_composite("numpy.swapaxes")
+def swapaxes(a, axis1, axis2):
+    """``np.swapaxes(a, axis1, axis2)``: ``a`` with two axes exchanged (negative ones
+    from the end). One ``transpose`` (a view).
+
+    Raises:
+        ShapeError: an axis out of range or not an integer.
+    """
+    what = "gnp.swapaxes"
+
+    def build(x):
+        p, q = _axis1(axis1, _nd(x), what), _axis1(axis2, _nd(x), what)
+        perm = list(_py_range(_nd(x)))
+        perm[p], perm[q] = perm[q], perm[p]
+        return _transpose(x, perm)
+    return _call(what, build, a)
+
+
+def _at_least(x: Node, n: int) -> Node:
+    if _nd(x) >= n:
+        return x
+    if n == 1 or _nd(x) == 0:
+        return _reshape(x, (1,) * (n - _nd(x)) + tuple(x.shape))
+    return _reshape(x, (1,) + tuple(x.shape))
+
+
+def _atleast(what: str, n: int, arys: tuple):
+    outs = [_call(what, lambda x: _at_least(x, n), a) for a in arys]
+    return outs[0] if _py_len(outs) == 1 else tuple(outs)
+
+
+@_composite("numpy.atleast_1d")
+def atleast_1d(*arys):
+    """``np.atleast_1d(*arys)``: each argument with at least 1 dimension (a 0-d value
+    becomes shape ``(1,)``; others pass unchanged); one argument gives one result,
+    several a tuple (as NumPy 2).
+
+    Raises:
+        GraphcError: an argument that is not a graph value, number or array.
+    """
+    return _atleast("gnp.atleast_1d", 1, arys)
+
+
+@_composite("numpy.atleast_2d")
+def atleast_2d(*arys):
+    """``np.atleast_2d(*arys)``: each argument with at least 2 dimensions (0-d to
+    ``(1, 1)``, 1-D ``(n,)`` to the row ``(1, n)``: a ``reshape``); one argument gives
+    one result, several a tuple.
+
+    Raises:
+        GraphcError: an argument that is not a graph value, number or array.
+    """
+    return _atleast("gnp.atleast_2d", 2, arys)
+
+
+def _sequence_arg(tup, what: str) -> tuple:
+    if isinstance(tup, (Node, np.ndarray)) or not isinstance(tup, (list, tuple)):
+        raise GraphcError(f"{what} takes a list or tuple of arrays, got "
+                          f"{type(tup).__name__}")
+    if not tup:
+        raise ShapeError(f"{what}: needs at least one array to concatenate")
+    return tuple(tup)
+
+
+def _stack_call(what: str, tup, build: Callable):
+    arrays = _sequence_arg(tup, what)
+    return _call(what, lambda *xs: _named(what, build, *xs), *arrays)
+
+
+@_composite("numpy.hstack")
+def hstack(tup, dtype=None, casting="same_kind"):
+    """``np.hstack(tup)``: the arrays joined along their second axis (the first for
+    1-D arrays; 0-d ones are taken as shape ``(1,)``): one ``concatenate``.
+
+    Args:
+        tup: a list or tuple of graph values, numbers or arrays. dtype: must be None
+            (graph values keep their dtype). casting: accepted and ignored.
+
+    Returns:
+        The joined array.
+
+    Raises:
+        ShapeError: no arrays, shapes that differ off the joined axis, mixed numbers
+            of dimensions. GraphcError: ``tup`` not a list or tuple, ``dtype`` given.
+    """
+    what = "gnp.hstack"
+    _no_extra(what, dtype=dtype)
+
+    def build(*xs):
+        xs = [_at_least(x, 1) for x in xs]
+        return array_ops.concatenate(*xs, axis=0 if _nd(xs[0]) == 1 else 1)
+    return _stack_call(what, tup, build)
+
+
+@_composite("numpy.vstack")
+def vstack(tup, dtype=None, casting="same_kind"):
+    """``np.vstack(tup)``: the arrays joined along their first axis after
+    :func:`atleast_2d` (1-D arrays become rows): one ``concatenate``.
+
+    Raises:
+        ShapeError: no arrays, shapes that differ off the first axis.
+        GraphcError: ``tup`` not a list or tuple, ``dtype`` given.
+    """
+    what = "gnp.vstack"
+    _no_extra(what, dtype=dtype)
+    return _stack_call(what, tup, lambda *xs: array_ops.concatenate(
+        *[_at_least(x, 2) for x in xs], axis=0))
+
+
+@_composite("numpy.column_stack")
+def column_stack(tup):
+    """``np.column_stack(tup)``: 1-D arrays as the columns ``(n, 1)`` of a matrix (0-d
+    ones as ``(1, 1)``), joined with the 2-D (or higher) ones along the second axis:
+    one ``concatenate``.
+
+    Raises:
+        ShapeError: no arrays, lengths that differ. GraphcError: ``tup`` not a list or
+            tuple.
+    """
+    what = "gnp.column_stack"
+
+    def column(x):
+        if _nd(x) >= 2:
+            return x
+        return _reshape(x, (x.shape[0] if _nd(x) else 1, 1))
+    return _stack_call(what, tup, lambda *xs: array_ops.concatenate(
+        *[column(x) for x in xs], axis=1))
+
+
+@_composite("numpy.tile")
+def tile(A, reps):
+    """``np.tile(A, reps)``: ``A`` repeated ``reps[i]`` times along axis ``i``; ``A``
+    and ``reps`` are padded with leading 1s to the same length, so the result has
+    ``max(A.ndim, len(reps))`` dimensions of sizes ``A.shape[i] * reps[i]``. Built as
+    one ``reshape`` to ``(1, a0, 1, a1, ...)``, a ``broadcast_to`` ``(r0, a0, r1, a1,
+    ...)`` and a ``reshape`` (its reverse mode sums the copies); an axis of symbolic
+    length repeated ``r > 1`` times is a ``concatenate`` of ``r`` copies (forward mode
+    goes through it; reverse mode through a concatenate of symbolic lengths raises
+    NotDifferentiableError: declare that size with an int).
+
+    Args:
+        A: a graph value, number or array. reps: a non-negative int or a sequence of
+            them.
+
+    Raises:
+        GraphcError: a negative or non-integer repetition count.
+    """
+    what = "gnp.tile"
+    items = tuple(reps.tolist() if isinstance(reps, np.ndarray) else reps) \
+        if isinstance(reps, (tuple, list, np.ndarray)) else (reps,)
+    rs = [_count(r, what, "reps entry") for r in items]
+
+    def build(x):
+        d = _py_max(_py_len(rs), _nd(x))
+        x = _reshape(x, (1,) * (d - _nd(x)) + tuple(x.shape))
+        r = [1] * (d - _py_len(rs)) + rs
+        for i in _py_range(d):  # symbolic lengths: r copies joined
+            if r[i] > 1 and not isinstance(x.shape[i], int):
+                x = array_ops.concatenate(*([x] * r[i]), axis=i)
+                r[i] = 1
+        if 0 in r:
+            return ops.const(0.0, x.dtype, tuple(0 if k == 0 else s if k == 1 else s * k
+                                                 for s, k in zip(x.shape, r)))
+        if all(k == 1 for k in r):
+            return x
+        spread = tuple(v for s, k in zip(x.shape, r) for v in ((s,) if k == 1 else (1, s)))
+        wide = tuple(v for s, k in zip(x.shape, r) for v in ((s,) if k == 1 else (k, s)))
+        out = tuple(s if k == 1 else s * k for s, k in zip(x.shape, r))
+        return _reshape(array_ops.broadcast_to(_reshape(x, spread), wide), out)
+    return _call(what, lambda x: _named(what, build, x), A)
+
+
+def _repeat_run(x: Node, ax: int, start: int, stop, count: int, what: str) -> Node:
+    """Entries ``start:stop`` of axis ``ax`` each repeated ``count`` times: a slice
+    with a new axis after ``ax``, broadcast to ``count`` and merged into ``ax``."""
+    part = _take(x, ax, start, stop)
+    if count == 1:
+        return part
+    n = _concrete(part.shape[ax], what, ax)
+    head, tail = tuple(part.shape[:ax]), tuple(part.shape[ax + 1:])
+    wide = array_ops.broadcast_to(_reshape(part, head + (n, 1) + tail),
+                                  head + (n, count) + tail)
+    return _reshape(wide, head + (n * count,) + tail)
+
+
+@_composite("numpy.repeat")
+def repeat(a, repeats, axis=None):
+    """``np.repeat(a, repeats, axis)``: each entry along ``axis`` (of the flattened
+    ``a`` for None) repeated ``repeats`` times (an int), or ``repeats[i]`` times for
+    entry ``i`` (a sequence of ``a.shape[axis]`` ints, or of one). Each run of equal
+    counts is one slice, broadcast along a new axis and reshaped (a view); runs are
+    joined by ``concatenate``. Its reverse mode sums the copies.
+
+    Args:
+        a: a graph value, number or array. repeats: a non-negative int or a sequence
+            of them (not a graph value: the result's length would depend on it).
+        axis: an int or None.
+
+    Raises:
+        ShapeError: a bad axis, ``repeats`` of the wrong length, a symbolic length
+            along the repeated axis (unless every count is 1), flattening a symbolic
+            shape. GraphcError: negative, non-integer or graph-valued ``repeats``.
+    """
+    what = "gnp.repeat"
+    if isinstance(repeats, Node):
+        raise GraphcError(f"{what}: repeats is a graph value, but the length of the "
+                          f"result would depend on it (a data-dependent shape); pass ints")
+    per_entry = isinstance(repeats, (list, tuple, np.ndarray)) and np.ndim(repeats) > 0
+    if per_entry:
+        if np.ndim(repeats) > 1:
+            raise ShapeError(f"{what}: repeats must be an int or a 1-D sequence of ints, "
+                             f"got shape {np.shape(repeats)}")
+        counts = [_count(v, what, "repeats") for v in np.asarray(repeats).tolist()]
+    else:
+        r = repeats.item() if isinstance(repeats, np.ndarray) else repeats
+        counts = [_count(r, what, "repeats")]
+
+    def build(x):
+        if axis is None:
+            x = _flatten(_reshape(x, (1,)) if _nd(x) == 0 else x, what)
+            ax = 0
+        else:
+            ax = _axis1(axis, _py_max(_nd(x), 1), what)  # 0-d: as shape (1,), as NumPy
+            x = _reshape(x, (1,)) if _nd(x) == 0 else x
+        if _py_len(counts) != 1:
+            n = _concrete(x.shape[ax], what, ax)
+            if _py_len(counts) != n:
+                raise ShapeError(f"{what}: {_py_len(counts)} repeat counts for axis {ax} "
+                                 f"of length {n} (give one count, or one per entry)")
+        if _py_len(set(counts)) == 1:
+            runs = [(0, None, counts[0])]
+        else:
+            runs, start = [], 0
+            for i in _py_range(1, _py_len(counts) + 1):
+                if i == _py_len(counts) or counts[i] != counts[start]:
+                    runs.append((start, i, counts[start]))
+                    start = i
+        pieces = [_repeat_run(x, ax, s, e, c, what) for s, e, c in runs if c > 0]
+        if not pieces:
+            return ops.const(0.0, x.dtype,
+                             tuple(x.shape[:ax]) + (0,) + tuple(x.shape[ax + 1:]))
+        return array_ops.concatenate(*pieces, axis=ax)
+    return _call(what, lambda x: _named(what, build, x), a)
 
 
 # ---------------------------------------------------------------------------------

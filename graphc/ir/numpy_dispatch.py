@@ -431,9 +431,14 @@ ARRAY_FUNCTIONS: dict[Callable, tuple[tuple[str, ...], Callable]] = {
 default."""
 
 _FUNCTION_HINTS = {
-    "average": "np.mean", "vstack": "np.concatenate or np.stack",
-    "hstack": "np.concatenate or np.stack", "squeeze": "np.reshape",
-    "expand_dims": "np.reshape", "tensordot": "np.matmul with np.reshape/np.transpose",
+    "average": "np.mean", "vstack": "gnp.vstack (import graphc.numpy as gnp)",
+    "hstack": "gnp.hstack (import graphc.numpy as gnp)",
+    "squeeze": "gnp.squeeze (import graphc.numpy as gnp) or np.reshape",
+    "expand_dims": "gnp.expand_dims (import graphc.numpy as gnp) or np.reshape",
+    **{name: f"gnp.{name} (import graphc.numpy as gnp)" for name in (
+        "column_stack", "moveaxis", "swapaxes", "tile", "repeat", "atleast_1d",
+        "atleast_2d", "zeros_like", "ones_like", "empty_like", "full_like")},
+    "tensordot": "np.matmul with np.reshape/np.transpose",
     "einsum": "np.matmul with np.reshape/np.transpose", "inner": "np.dot",
     "nansum": "np.sum", "nanmean": "np.mean",
 }

@@ -534,6 +534,27 @@ SYMBOLIC = {  # name: (graphc function, NumPy function) on one array of shape (n
     "take_along_axis": (lambda x: gnp.take_along_axis(x, np.array([[1, 0]]), 1),
                         lambda x: np.take_along_axis(x, np.array([[1, 0]] * 4), 1)),
     "sort": (lambda x: gnp.sort(x, axis=0), lambda x: np.sort(x, axis=0)),
+    # creation and shape functions (tests/frontend/test_gnp_creation_and_shape_functions.py)
+    "zeros": (lambda x: x + gnp.zeros(("n", 2)), lambda x: x + np.zeros(x.shape)),
+    "ones": (lambda x: x * gnp.ones(("n", 1)), lambda x: x * np.ones((len(x), 1))),
+    "empty": (lambda x: x + gnp.empty(2), lambda x: x + np.zeros(2)),
+    "full": (lambda x: x * gnp.full(("n", 2), 3.0), lambda x: x * np.full(x.shape, 3.0)),
+    "eye": (lambda x: x @ gnp.eye(2, 3, 1), lambda x: x @ np.eye(2, 3, 1)),
+    "identity": (lambda x: x @ gnp.identity(2), lambda x: x @ np.identity(2)),
+    "zeros_like": (gnp.zeros_like, np.zeros_like), "ones_like": (gnp.ones_like, np.ones_like),
+    "empty_like": (lambda x: gnp.empty_like(x) + x, lambda x: np.zeros_like(x) + x),
+    "full_like": (lambda x: gnp.full_like(x, [1.0, 2.0]), lambda x: np.full_like(x, [1.0, 2.0])),
+    "expand_dims": (lambda x: gnp.expand_dims(x, (0, -1)), lambda x: np.expand_dims(x, (0, -1))),
+    "squeeze": (lambda x: gnp.squeeze(x[:, :1], 1), lambda x: np.squeeze(x[:, :1], 1)),
+    "moveaxis": (lambda x: gnp.moveaxis(x, 0, -1), lambda x: np.moveaxis(x, 0, -1)),
+    "swapaxes": (lambda x: gnp.swapaxes(x, -1, 0), lambda x: np.swapaxes(x, -1, 0)),
+    "atleast_1d": (gnp.atleast_1d, np.atleast_1d), "atleast_2d": (gnp.atleast_2d, np.atleast_2d),
+    "hstack": (lambda x: gnp.hstack([x, x]), lambda x: np.hstack([x, x])),
+    "vstack": (lambda x: gnp.vstack([x, x]), lambda x: np.vstack([x, x])),
+    "column_stack": (lambda x: gnp.column_stack([x, x[:, 0]]),
+                     lambda x: np.column_stack([x, x[:, 0]])),
+    "tile": (lambda x: gnp.tile(x, (2, 3)), lambda x: np.tile(x, (2, 3))),
+    "repeat": (lambda x: gnp.repeat(x, [2, 1], axis=1), lambda x: np.repeat(x, [2, 1], axis=1)),
 }
 
 
