@@ -438,8 +438,8 @@ _FUNCTION_HINTS = {
     **{name: f"gnp.{name} (import graphc.numpy as gnp)" for name in (
         "column_stack", "moveaxis", "swapaxes", "tile", "repeat", "atleast_1d",
         "atleast_2d", "zeros_like", "ones_like", "empty_like", "full_like")},
-    "tensordot": "np.matmul with np.reshape/np.transpose",
-    "einsum": "np.matmul with np.reshape/np.transpose", "inner": "np.dot",
+    **{name: f"gnp.{name} (import graphc.numpy as gnp)" for name in (
+        "tensordot", "einsum", "inner", "outer", "kron", "cumsum", "cumprod")},
     "nansum": "np.sum", "nanmean": "np.mean",
 }
 

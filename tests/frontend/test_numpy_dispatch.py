@@ -170,3 +170,28 @@ def test_array_constants_next_to_graph_values_never_make_object_arrays():
         np.array(["a"]) + x
     assert (np.array(2.0) + x) is gc.add(2.0, x)
     assert (np.float32(3.0) * x) is gc.multiply(3.0, x)
+
+
+def test_every_hint_names_a_function_that_exists():
+    """The hints of NumPy functions graph values do not dispatch name functions that
+    exist: each ``gnp.<name>`` in graphc.numpy, each ``np.<name>`` in NumPy; and
+    calling the NumPy function on a graph value raises a GraphcError quoting it."""
+    import re
+    from graphc.ir import numpy_dispatch as D
+    from graphc.ir import ops
+    import graphc.numpy as gnp_mod
+    x = ops.variable("x", "float64", (3,))
+    for name, hint in D._FUNCTION_HINTS.items():
+        for mod, fn in re.findall(r"\b(gnp|np)\.(\w+)", hint):
+            assert hasattr(gnp_mod if mod == "gnp" else np, fn), (name, hint)
+        func = getattr(np, name, None)
+        if func is None:
+            continue
+        args = {"einsum": ("i->", x), "expand_dims": (x, 0), "swapaxes": (x, 0, 0),
+                "moveaxis": (x, 0, 0), "tile": (x, 2), "repeat": (x, 2),
+                "full_like": (x, 1.0), "tensordot": (x, x, 1), "inner": (x, x),
+                "outer": (x, x), "kron": (x, x), "vstack": ([x, x],),
+                "hstack": ([x, x],), "column_stack": ([x, x],)}.get(name, (x,))
+        with pytest.raises(gc.GraphcError) as info:
+            func(*args)
+        assert hint.split(" ")[0] in str(info.value), (name, str(info.value)[:200])
