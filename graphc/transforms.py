@@ -284,12 +284,12 @@ def _scalars(view: _View, names: Sequence[str], what: str) -> None:
     shapes = {nm: x.shape for nm, x in zip(view.names, view.params)}
     for nm in names:
         if shapes.get(nm, ()) != ():
-            raise _ArrayJacobianError(f"{what}: input {nm!r} has shape {shapes[nm]}; the {what} "
-                              f"of array inputs {_ARRAY_ONLY}")
+            raise _ArrayJacobianError(f"{what}: input {nm!r} has shape {shapes[nm]}; the "
+                                      f"{what} of array inputs {_ARRAY_ONLY}")
     for nm, o in zip(graph.output_names, graph.outputs):
         if o.shape != ():
-            raise _ArrayJacobianError(f"{what}: output {nm!r} has shape {o.shape}; the {what} of "
-                              f"array outputs {_ARRAY_ONLY}")
+            raise _ArrayJacobianError(f"{what}: output {nm!r} has shape {o.shape}; the "
+                                      f"{what} of array outputs {_ARRAY_ONLY}")
 
 
 # ---------------------------------------------------------------------------------
@@ -320,6 +320,7 @@ class TransformedFunction:
         self._label = label
         self._graph: Graph | None = None
         self._kernels: dict[str, Any] = {}
+        self._shaped: dict[tuple, Any] = {}  # (target, shapes) -> kernel (_kernel_at)
 
     @property
     def graph(self) -> Graph:
@@ -364,10 +365,10 @@ class TransformedFunction:
         (``{parameter: shape}``, see :func:`_array_call_shapes`), cached by shapes."""
         target = target or self.target
         key = (target, tuple(sorted(shapes.items())))
-        cache = self.__dict__.setdefault("_shaped", {})
-        k = cache.get(key)
+        k = self._shaped.get(key)
         if k is None:
-            k = cache[key] = _compile(self._build(_view_at(self._source, shapes)), target)
+            k = self._shaped[key] = _compile(self._build(_view_at(self._source, shapes)),
+                                             target)
         return k
 
     def call_traced(self, *args: Any, **kwargs: Any) -> Any:
@@ -386,8 +387,8 @@ class TransformedFunction:
         maps over larger arguments elementwise, as kernels do, when that trace is a
         scalar function (:func:`_scalar_map`); when it is not (an argument would reach
         a sum, a slice, an array it closes over...) or tracing on scalars fails, it is
-        traced at the arguments' shapes, as JAX traces. Otherwise arguments of a larger shape than the declared inputs map
-        elementwise.
+        traced at the arguments' shapes, as JAX traces. Otherwise arguments of a larger
+        shape than the declared inputs map elementwise.
 
         Returns:
             What a call on numbers returns, with graph values in place of arrays.
@@ -518,9 +519,7 @@ def _shape_attempts(tf: TransformedFunction, args: tuple,
         bind the arguments' shapes (for the error, when mapping elementwise fails too),
         else None.
     """
-    base = tf
-    while isinstance(base, TransformedFunction):
-        base = base._source
+    base = _base_function(tf)
     if isinstance(base, _Traced):
         names, _ = _tracer.signature_inputs(base.fn, None, None)
         declared: dict = {}
@@ -529,12 +528,7 @@ def _shape_attempts(tf: TransformedFunction, args: tuple,
         declared = {nm: tuple(base._shapes.get(nm, ())) for nm in names}
     else:
         return [None], None
-    given = {}
-    for i, nm in enumerate(names):
-        if i < len(args):
-            given[nm] = _shape_of(args[i])
-        elif nm in kwargs:
-            given[nm] = _shape_of(kwargs[nm])
+    given = _given_shapes(names, args, kwargs)
     if isinstance(base, _Traced):
         if all(s == () for s in given.values()):
             return [None], None
@@ -571,18 +565,11 @@ def _array_call_shapes(tf: TransformedFunction, args: tuple, kwargs: dict) -> di
     function elementwise would give other numbers) or cannot be traced on scalars at
     all; else None: the scalar trace maps over the arrays elementwise (graphc's
     kernels' meaning) and the call goes to :attr:`TransformedFunction.graph`."""
-    base = tf
-    while isinstance(base, TransformedFunction):
-        base = base._source
+    base = _base_function(tf)
     if not isinstance(base, _Traced):
         return None
     names, _ = _tracer.signature_inputs(base.fn, None, None)
-    given = {}
-    for i, nm in enumerate(names):
-        if i < len(args):
-            given[nm] = _shape_of(args[i])
-        elif nm in kwargs:
-            given[nm] = _shape_of(kwargs[nm])
+    given = _given_shapes(names, args, kwargs)
     if all(s == () for s in given.values()):
         return None
     try:
@@ -600,6 +587,24 @@ def _scalar_map(graph: Graph) -> bool:
     or a slice of a scalar is the identity or an error) or an array it closes over."""
     return all(n.shape == () and (n.is_input or n.is_const or n.prim.elementwise)
                for n in graph.nodes)
+
+
+def _base_function(tf: Any) -> Any:
+    """The function under a chain of transforms (``grad(grad(f))`` -> ``f``'s wrapper)."""
+    while isinstance(tf, TransformedFunction):
+        tf = tf._source
+    return tf
+
+
+def _given_shapes(names: Sequence[str], args: tuple, kwargs: dict) -> dict:
+    """``{parameter: shape}`` of the arguments a call passes, by position or keyword."""
+    given = {}
+    for i, nm in enumerate(names):
+        if i < len(args):
+            given[nm] = _shape_of(args[i])
+        elif nm in kwargs:
+            given[nm] = _shape_of(kwargs[nm])
+    return given
 
 
 def _shape_of(v: Any) -> tuple:
@@ -981,7 +986,6 @@ class _ArrayJacobian(TransformedFunction):
             return named_tuple(names, [named_tuple(names, row) for row in blocks])
         rows = [row[0] if single else named_tuple(names, row) for row in blocks]
         return g.output_tree(rows)
-
 
     def call_traced(self, *args: Any, **kwargs: Any) -> Any:
         """On graph values: the table of scalar derivatives for scalar inputs and
