@@ -650,9 +650,10 @@ exp2_p = register(Primitive(
     "exp2", 1, np.exp2, "exp2({0})", latex=r"2^{{{0}}}", llvm="llvm.exp2",
     cuda="math.pow(2.0, {0})",
     partials=lambda x, *, out: (mul(out, _LN2),), domain=((-B, B),),
-    # ln 2 · 2^x as 2^(x-1) · 2 ln 2 (x - 1 is exact, 2 ln 2 > 1): finite wherever the
-    # derivative is, also where 2^x itself overflows (float32, 128 < x < 128.53), and
-    # the same at every order (2^(x-k) · (2 ln 2)^k), where out · ln 2 · ln 2 gave inf
+    # ln 2 · 2^x as 2^(x-1) · 2 ln 2 (2 ln 2 > 1; x - 1 is exact for x >= 1 and within
+    # half an ulp otherwise, which moves 2^(x-1) by under half an ulp): finite wherever
+    # the derivative is, also where 2^x itself overflows (float32, 128 < x < 128.53),
+    # and the same at every order (2^(x-k) · (2 ln 2)^k), where out · ln 2 · ln 2 gave inf
     edges=lambda parts, x, *, out: (mul(exp2(sub(x, 1.0)), 2.0 * _LN2),),
     doc="2 ** x; exp2' = ln 2 · 2^x", unbounded=True))
 
