@@ -200,4 +200,5 @@ def label_checker(graph: Graph):
                 values = _evaluate_arrays(sub, list(arrays), {})[sub.outputs[0]]
             checker(values, classes, name)
     check.needs = frozenset(needs)  # the input positions read (others may be None)
+    check.computed = any(sub is not None for _k, sub, *_ in plan)  # labels computed here
     return check

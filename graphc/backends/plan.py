@@ -23,6 +23,7 @@ import numpy as np
 from ..ir import Graph, LoweringError, Node, ops
 from ..ir import array_ops as A
 from ..ir import conv_ops as C
+from ..ir.extent import Extent, slice_indices
 from ..ir.primitive import Primitive
 from ..ir.shapes import array_consumers
 from .common import NP_DTYPES
@@ -150,8 +151,11 @@ def _view_op(node: Node, v: View) -> View | None:
             if axis < len(entries):
                 e = entries[axis]
                 if isinstance(e, slice):
-                    start, _stop, step = e.indices(d)
-                    n = len(range(d)[e])
+                    start, stop, step = slice_indices(e, d)
+                    if isinstance(d, Extent) and step == 1:   # a run-time size
+                        n = stop - start if stop > start else 0
+                    else:
+                        n = len(range(d)[e])
                     if n:
                         offset += start * s
                     shape.append(n)
@@ -437,9 +441,11 @@ class Plan:
                 axis = dict(n.params)["axis"]
                 start = 0
                 for a in self._concat_pieces(n):
-                    width = a.shape[axis]
-                    idx = ", ".join([":"] * axis + [f"{start}:{start + width}"])
-                    region = _view_op(_FakeIndex(idx), home)
+                    width = a.shape[axis]   # home[..., start:start + width] (axis)
+                    shape = list(home.shape)
+                    shape[axis] = width
+                    region = View(home.buf, home.offset + start * home.strides[axis],
+                                  tuple(shape), home.strides, home.dtype, home.base)
                     self._add_loop(a.shape, [Out(a, region, "store")])
                     start += width
             elif kind == "unslice":
@@ -700,7 +706,7 @@ class Ctx:
             e = entries[d] if d < len(entries) else slice(None)
             ld, ls = self.loop_dim(d), self.loop_shift(d)
             if isinstance(e, slice):
-                lo, hi, _ = e.indices(size)
+                lo, hi, _ = slice_indices(e, size)
                 hi = max(hi, lo)
                 dims.append(ld)
                 shift.append(ls + lo)

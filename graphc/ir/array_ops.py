@@ -50,6 +50,7 @@ from . import ops
 from .errors import InputError, NotDifferentiableError, ShapeError
 from .node import Node
 from .primitive import Primitive, apply, broadcast_shapes, register
+from .extent import Extent
 from .shapes import check_dim, dim_add, format_shape, is_concrete
 
 _py_sum = builtins.sum
@@ -542,6 +543,13 @@ def _reshape_canon(x, shape, **_):
 def _same_size(a: tuple, b: tuple) -> bool:
     """True when shapes ``a`` and ``b`` have the same number of entries (symbolic
     dimensions must match as factors)."""
+    if any(isinstance(d, Extent) for d in (*a, *b)):   # sizes known at run time
+        na = nb = 1
+        for d in a:
+            na = na * d
+        for d in b:
+            nb = nb * d
+        return na == nb   # (a guard unless equal as polynomials)
     ia = int(np.prod([d for d in a if isinstance(d, int)], dtype=np.int64))
     ib = int(np.prod([d for d in b if isinstance(d, int)], dtype=np.int64))
     sa = sorted(d for d in a if not isinstance(d, int))
@@ -855,6 +863,14 @@ def _slice_dim(d, s: slice, axis: int):
     for a concrete ``d``; for a symbolic one see :func:`slice_piece`."""
     if isinstance(d, int):
         return len(range(d)[s])
+    if isinstance(d, Extent):   # a size known at run time: exact where d >= least
+        try:
+            size, least = slice_piece(d, s, axis)
+        except ShapeError:
+            size, least = None, None
+        if size is not None and d >= least:   # (a guard)
+            return size
+        return len(range(int(d))[s])
     return slice_piece(d, s, axis)[0]
 
 
@@ -886,7 +902,7 @@ def _getitem_shape(x, *, index, **_):
     for axis, (e, d) in enumerate(zip(entries, shape)):
         if isinstance(e, slice):
             out.append(_slice_dim(d, e, axis))
-        elif isinstance(d, int) and not -d <= e < d:
+        elif isinstance(d, (int, Extent)) and not -d <= e < d:
             raise ShapeError(f"index {e} is out of bounds for axis {axis} of size {d} "
                              f"(shape {format_shape(shape)})")
     return tuple(out) + tuple(shape[len(entries):])

@@ -29,6 +29,8 @@ from .errors import GraphcError, ShapeError
 if TYPE_CHECKING:  # pragma: no cover
     from .primitive import Primitive
 
+from .extent import Extent
+
 DTYPES = ("float64", "float32")
 """The dtypes a node may have. float64 is the default everywhere."""
 
@@ -52,6 +54,8 @@ def stable_repr(value: Any) -> str:
         return "(" + ",".join(stable_repr(v) for v in value) + ")"
     if value is None:
         return "N"
+    if isinstance(value, Extent):   # a size known at run time: by its expression
+        return f"e{value.epoch}:{value.key_text()}"
     raise TypeError(f"unsupported node parameter {value!r} of type {type(value).__name__}")
 
 

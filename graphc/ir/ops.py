@@ -22,6 +22,7 @@ from numbers import Real
 import numpy as np
 
 from .errors import ShapeError
+from .extent import Extent
 from .node import Node
 from .primitive import Primitive, apply, leaf, register
 
@@ -49,7 +50,11 @@ def variable(name: str, dtype: str = "float64", shape: tuple = ()) -> Node:
 
 
 def const(value: float, dtype: str = "float64", shape: tuple = ()) -> Node:
-    """A constant node of the given float value (stored as a Python float)."""
+    """A constant node of the given float value (stored as a Python float), or of the
+    value of a size known only at run time (an :class:`~.extent.Extent`, when a backend
+    compiles code for every batch size: ``mean``'s ``1/N``)."""
+    if isinstance(value, Extent):
+        return leaf(const_p, {"value": value}, dtype, shape)
     v = float(value)
     if dtype == "float32":
         v = float(np.float32(v))

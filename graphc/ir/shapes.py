@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from .errors import InputError, ShapeError
+from .extent import Extent
 
 _TERM = re.compile(r"([+-]?)(?:(\d+)\*)?([A-Za-z_][A-Za-z0-9_]*)|([+-]?)(\d+)")
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -45,6 +46,8 @@ def check_dim(d: Any, what: str = "dimension") -> int | str:
     """
     if isinstance(d, bool):
         raise ShapeError(f"{what} {d!r} is not a size")
+    if isinstance(d, Extent):   # a size known at run time (code generation)
+        return d
     if isinstance(d, int) or (hasattr(d, "__index__") and not isinstance(d, str)):
         d = int(d)
         if d < 0:
@@ -104,6 +107,8 @@ def _linear(d: int | str) -> tuple[dict[str, int], int]:
 
 def dim_add(a: int | str, b: int | str, sign: int = 1) -> int | str:
     """``a + sign*b`` for dimensions (canonical form; an int when no symbol remains)."""
+    if isinstance(a, Extent) or isinstance(b, Extent):   # sizes known at run time
+        return a + sign * b
     ca, ka = _linear(a)
     cb, kb = _linear(b)
     for name, c in cb.items():
@@ -130,9 +135,14 @@ def eval_dim(d: int | str, env: Mapping[str, int | str]) -> int | str:
     Raises:
         ShapeError: a symbol that ``env`` does not bind.
     """
-    if isinstance(d, int):
+    if isinstance(d, (int, Extent)):
         return d
     coeffs, const = _parse(d)
+    if any(isinstance(env.get(name), Extent) for name, _ in coeffs):
+        value = const   # sizes known at run time: an extent
+        for name, c in coeffs:
+            value = value + c * env[name]
+        return value
     total: dict[str, int] = {}
     for name, c in coeffs:
         try:
@@ -152,8 +162,9 @@ def eval_shape(shape: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
 
 
 def is_concrete(shape: Sequence) -> bool:
-    """True when every dimension is an int."""
-    return all(isinstance(d, int) for d in shape)
+    """True when every dimension is an int (or an :class:`~.extent.Extent`, a size
+    known at run time)."""
+    return all(isinstance(d, (int, Extent)) for d in shape)
 
 
 def format_shape(shape: Sequence) -> str:
@@ -340,8 +351,9 @@ def concrete_shapes(graph, env: Mapping[str, int]) -> dict[int, tuple[int, ...]]
                 + (f" ({note})" if note else ""))
         shapes[id(n)] = s
         stubs[id(n)] = _Stub(s, n.dtype)
-    with _shape_lock:
-        per_graph[key] = shapes
+    if not any(isinstance(v, Extent) for v in env.values()):   # (one compilation's)
+        with _shape_lock:
+            per_graph[key] = shapes
     return shapes
 
 
@@ -382,8 +394,10 @@ def specialize(graph, env: Mapping[str, int], decomposes, is_view):
         if prim is A.size_p:
             size = 1
             for a in params["axis"]:
-                size *= int(args[0].shape[a])
-            return ops.const(float(size), result_dtype(args))
+                size = size * args[0].shape[a]
+            # a size known at run time stays an extent: a constant of run-time value
+            return ops.const(size if isinstance(size, Extent) else float(size),
+                             result_dtype(args))
         if args and args[0].is_const and (is_view(prim) or (prim is A.unslice_p and
                                                             args[0].value == 0.0)):
             node = apply(prim, *args, **params)

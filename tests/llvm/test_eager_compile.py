@@ -25,7 +25,10 @@ def test_shapes_compile_the_array_program_before_the_first_call(threads):
     assert _programs(k) == 1            # the call found the program compiled above
     want = (1 - np.tanh(W @ x) ** 2) @ x.T
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
-    k(W, x[:, :7])                      # another N: compiled on that call
+    np.testing.assert_allclose(k(W, x[:, :7]), (1 - np.tanh(W @ x[:, :7]) ** 2) @ x[:, :7].T,
+                               rtol=1e-13, atol=1e-13)
+    assert _programs(k) == 1            # another N: the same program (sizes at run time)
+    k(W, x[:, :1])                      # N = 1 breaks a guard (a size-1 axis broadcasts)
     assert _programs(k) == 2
 
 

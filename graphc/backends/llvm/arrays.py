@@ -1,9 +1,14 @@
 """LLVM lowering of array graphs: fused loop nests, BLAS matrix products, strided views.
 
-An *array graph* (:func:`graphc.ir.shapes.is_array_graph`) is compiled once per binding
-of its symbolic dimensions (``B = 32``...), so every shape, stride and trip count is a
-constant in the machine code. One call runs one compiled function, ``kernel``, that
-executes a *plan* built in four steps:
+An *array graph* (:func:`graphc.ir.shapes.is_array_graph`) is compiled once for every
+binding of its symbolic dimensions that behaves like the first (:func:`build_generic_program`):
+sizes are :class:`~graphc.ir.extent.Extent` values while planning and generating code,
+so trip counts, strides, workspace offsets and SIMD tails that depend on ``B`` are
+computed at run time from a sizes buffer (the kernel's input after the workspace), and
+every decision taken on a size is a guard under which the program is reused. Graphs
+with a site that needs constant sizes are compiled once per binding
+(:func:`build_program`: every shape, stride and trip count a constant). One call runs
+one compiled function, ``kernel``, that executes a *plan* built in four steps:
 
 1. **Specialise** (:func:`specialize`): rebuild the graph with concrete shapes, expand
    the ops that have no direct lowering through their records' ``decompose``
@@ -49,8 +54,10 @@ of :mod:`.jit` per graph and binding, and on disk by the hash of its LLVM IR (se
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -61,7 +68,8 @@ from llvmlite import ir
 
 from ...ir import Graph, GraphcError, LoweringError
 from ...ir import array_ops as A
-from ...ir.shapes import env_key, is_array_graph
+from ...ir.extent import Extent, estimate, evaluate
+from ...ir.shapes import concrete_shapes, env_key, is_array_graph
 from ...ir.shapes import specialize as shared_specialize
 from ..common import NP_DTYPES, bind_array_inputs
 from ..plan import IDENTITY, REDUCTIONS, VIEW_OPS, contiguous_strides, element_cost, prod
@@ -121,6 +129,12 @@ def specialize(graph: Graph, env: dict[str, int]) -> Graph:
         g = shared_specialize(graph, env, lambda p, _: p.llvm == A.LLVM_DECOMPOSE,
                               lambda p: p in VIEW_OPS)
     return g
+
+
+RUNTIME_SIZES = True
+"""Whether array graphs with symbolic dimensions are compiled once for every binding
+that satisfies the guards of the first (:func:`build_generic_program`: sizes read at
+run time) rather than once per binding."""
 
 
 LOOPS = True
@@ -238,8 +252,9 @@ class StepInfo:
 
 class _Codegen:
     def __init__(self, plan: Plan, n_in: int, n_out: int, level: str, use_blas: bool,
-                 parallel: bool = False):
+                 parallel: bool = False, symbols: Sequence[str] = ()):
         self.s = plan
+        self.symbols = tuple(symbols)   # sizes known at run time, in the sizes buffer
         self.module = ir.Module(name="graphc_arrays")
         dtype = "float64" if any(n.dtype == "float64" for n in plan.graph.nodes) else "float32"
         self.dtype = dtype
@@ -253,6 +268,7 @@ class _Codegen:
         self._split: tuple | None = None  # (start, end) IR values of a step function
         self.b = ir.IRBuilder()
         self.e = Emitter(self.module, self.b, self.width, self.veclib, const_div=False)
+        self.e.runtime_int = self._runtime
         self._subs: dict[int, ir.Function] = {}  # sub-plan id -> its body function
         self._begin("kernel")
 
@@ -273,13 +289,91 @@ class _Codegen:
         _, _, ins, outs = fn.args
         self.bufs: dict[tuple, ir.Value] = {}
         for k in range(self.n_in + 1):
-            slot = b.gep(ins, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR)
+            slot = b.gep(ins, [self.i64(k)], inbounds=True, source_etype=PTR)
             self.bufs[("in", k)] = b.load(slot, typ=PTR, name=f"in{k}")
         for j in range(self.n_out):
-            slot = b.gep(outs, [ir.Constant(I64, j)], inbounds=True, source_etype=PTR)
+            slot = b.gep(outs, [self.i64(j)], inbounds=True, source_etype=PTR)
             self.bufs[("out", j)] = b.load(slot, typ=PTR, name=f"out{j}")
         self.work = self.bufs[("in", self.n_in)]
         self.allocas: dict[str, ir.Value] = {}
+        self._sizes: dict[str, ir.Value] | None = None
+        if self.symbols and not name.startswith("body"):
+            # inputs[n_in + 1]: the run-time sizes (int64, in the order of ``symbols``)
+            slot = b.gep(ins, [ir.Constant(I64, self.n_in + 1)], inbounds=True,
+                         source_etype=PTR)
+            sizes = b.load(slot, typ=PTR, name="sizes")
+            self._sizes = {}
+            for k, sym in enumerate(self.symbols):
+                p = b.gep(sizes, [ir.Constant(I64, k)], inbounds=True, source_etype=I64)
+                self._sizes[sym] = b.load(p, typ=I64, name=f"size_{sym}")
+        self._rt: dict = {}   # run-time sizes and tail masks of this function
+
+    def i64(self, x) -> ir.Value:
+        """An int (a constant) or an :class:`~graphc.ir.extent.Extent` (computed at
+        run time from the sizes buffer) as an ``i64`` value."""
+        if isinstance(x, Extent):
+            return self._runtime(x)
+        if isinstance(x, ir.Value):
+            return x
+        return ir.Constant(I64, x)
+
+    @contextlib.contextmanager
+    def _at_entry(self):
+        """Position the builder at the end of the entry block (before its terminator),
+        then back where it was, even when that is the entry block itself."""
+        b = self.b
+        old = b.block
+        entry = self.fn.entry_basic_block
+        term = entry.terminator
+        if term is not None:
+            b.position_before(term)
+        else:
+            b.position_at_end(entry)
+        try:
+            yield
+        finally:
+            if old is entry and entry.terminator is not None:
+                b.position_before(entry.terminator)
+            else:
+                b.position_at_end(old)
+
+    def _runtime(self, x: Extent) -> ir.Value:
+        """The ``i64`` value of an extent, computed once per function in its entry block
+        from the run-time sizes."""
+        key = x.key_text()
+        v = self._rt.get(key)
+        if v is not None:
+            return v
+        if self._sizes is None:
+            raise LoweringError(f"a size known only at run time ({x}) in a function "
+                                "without the sizes buffer")
+        b = self.b
+        nums = {id(a): self._runtime(a.num) for m in x.poly for a in m
+                if not isinstance(a, str)}   # (before: each positions the builder)
+        with self._at_entry():
+            total = None
+            for mono, coef in sorted(x.poly.items(), key=lambda mc: repr(mc[0])):
+                term = None
+                for atom in mono:
+                    if isinstance(atom, str):
+                        a = self._sizes[atom]
+                    else:
+                        # Python's floor division and remainder (sdiv truncates)
+                        num = nums[id(atom)]
+                        d = ir.Constant(I64, atom.den)
+                        q, r = b.sdiv(num, d), b.srem(num, d)
+                        neg = b.icmp_signed("<", r, ir.Constant(I64, 0))
+                        a = b.select(neg, b.sub(q, ir.Constant(I64, 1)), q) \
+                            if atom.op == "//" else b.select(neg, b.add(r, d), r)
+                    term = a if term is None else b.mul(term, a)
+                if term is None:
+                    term = ir.Constant(I64, coef)
+                elif coef != 1:
+                    term = b.mul(term, ir.Constant(I64, coef))
+                total = term if total is None else b.add(total, term)
+            v = total if total is not None else ir.Constant(I64, 0)
+        self._rt[key] = v
+        return v
 
     # -- helpers -------------------------------------------------------------------------
     def base_ptr(self, v: View) -> ir.Value:
@@ -288,8 +382,9 @@ class _Codegen:
             key = buf
             p = self.bufs.get(key)
             if p is None:
+                off = self.i64(buf[1])   # (a run-time offset is computed in the entry)
                 with self.b.goto_entry_block():
-                    p = self.b.gep(self.work, [ir.Constant(I64, buf[1])], inbounds=True,
+                    p = self.b.gep(self.work, [off], inbounds=True,
                                    source_etype=ir.IntType(8))
                 self.bufs[key] = p
             return p
@@ -315,28 +410,41 @@ class _Codegen:
         and every loop inside the body function of a loop or branch (``body<k>``), tags
         the loop ``llvm.loop.unroll.disable`` (see :meth:`no_unroll`)."""
         b = self.b
+        runtime = isinstance(n, (Extent, ir.Value))   # a run-time trip count, maybe 0
         pre = b.block
         loop = self.fn.append_basic_block(name)
         after = self.fn.append_basic_block(name + "_end")
-        b.branch(loop)
+        if runtime:
+            b.cbranch(b.icmp_signed(">", self.i64(n), self.i64(0)), loop, after)
+        else:
+            b.branch(loop)
         b.position_at_end(loop)
         i = b.phi(I64, name=name + "_i")
-        i.add_incoming(ir.Constant(I64, 0), pre)
+        i.add_incoming(self.i64(0), pre)
         phis = []
         for c in carried:
             p = b.phi(c.type)
             p.add_incoming(c, pre)
             phis.append(p)
         new = body(i, list(phis))
-        nxt = b.add(i, ir.Constant(I64, 1), flags=("nsw",))
+        nxt = b.add(i, self.i64(1), flags=("nsw",))
         end_block = b.block
         i.add_incoming(nxt, end_block)
         for p, v in zip(phis, new):
             p.add_incoming(v, end_block)
-        br = b.cbranch(b.icmp_signed("<", nxt, ir.Constant(I64, n)), loop, after)
-        if not unroll or (n > BODY_UNROLL_MAX and self.fn.name.startswith("body")):
+        br = b.cbranch(b.icmp_signed("<", nxt, self.i64(n)), loop, after)
+        if not unroll or (self.fn.name.startswith("body") and not isinstance(n, ir.Value)
+                          and n > BODY_UNROLL_MAX):
             br.set_metadata("llvm.loop", self.no_unroll())
         b.position_at_end(after)
+        if runtime and carried:   # the values after zero or more trips
+            out = []
+            for c, v in zip(carried, new):
+                p = b.phi(c.type)
+                p.add_incoming(c, pre)
+                p.add_incoming(v, end_block)
+                out.append(p)
+            return out
         return list(new)
 
     def no_unroll(self) -> ir.MDValue:
@@ -370,7 +478,7 @@ class _Codegen:
         i = b.phi(I64, name=name + "_i")
         i.add_incoming(lo, pre)
         body(i)
-        nxt = b.add(i, ir.Constant(I64, 1), flags=("nsw",))
+        nxt = b.add(i, self.i64(1), flags=("nsw",))
         i.add_incoming(nxt, b.block)
         b.cbranch(b.icmp_signed("<", nxt, hi), loop, after)
         b.position_at_end(after)
@@ -378,22 +486,31 @@ class _Codegen:
     def fill(self, v: View, value: float) -> None:
         """Store ``value`` into every element of the contiguous view ``v``."""
         n = prod(v.shape)
-        if n == 0:
-            return
         ety = float_type(v.dtype)
         W = self.width
-        full, tail = divmod(n, W)
         c = ir.Constant(ir.VectorType(ety, W), [ir.Constant(ety, value)] * W)
         b = self.b
+        if isinstance(n, Extent):   # a run-time size: blocks, then single elements
+            def block(i):
+                idx = b.add(b.mul(i, self.i64(W)), self.i64(v.offset))
+                b.store(c, self.addr(v, idx)).align = 8 if v.dtype == "float64" else 4
+            self.range_loop(self.i64(0), self.i64(n // W), "fill", block)
+            self.range_loop(self.i64(n // W * W), self.i64(n), "fill_tail",
+                            lambda i: b.store(ir.Constant(ety, value), self.addr(
+                                v, b.add(i, self.i64(v.offset)))))
+            return
+        if n == 0:
+            return
+        full, tail = divmod(n, W)
         if full:
             def body(i, _):
-                idx = b.add(b.mul(i, ir.Constant(I64, W)), ir.Constant(I64, v.offset))
+                idx = b.add(b.mul(i, self.i64(W)), self.i64(v.offset))
                 st = b.store(c, self.addr(v, idx))
                 st.align = 8 if v.dtype == "float64" else 4
                 return []
             self.counted_loop(full, "fill", body)
         for t in range(tail):
-            b.store(ir.Constant(ety, value), self.addr(v, ir.Constant(I64, v.offset + full * W + t)))
+            b.store(ir.Constant(ety, value), self.addr(v, self.i64(v.offset + full * W + t)))
 
     # -- loops --------------------------------------------------------------------------
     def emit(self) -> ir.Module:
@@ -444,7 +561,7 @@ class _Codegen:
                 self.fill(view, value)
         elif st.inits:  # step<k>(-1, -1): the fills only (see StepInfo)
             with self.b.if_then(self.b.icmp_signed("<", self._split[0],
-                                                   ir.Constant(I64, 0))):
+                                                   self.i64(0))):
                 for view, value in st.inits:
                     self.fill(view, value)
         S = st.shape if st.shape else (1,)
@@ -491,7 +608,7 @@ class _Codegen:
         if self._split is None:
             self.steps.append(self._step_info(st, shape, strides, dest_acc, body, leaves,
                                               contexts))
-        base = [ir.Constant(I64, off) for off in offsets0]
+        base = [self.i64(off) for off in offsets0]
         self._outer(ctx, 0, base)
 
     def _step_info(self, st: LoopNest, shape: tuple, strides: list, dest_acc: list, body,
@@ -512,7 +629,9 @@ class _Codegen:
             units = shape[0]
         per_elem = 0.4 * (len(leaves) + len(st.outs)) + \
             sum(element_cost(n.prim) for n, _c in body if n.args)
-        return StepInfo(units, per_elem * prod(shape) / max(units, 1), bool(st.inits))
+        # (a cost estimate: planning sizes, no guard)
+        return StepInfo(units, per_elem * estimate(prod(shape)) / max(estimate(units), 1),
+                        bool(st.inits))
 
     @staticmethod
     def _leaf_access(view: View, mapping, c: "Ctx", shape: tuple) -> tuple[tuple, int]:
@@ -580,16 +699,16 @@ class _Codegen:
             if level == first_red - 1 and rows > 1 and not (level == 0 and self._split):
                 # a tile of `rows` rows of this level share each pass of the reductions
                 def tile_rows(i0, count):
-                    return [self._advance(base, b.add(i0, ir.Constant(I64, r)), strides, level)
+                    return [self._advance(base, b.add(i0, self.i64(r)), strides, level)
                             for r in range(count)]
                 groups, rest = divmod(shape[level], rows)
 
                 def body(i, _=None):
-                    self._inner_blocked(ctx, tile_rows(b.mul(i, ir.Constant(I64, rows)), rows))
+                    self._inner_blocked(ctx, tile_rows(b.mul(i, self.i64(rows)), rows))
                     return []
                 self.counted_loop(groups, f"d{level}", body)
                 if rest:
-                    self._inner_blocked(ctx, tile_rows(ir.Constant(I64, groups * rows), rest))
+                    self._inner_blocked(ctx, tile_rows(self.i64(groups * rows), rest))
                 return
 
         def body(i, _=None):
@@ -616,35 +735,52 @@ class _Codegen:
         lo_blk, hi_blk = 0, full
         inner_conds = [(lo, hi) for d, a in ctx.dim_acc.items() if ctx.strides[a][-1] == 1
                        for c in ctx.contexts for dd, lo, hi in c.conds if dd == d]
-        for lo, hi in inner_conds:
-            lo_blk = max(lo_blk, -(-lo // W))
-            hi_blk = min(hi_blk, hi // W)
-        if not inner_conds or hi_blk <= lo_blk:
-            segments = [(0, full, False)]
+        if inner_conds and any(isinstance(v, Extent) for v in (full, *sum(inner_conds, ()))):
+            # run-time sizes: the interior's block range computed at run time (clamped
+            # to 0 <= lo_blk <= hi_blk <= full)
+            def pick(cmp, u, v):
+                return b.select(b.icmp_signed(cmp, u, v), u, v)
+            lo_v, hi_v, full_v = self.i64(0), self.i64(full), self.i64(full)
+            for lo, hi in inner_conds:
+                lo_v = pick(">", self.i64(-(-lo // W)), lo_v)
+                hi_v = pick("<", self.i64(hi // W), hi_v)
+            lo_v = pick("<", lo_v, full_v)
+            hi_v = pick(">", hi_v, lo_v)
+            segments = [(0, lo_v, False), (lo_v, hi_v, True), (hi_v, full, False)]
+        elif inner_conds:
+            for lo, hi in inner_conds:
+                lo_blk = max(lo_blk, -(-lo // W))
+                hi_blk = min(hi_blk, hi // W)
+            segments = [(0, full, False)] if hi_blk <= lo_blk else \
+                [(0, lo_blk, False), (lo_blk, hi_blk, True), (hi_blk, full, False)]
         else:
-            segments = [(0, lo_blk, False), (lo_blk, hi_blk, True), (hi_blk, full, False)]
+            segments = [(0, full, False)]
         if self._split is not None and len(ctx.shape) == 1:  # this thread's blocks
             start, end = self._split
-            if full:
-                hi = b.select(b.icmp_signed("<", end, ir.Constant(I64, full)), end,
-                              ir.Constant(I64, full))
+            if isinstance(full, Extent) or full:
+                hi = b.select(b.icmp_signed("<", end, self.i64(full)), end,
+                              self.i64(full))
                 self.range_loop(start, hi, "v", lambda i: self._block(
-                    ctx, base, b.mul(i, ir.Constant(I64, W)), None, {}))
-            if tail:
-                with b.if_then(b.icmp_signed(">", end, ir.Constant(I64, full))):
-                    self._block(ctx, base, ir.Constant(I64, full * W), tail, {})
+                    ctx, base, b.mul(i, self.i64(W)), None, {}))
+            if isinstance(tail, Extent) or tail:
+                with b.if_then(b.icmp_signed(">", end, self.i64(full))):
+                    self._block(ctx, base, self.i64(full * W), tail, {})
             return
         for first, last, interior in segments:
-            if last <= first:
-                continue
+            if isinstance(first, ir.Value) or isinstance(last, ir.Value):
+                trips = b.sub(self.i64(last), self.i64(first))
+            else:
+                trips = last - first
+                if not isinstance(trips, Extent) and trips <= 0:
+                    continue   # (a run-time trip count may be zero: counted_loop checks)
 
             def body(i, carried, first=first, interior=interior):
-                idx = b.mul(b.add(i, ir.Constant(I64, first)), ir.Constant(I64, W))
+                idx = b.mul(b.add(i, self.i64(first)), self.i64(W))
                 return self._block(ctx, base, idx, None, dict(zip(acc_outs, carried)),
                                    interior)
-            accs = self.counted_loop(last - first, "v", body, accs)
-        if tail:
-            accs = self._block(ctx, base, ir.Constant(I64, full * W), tail,
+            accs = self.counted_loop(trips, "v", body, accs)
+        if isinstance(tail, Extent) or tail:   # a run-time tail may be 0: no lane
+            accs = self._block(ctx, base, self.i64(full * W), tail,
                                dict(zip(acc_outs, accs)))
         for j, acc in zip(acc_outs, accs):
             o = st.outs[j]
@@ -664,7 +800,7 @@ class _Codegen:
             if not s:
                 out.append(off)
                 continue
-            step = b.mul(i, ir.Constant(I64, s))
+            step = b.mul(i, self.i64(s))
             out.append(step if off is None else b.add(off, step))
         return out
 
@@ -716,17 +852,30 @@ class _Codegen:
 
         per = max(1, REGISTER_TILE // len(rows))
         groups, rest = divmod(full, per)
+        if isinstance(full, Extent):   # run-time sizes: tiles, single blocks, the tail
+            def body(i, _):
+                i0 = b.mul(i, self.i64(per * W))
+                tile([(b.add(i0, self.i64(k * W)), None) for k in range(per)])
+                return []
+            self.counted_loop(groups, "vb", body)
+
+            def single(i, _):
+                tile([(b.mul(b.add(i, self.i64(groups * per)), self.i64(W)), None)])
+                return []
+            self.counted_loop(rest, "vs", single)
+            tile([(self.i64(full * W), tail)])
+            return
         if groups and (rest or tail or groups > 1):
             def body(i, _):
-                i0 = b.mul(i, ir.Constant(I64, per * W))
-                tile([(b.add(i0, ir.Constant(I64, k * W)), None) for k in range(per)])
+                i0 = b.mul(i, self.i64(per * W))
+                tile([(b.add(i0, self.i64(k * W)), None) for k in range(per)])
                 return []
             self.counted_loop(groups, "vb", body)
         elif groups:
-            tile([(ir.Constant(I64, k * W), None) for k in range(per)])
-        last = [(ir.Constant(I64, (groups * per + k) * W), None) for k in range(rest)]
+            tile([(self.i64(k * W), None) for k in range(per)])
+        last = [(self.i64((groups * per + k) * W), None) for k in range(rest)]
         if tail:
-            last.append((ir.Constant(I64, full * W), tail))
+            last.append((self.i64(full * W), tail))
         if last:
             tile(last)
 
@@ -734,7 +883,17 @@ class _Codegen:
         ety = float_type(dtype)
         return ir.Constant(ir.VectorType(ety, self.width), [ir.Constant(ety, value)] * self.width)
 
-    def _mask(self, tail: int) -> ir.Value:
+    def _mask(self, tail) -> ir.Value:
+        """Lanes ``0 .. tail-1`` of a block (``tail`` an int or a run-time extent)."""
+        if isinstance(tail, Extent):   # computed once per function, in its entry
+            key = ("mask", tail.key_text())
+            m = self._rt.get(key)
+            if m is None:
+                t = self._runtime(tail)
+                with self._at_entry():
+                    lanes = ir.Constant(ir.VectorType(I64, self.width), list(range(self.width)))
+                    m = self._rt[key] = self.b.icmp_signed("<", lanes, self.splat(t))
+            return m
         return ir.Constant(ir.VectorType(I1, self.width),
                            [ir.Constant(I1, 1 if l < tail else 0) for l in range(self.width)])
 
@@ -764,11 +923,11 @@ class _Codegen:
         W = self.width
         ety = float_type(view.dtype)
         vty = ir.VectorType(ety, W)
-        zero = ir.Constant(I64, 0)
+        zero = self.i64(0)
         if stride == 0:
             index = off if ok is None else b.select(ok, off, zero)
             return self.splat(b.load(self.addr(view, index), typ=ety))
-        start = b.add(off, b.mul(idx, ir.Constant(I64, stride))) if stride != 1 else b.add(off, idx)
+        start = b.add(off, b.mul(idx, self.i64(stride))) if stride != 1 else b.add(off, idx)
         if stride == 1:
             m = mask if mask is not None else (self._mask(tail) if tail is not None else None)
             # a masked block may start before the array: no inbounds promise there
@@ -785,14 +944,17 @@ class _Codegen:
                                m, self._const_vec(view.dtype, 1.0)])
         if stride == -1 and tail is None and mask is None and ok is None:
             # a reversed run (np.flip, x[::-1]): one vector load and a lane reversal
-            p = self.addr(view, b.sub(start, ir.Constant(I64, W - 1)), inbounds=False)
+            p = self.addr(view, b.sub(start, self.i64(W - 1)), inbounds=False)
             ld = b.load(p, typ=vty)
             ld.align = 8 if view.dtype == "float64" else 4
             return b.shuffle_vector(ld, ir.Constant(vty, ir.Undefined), ir.Constant(
                 ir.VectorType(I32, W), list(range(W - 1, -1, -1))))
         out = self._const_vec(view.dtype, 1.0)
+        if isinstance(tail, Extent):   # a run-time tail: every lane, masked
+            t = self._mask(tail)
+            mask, tail = (t if mask is None else b.and_(mask, t)), None
         for lane in range(W if tail is None else tail):
-            index = b.add(start, ir.Constant(I64, lane * stride))
+            index = b.add(start, self.i64(lane * stride))
             if mask is not None:
                 index = b.select(b.extract_element(mask, ir.Constant(I32, lane)), index, zero)
             p = self.addr(view, index)
@@ -807,7 +969,7 @@ class _Codegen:
         vty = ir.VectorType(ety, W)
         if value.type != vty:
             value = b.fptrunc(value, vty) if view.dtype == "float32" else b.fpext(value, vty)
-        start = b.add(off, b.mul(idx, ir.Constant(I64, stride))) if stride != 1 else b.add(off, idx)
+        start = b.add(off, b.mul(idx, self.i64(stride))) if stride != 1 else b.add(off, idx)
         if stride == 1:
             p = self.addr(view, start)
             if tail is None:
@@ -819,8 +981,15 @@ class _Codegen:
             b.call(fn, [value, p, ir.Constant(I32, 8 if view.dtype == "float64" else 4),
                         self._mask(tail)])
             return
+        if isinstance(tail, Extent):   # a run-time tail: lanes below it, one by one
+            t = self._runtime(tail)
+            for lane in range(W):
+                with b.if_then(b.icmp_signed("<", self.i64(lane), t)):
+                    p = self.addr(view, b.add(start, self.i64(lane * stride)))
+                    b.store(b.extract_element(value, ir.Constant(I32, lane)), p)
+            return
         for lane in range(W if tail is None else tail):
-            p = self.addr(view, b.add(start, ir.Constant(I64, lane * stride)))
+            p = self.addr(view, b.add(start, self.i64(lane * stride)))
             b.store(b.extract_element(value, ir.Constant(I32, lane)), p)
 
     def _block(self, ctx: "_LoopCtx", base: list, idx: ir.Value, tail, accs: dict,
@@ -847,13 +1016,13 @@ class _Codegen:
                     if interior:
                         continue
                     pos = b.add(self.splat(idx), lane_ids)
-                    m = b.and_(b.icmp_signed(">=", pos, self.splat(ir.Constant(I64, lo))),
-                               b.icmp_signed("<", pos, self.splat(ir.Constant(I64, hi))))
+                    m = b.and_(b.icmp_signed(">=", pos, self.splat(self.i64(lo))),
+                               b.icmp_signed("<", pos, self.splat(self.i64(hi))))
                     lanes = m if lanes is None else b.and_(lanes, m)
                 else:
                     i = base[a]
-                    m = b.and_(b.icmp_signed(">=", i, ir.Constant(I64, lo)),
-                               b.icmp_signed("<", i, ir.Constant(I64, hi)))
+                    m = b.and_(b.icmp_signed(">=", i, self.i64(lo)),
+                               b.icmp_signed("<", i, self.i64(hi)))
                     ok = m if ok is None else b.and_(ok, m)
             masks[c.key] = (ok, lanes)
             return ok, lanes
@@ -898,7 +1067,7 @@ class _Codegen:
                 pos = self.splat(base[a])
                 if s:
                     pos = b.add(pos, b.mul(b.add(self.splat(idx), lane_ids),
-                                           self.splat(ir.Constant(I64, s))))
+                                           self.splat(self.i64(s))))
                 posf = b.sitofp(pos, lab.type)
                 values[key] = b.select(b.fcmp_ordered("==", lab, posf), e.const(ty, 1.0),
                                        e.const(ty, 0.0))
@@ -969,7 +1138,7 @@ class _Codegen:
 
     def _ptr(self, view: View, elem: ir.Value) -> ir.Value:
         """Pointer to element ``view.offset + elem`` of ``view``'s buffer."""
-        return self.addr(view, self.b.add(ir.Constant(I64, view.offset), elem))
+        return self.addr(view, self.b.add(self.i64(view.offset), elem))
 
     def _call_sub(self, fn: ir.Function, plan: Plan, name: str, ins: list, outs: list,
                   work_off: int) -> None:
@@ -983,13 +1152,13 @@ class _Codegen:
                 pout = b.alloca(PTR, size=ir.Constant(I32, max(1, len(outs))),
                                 name=name + "_out")
             self.allocas[name + "_in"], self.allocas[name + "_out"] = pin, pout
-        work = b.gep(self.work, [ir.Constant(I64, work_off)], inbounds=True,
+        work = b.gep(self.work, [self.i64(work_off)], inbounds=True,
                      source_etype=ir.IntType(8))
         for k, p in enumerate(list(ins) + [work]):
-            b.store(p, b.gep(pin, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR))
+            b.store(p, b.gep(pin, [self.i64(k)], inbounds=True, source_etype=PTR))
         for k, p in enumerate(outs):
-            b.store(p, b.gep(pout, [ir.Constant(I64, k)], inbounds=True, source_etype=PTR))
-        zero = ir.Constant(I64, 0)
+            b.store(p, b.gep(pout, [self.i64(k)], inbounds=True, source_etype=PTR))
+        zero = self.i64(0)
         b.call(fn, [zero, zero, pin, pout])
 
     def _copy(self, dst: ir.Value, src: ir.Value, entries: int, dtype: str) -> None:
@@ -997,7 +1166,7 @@ class _Codegen:
             return
         nbytes = entries * (8 if dtype == "float64" else 4)
         fn = self.e.function("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
-        self.b.call(fn, [dst, src, ir.Constant(I64, nbytes), ir.Constant(I1, 0)])
+        self.b.call(fn, [dst, src, self.i64(nbytes), ir.Constant(I1, 0)])
 
     def control(self, st: LoopStep) -> None:
         """Emit a :class:`~graphc.backends.plan.LoopStep`: a counted loop (scan), a
@@ -1010,7 +1179,7 @@ class _Codegen:
         self._ncf = getattr(self, "_ncf", 0) + 1
         tag = f"cf{self._ncf}"
         C, dt = st.carry_entries, st.dest.dtype
-        c64 = lambda v: ir.Constant(I64, v)  # noqa: E731
+        c64 = self.i64
         if st.kind == "switch":
             idx = b.load(self._ptr(st.src, c64(0)), typ=float_type(st.src.dtype))
             n = len(fns)
@@ -1110,11 +1279,11 @@ class _Codegen:
                 return
 
             def step(i, _):
-                level(d + 1, [b.add(o, b.mul(i, ir.Constant(I64, st[d])))
+                level(d + 1, [b.add(o, b.mul(i, self.i64(st[d])))
                               for o, st in zip(offs, strides)])
                 return []
             self.counted_loop(shape[d], f"{name}{d}", step)
-        level(0, [ir.Constant(I64, o) for o in offsets])
+        level(0, [self.i64(o) for o in offsets])
 
     def _load_as(self, view: View, off: ir.Value, dtype: str) -> ir.Value:
         v = self.b.load(self.addr(view, off), typ=float_type(view.dtype))
@@ -1128,8 +1297,8 @@ class _Codegen:
         be an integer in ``[-n, n)`` before the run; negative ones count from the end)."""
         b = self.b
         k = b.fptosi(b.load(self.addr(view, off), typ=float_type(view.dtype)), I64)
-        neg = b.icmp_signed("<", k, ir.Constant(I64, 0))
-        return b.select(neg, b.add(k, ir.Constant(I64, n)), k)
+        neg = b.icmp_signed("<", k, self.i64(0))
+        return b.select(neg, b.add(k, self.i64(n)), k)
 
     def index_step(self, st: IndexStep) -> None:
         """Emit an :class:`~graphc.backends.plan.IndexStep`: a gather (one indexed load
@@ -1159,7 +1328,7 @@ class _Codegen:
 
             def body(offs):
                 k = self._wrapped(idx, offs[1], n)
-                xo = b.add(offs[0], b.mul(k, ir.Constant(I64, x.strides[ax])))
+                xo = b.add(offs[0], b.mul(k, self.i64(x.strides[ax])))
                 b.store(self._load_as(x, xo, dt), self.addr(st.dest, offs[2]))
             self._nest(P, strides, offsets, body, "gather")
             return
@@ -1171,7 +1340,7 @@ class _Codegen:
 
         def body(offs):
             k = self._wrapped(idx, offs[1], n)
-            p = self.addr(d_, b.add(offs[0], b.mul(k, ir.Constant(I64, d_.strides[ax]))))
+            p = self.addr(d_, b.add(offs[0], b.mul(k, self.i64(d_.strides[ax]))))
             old = b.load(p, typ=float_type(dt))
             b.store(b.fadd(old, self._load_as(v, offs[2], dt)), p)
         self._nest(P, strides, offsets, body, "scatter")
@@ -1183,7 +1352,7 @@ class _Codegen:
         ety = float_type(dt)
         n = a.shape[-1]
         lead = st.shape
-        c64 = lambda v: ir.Constant(I64, v)  # noqa: E731
+        c64 = self.i64
         one, zero = ir.Constant(ety, 1.0), ir.Constant(ety, 0.0)
         sr, sc = a.strides[-2], a.strides[-1]
         W = st.scratch
@@ -1266,7 +1435,7 @@ class _Codegen:
         n = x.shape[-1]
         if n == 0:
             return
-        c64 = lambda v: ir.Constant(I64, v)  # noqa: E731
+        c64 = self.i64
         xs, ds = x.strides[-1], st.dest.strides[-1]
         self._nsort = getattr(self, "_nsort", 0) + 1
         tag = f"sort{self._nsort}"
@@ -1384,7 +1553,7 @@ class _Codegen:
         if (self.blas_threads and g.m > 1 and g.m * g.n * g.k >= GEMM_BLAS_MIN
                 and _gemm_layout(g.c) == (True, max(1, g.n))):
             per_mac = GEMM_NS_PER_MAC * (0.5 if g.dtype == "float32" else 1.0)
-            return StepInfo(g.m, g.n * g.k * per_mac)
+            return StepInfo(g.m, estimate(g.n * g.k) * per_mac)
         return StepInfo(0, 0.0)
 
     def gemm(self, g: Contraction) -> None:
@@ -1422,16 +1591,17 @@ class _Codegen:
         ptrs = {}
         for key, (ty, v) in vals.items():
             p = self._alloca(f"{key}_{name}", ty)
-            b.store(ir.Constant(ty, v), p)
+            b.store(b.trunc(self.i64(v), I32) if isinstance(v, Extent) else
+                    ir.Constant(ty, v), p)
             ptrs[key] = p
-        a_off = ir.Constant(I64, g.a.offset)
-        c_off = ir.Constant(I64, g.c.offset)
+        a_off = self.i64(g.a.offset)
+        c_off = self.i64(g.c.offset)
         if self._split is not None:  # rows start..end of C: A's rows, C's rows
             start, end = self._split
             b.store(b.trunc(b.sub(end, start), I32), ptrs["n"])
-            a_off = b.add(a_off, b.mul(start, ir.Constant(I64, lda if row_a else 1)))
-            c_off = b.add(c_off, b.mul(start, ir.Constant(I64, max(1, g.n))))
-        pa = self.addr(g.b, ir.Constant(I64, g.b.offset))
+            a_off = b.add(a_off, b.mul(start, self.i64(lda if row_a else 1)))
+            c_off = b.add(c_off, b.mul(start, self.i64(max(1, g.n))))
+        pa = self.addr(g.b, self.i64(g.b.offset))
         pb = self.addr(g.a, a_off)
         pc = self.addr(g.c, c_off)
         fn = self.e.function(f"graphc_{name}", ir.VoidType(), [PTR] * 13)
@@ -1454,18 +1624,18 @@ class _Codegen:
 
         def row(i, _):
             def inner(p, _):
-                a = b.load(self.addr(g.a, b.add(ir.Constant(I64, g.a.offset),
-                                                b.add(b.mul(i, ir.Constant(I64, sar)),
-                                                      b.mul(p, ir.Constant(I64, sac))))),
+                a = b.load(self.addr(g.a, b.add(self.i64(g.a.offset),
+                                                b.add(b.mul(i, self.i64(sar)),
+                                                      b.mul(p, self.i64(sac))))),
                            typ=ety)
 
                 def col(j, _):
-                    pb = self.addr(g.b, b.add(ir.Constant(I64, g.b.offset),
-                                              b.add(b.mul(p, ir.Constant(I64, sbr)),
-                                                    b.mul(j, ir.Constant(I64, sbc)))))
-                    pc = self.addr(g.c, b.add(ir.Constant(I64, g.c.offset),
-                                              b.add(b.mul(i, ir.Constant(I64, scr)),
-                                                    b.mul(j, ir.Constant(I64, scc)))))
+                    pb = self.addr(g.b, b.add(self.i64(g.b.offset),
+                                              b.add(b.mul(p, self.i64(sbr)),
+                                                    b.mul(j, self.i64(sbc)))))
+                    pc = self.addr(g.c, b.add(self.i64(g.c.offset),
+                                              b.add(b.mul(i, self.i64(scr)),
+                                                    b.mul(j, self.i64(scc)))))
                     old = b.load(pc, typ=ety)
                     b.store(b.fadd(old, b.fmul(a, b.load(pb, typ=ety))), pc)
                     return []
@@ -1548,13 +1718,15 @@ def _reductions_inside(st: LoopNest, shape: tuple, strides: list, dest_acc: list
     masks, fewer than two terms or more than :data:`REGISTER_REDUCTION_MAX` per output,
     an innermost level longer than :data:`REGISTER_INNER_MAX`.
     """
-    if len(shape) < 2 or shape[-1] > REGISTER_INNER_MAX or contexts or not st.outs or \
+    # (the sizes here choose a loop order, not what is computed: planning values)
+    if len(shape) < 2 or estimate(shape[-1]) > REGISTER_INNER_MAX or contexts or \
+            not st.outs or \
             any(o.op == "store" for o in st.outs):
         return shape, strides, 0
     if any(strides[a][-1] == 0 for a in dest_acc):
         return shape, strides, 0
     red = [lv for lv in range(len(shape) - 1) if all(strides[a][lv] == 0 for a in dest_acc)]
-    terms = prod(shape[lv] for lv in red)
+    terms = estimate(prod(shape[lv] for lv in red))
     if not red or terms < 2 or terms > REGISTER_REDUCTION_MAX:
         return shape, strides, 0
     keep = [lv for lv in range(len(shape) - 1) if lv not in red]
@@ -1582,53 +1754,89 @@ class _LoopCtx:
 # compiled programs and the kernel object
 
 class Program:
-    """A graph compiled for one binding of its symbolic dimensions.
+    """A graph compiled for one binding of its symbolic dimensions, or for every binding
+    that satisfies its ``guards`` (a *generic* program, whose sizes are read at run time).
 
     Attributes:
-        graph: the specialised graph (concrete shapes).
+        graph: the specialised graph (concrete shapes; for a generic program, shapes of
+            :class:`~graphc.ir.extent.Extent` sizes).
         plan: its :class:`Plan`.
         module: the :class:`~.jit.CompiledModule` holding the machine code.
         llvm_ir: the LLVM IR text before optimisation.
         steps: per step, how it may be split over threads (:class:`StepInfo`); empty
             when the program was compiled for one thread only.
+        symbols: the sizes a generic program reads at run time (its sizes buffer, in
+            this order); empty for a program of one binding.
+        guards: the :class:`~graphc.ir.extent.Guard` s a binding must satisfy for a
+            generic program to be valid for it.
     """
 
     def __init__(self, graph: Graph, plan: Plan, module, llvm_ir: str,
-                 steps: Sequence[StepInfo] = ()):
+                 steps: Sequence[StepInfo] = (), symbols: Sequence[str] = (),
+                 guards: Sequence = ()):
         self.graph = graph
         self.plan = plan
         self.module = module
         self.llvm_ir = llvm_ir
+        self.symbols = tuple(symbols)
+        self.guards = tuple(guards)
         self.out_shapes = [o.shape for o in graph.outputs]
         self.out_dtypes = [np.dtype(NP_DTYPES[o.dtype]) for o in graph.outputs]
-        self.work_bytes = max(64, plan.work_bytes)
-        self.cost = sum(prod(x.shape) for x in graph.nodes)
+        self.work_bytes = plan.work_bytes if self.symbols else max(64, plan.work_bytes)
+        self.cost = estimate(sum(prod(x.shape) for x in graph.nodes))
         self.run = module.run
         self.check_labels = label_checker(graph)
+        if self.symbols and self.check_labels is not None and self.check_labels.computed:
+            # labels computed from inputs (y[1:]) are evaluated on the graph's shapes
+            raise LoweringError("labels computed inside a graph of run-time sizes")
         self.steps = list(steps)
         self._step_fns = [module.functions[f"step{k}"] for k in range(len(self.steps))] \
             if self.steps else []
+        self._bound: dict[tuple, tuple] = {}
 
-    def __call__(self, arrays: Sequence[np.ndarray], threads: int = 1) -> list[np.ndarray]:
+    def valid_for(self, env: dict[str, int]) -> bool:
+        """True when this program computes the graph for the sizes ``env``."""
+        return all(g.holds(env) for g in self.guards)
+
+    def _bind(self, env: dict[str, int] | None) -> tuple:
+        """(output shapes, workspace bytes, extra inputs, steps) for the sizes ``env``."""
+        if not self.symbols:
+            return self.out_shapes, self.work_bytes, (), self.steps
+        key = env_key(env)
+        hit = self._bound.get(key)
+        if hit is None:
+            shapes = [tuple(evaluate(d, env) for d in s) for s in self.out_shapes]
+            sizes = np.array([env[k] for k in self.symbols], dtype=np.int64)
+            steps = [StepInfo(evaluate(st.units, env), st.ns_per_unit, st.fill_first)
+                     for st in self.steps]
+            hit = (shapes, max(64, evaluate(self.work_bytes, env)), (sizes,), steps)
+            if len(self._bound) > 64:
+                self._bound.clear()
+            self._bound[key] = hit
+        return hit
+
+    def __call__(self, arrays: Sequence[np.ndarray], threads: int = 1,
+                 env: dict[str, int] | None = None) -> list[np.ndarray]:
         if self.check_labels is not None:  # class indices in [0, C), before the run
             self.check_labels(arrays)
+        out_shapes, work_bytes, extra, steps = self._bind(env)
         # large outputs and workspaces come from the buffer pool (no page faults)
-        outs = [POOL.empty(s, dt) for s, dt in zip(self.out_shapes, self.out_dtypes)]
-        work = POOL.empty((self.work_bytes,), np.uint8)
-        if threads > 1 and self.steps:
-            self._run_threaded([*arrays, work], outs, threads)
+        outs = [POOL.empty(s, dt) for s, dt in zip(out_shapes, self.out_dtypes)]
+        work = POOL.empty((work_bytes,), np.uint8)
+        if threads > 1 and steps:
+            self._run_threaded([*arrays, work, *extra], outs, threads, steps)
         else:
-            self.run(0, self.cost, [*arrays, work], outs)
+            self.run(0, self.cost, [*arrays, work, *extra], outs)
         return outs
 
-    def _run_threaded(self, ins: list, outs: list, threads: int) -> None:
+    def _run_threaded(self, ins: list, outs: list, threads: int, steps=None) -> None:
         """Run the steps in order; each splittable step of at least
         :data:`PARALLEL_MIN_NS` estimated work has its outer units divided among up to
         ``threads`` threads (each part at least half that work)."""
         pin = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
         pout = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
         pin_p, pout_p = ctypes.cast(pin, ctypes.c_void_p), ctypes.cast(pout, ctypes.c_void_p)
-        for fn, info in zip(self._step_fns, self.steps):
+        for fn, info in zip(self._step_fns, self.steps if steps is None else steps):
             total = info.units * info.ns_per_unit
             parts = min(threads, info.units, int(total // (PARALLEL_MIN_NS / 2)))
             if info.fill_first:  # the accumulators' initial values, once
@@ -1654,14 +1862,12 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
     the program from the one in-memory cache of :mod:`.jit`, keyed by graph, sizes,
     SIMD level, BLAS use and ``parallel``, which adds per-step functions for threads
     when the program is large enough to use them)."""
-    from .jit import CompiledModule, _memory, _memory_lock, compile_ir, graph_key, host, \
-        memory_stats, python_trampoline_setup, trampoline_ir, MEMORY_CACHE_SIZE
+    from .jit import _memory, _memory_lock, graph_key, memory_stats, MEMORY_CACHE_SIZE
     use_blas = bool(blas_functions()) if blas is None else (blas and bool(blas_functions()))
     cg = None
     if parallel:
         cg = specialize(graph, env)
-        parallel = sum(prod(n.shape) * (element_cost(n.prim) if n.args else 0.4)
-                       for n in cg.nodes) >= PARALLEL_MIN_NS
+        parallel = _work_estimate(cg) >= PARALLEL_MIN_NS
     key = ("arrays", graph_key(graph), env_key(env), level,
            GEMM_BLAS_MIN if use_blas else None, parallel)
     with _memory_lock:
@@ -1673,8 +1879,75 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
         memory_stats["misses"] += 1
     if cg is None:
         cg = specialize(graph, env)
-    plan = Plan(cg, _specialize_body)
-    gen = _Codegen(plan, len(cg.inputs), len(cg.outputs), level, use_blas, parallel)
+    prog = _compile_plan(cg, Plan(cg, _specialize_body), level, use_blas, parallel, use_disk)
+    with _memory_lock:
+        _memory[key] = prog
+        while len(_memory) > MEMORY_CACHE_SIZE:
+            _memory.popitem(last=False)
+    return prog
+
+
+def _work_estimate(cg: Graph, env: dict[str, int] | None = None) -> float:
+    """Estimated single-thread time (ns) of a specialised graph: for the sizes ``env``
+    when its shapes hold extents, else for its planning sizes."""
+    total = 0
+    for n in cg.nodes:   # in tenths of a nanosecond: an integer (or extent) sum
+        total = total + prod(n.shape) * round(10 * (element_cost(n.prim) if n.args else 0.4))
+    return (evaluate(total, env) if env is not None else estimate(total)) / 10
+
+
+def build_generic_program(graph: Graph, env: dict[str, int], level: str,
+                          use_disk: bool = True, blas: bool | None = None,
+                          parallel: bool = False) -> Program:
+    """Compile ``graph`` once for every binding of its symbolic dimensions that behaves
+    like ``env``: planned and lowered with :class:`~graphc.ir.extent.Extent` sizes, so
+    trip counts, strides, workspace offsets and size-derived constants (``mean``'s
+    ``N``) are computed at run time from a sizes buffer; every decision the planner or
+    the code generator took on a size is a guard of the program (:attr:`Program.guards`).
+    Programs are cached in memory per graph (a list, searched by guards).
+
+    Raises:
+        Any error of planning or code generation on extents (a site that cannot take a
+        run-time size); the caller then compiles for ``env`` only (:func:`build_program`).
+    """
+    from ...ir.extent import recording, sizes_of
+    from .jit import _memory, _memory_lock, graph_key, memory_stats
+    use_blas = bool(blas_functions()) if blas is None else (blas and bool(blas_functions()))
+    key = ("arrays-generic", graph_key(graph), tuple(sorted(env)), level,
+           GEMM_BLAS_MIN if use_blas else None, parallel)
+    with _memory_lock:
+        for prog in _memory.get(key, ()):
+            # valid sizes, and the same choice of per-step thread functions
+            if prog.valid_for(env) and (not parallel or prog.parallel ==
+                                        (_work_estimate(prog.graph, env) >= PARALLEL_MIN_NS)):
+                memory_stats["hits"] += 1
+                return prog
+        memory_stats["misses"] += 1
+    symbols = tuple(sorted(env))
+    sizes = sizes_of(env)
+    with recording() as log:
+        cg = specialize(graph, sizes)
+        if parallel:   # the thread split is decided per call: see Program._bind
+            parallel = _work_estimate(cg) >= PARALLEL_MIN_NS
+        plan = Plan(cg, _specialize_body)
+        prog = _compile_plan(cg, plan, level, use_blas, parallel, use_disk, symbols)
+    # every guard, including those of the Program's own set-up (label checks)
+    prog.guards = tuple({repr(g): g for g in log}.values())
+    prog.parallel = parallel
+    with _memory_lock:
+        progs = _memory.setdefault(key, [])
+        progs.append(prog)
+        del progs[:-8]
+    return prog
+
+
+def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: bool,
+                  use_disk: bool, symbols: Sequence[str] = ()) -> Program:
+    """Generate, compile (or load from disk) and wrap the code of a plan; ``symbols``:
+    the run-time sizes of a generic program (its guards are set by the caller)."""
+    from .jit import CompiledModule, compile_ir, host, python_trampoline_setup, trampoline_ir
+    gen = _Codegen(plan, len(cg.inputs), len(cg.outputs), level, use_blas, parallel,
+                   symbols)
     module = gen.emit()
     steps = gen.steps if parallel else []
     h = host()
@@ -1683,7 +1956,8 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
     text = str(module)
     ok, offset = python_trampoline_setup()
     if ok:
-        text += trampoline_ir(len(cg.inputs) + 1, len(cg.outputs), offset)
+        text += trampoline_ir(len(cg.inputs) + 1 + (1 if symbols else 0), len(cg.outputs),
+                              offset)
     # two-lane vectors (SSE float64, simd="none"): O3 unrolls strided gathers into
     # code that took the code generator 15 s (pooling windows); O2 takes 0.1 s
     speed = 2 if gen.width <= 2 else 3
@@ -1703,12 +1977,7 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
                             functions=names)
         if use_disk:
             disk_cache.store(dkey, obj)
-    prog = Program(cg, plan, cm, text, steps)
-    with _memory_lock:
-        _memory[key] = prog
-        while len(_memory) > MEMORY_CACHE_SIZE:
-            _memory.popitem(last=False)
-    return prog
+    return Program(cg, plan, cm, text, steps, symbols)
 
 
 def _tree(structure):
@@ -1720,9 +1989,11 @@ def _tree(structure):
 
 class ArrayLLVMKernel(LLVMKernel):
     """:class:`~.jit.LLVMKernel` of an array graph (what ``LLVMKernel(graph)`` and
-    :func:`graphc.compile` return for one; not constructed directly): specialised per
-    binding of its symbolic dimensions (compiled on the first call with new sizes, then
-    cached in the one in-memory cache of :mod:`.jit` and on disk).
+    :func:`graphc.compile` return for one; not constructed directly): compiled on the
+    first call for sizes read at run time, and again only for sizes that break one of
+    the program's guards (:func:`build_generic_program`; per binding when the graph
+    needs constant sizes, see :data:`RUNTIME_SIZES`), cached in the one in-memory cache
+    of :mod:`.jit` and on disk.
 
     Call it with the graph's inputs by position or keyword, as arrays of the declared
     shapes (any real dtype; converted to the graph's). Returns the outputs arranged like
@@ -1767,6 +2038,7 @@ class ArrayLLVMKernel(LLVMKernel):
         self._index = {x.name: i for i, x in enumerate(graph.inputs)}
         self._dtypes = tuple(np.dtype(NP_DTYPES[x.dtype]) for x in graph.inputs)
         self._last: tuple | None = None
+        self._fixed_sizes = False
 
     def __repr__(self) -> str:
         return (f"<graphc LLVM kernel ({', '.join(self.graph.input_names)}) -> "
@@ -1795,12 +2067,33 @@ class ArrayLLVMKernel(LLVMKernel):
             with self._lock:
                 prog = programs.get(key)
                 if prog is None:
+                    # the symbolic shapes checked for these sizes (the errors of a
+                    # compilation per binding), then a program compiled for every size
+                    concrete_shapes(self.graph, env)
+                    prog = self._generic_program(env, parallel)
+                if prog is None:
                     prog = build_program(self.graph, env, self.simd, self.use_disk_cache,
                                          self.blas, parallel)
-                    programs[key] = prog
-                    if not prog.steps:  # too small for threads: the one-thread program
-                        self._programs[key] = prog
+                programs[key] = prog
+                if not prog.steps:  # too small for threads: the one-thread program
+                    self._programs[key] = prog
         return prog
+
+    def _generic_program(self, env: dict[str, int], parallel: bool) -> Program | None:
+        """The program compiled once for every batch size (:func:`build_generic_program`)
+        valid for ``env``, or None: no symbolic sizes, :data:`RUNTIME_SIZES` off, or a
+        site of the planner or code generator that needs a constant size (then this
+        kernel compiles per binding from now on)."""
+        if not env or not RUNTIME_SIZES or self._fixed_sizes:
+            return None
+        try:
+            return build_generic_program(self.graph, env, self.simd, self.use_disk_cache,
+                                         self.blas, parallel)
+        except Exception:  # noqa: BLE001 - compiled per binding instead
+            logging.getLogger("graphc").debug(
+                "array kernel compiled per binding of its sizes", exc_info=True)
+            self._fixed_sizes = True
+            return None
 
     def llvm_ir(self, scalar_inputs: Sequence[bool] | None = None,
                 optimized: bool = False, **sizes: int) -> str:
@@ -1856,22 +2149,22 @@ class ArrayLLVMKernel(LLVMKernel):
         last = self._last
         if last is not None and not kwargs and out is None and len(args) == self._n_in \
                 and last[2] == nthreads:
-            shapes, prog, _ = last
+            shapes, prog, _, env = last
             for a, dt, s in zip(args, self._dtypes, shapes):
                 if type(a) is not np.ndarray or a.dtype is not dt or a.shape != s or \
                         not a.flags.c_contiguous:
                     break
             else:
-                return self._finish(prog(args, nthreads))
+                return self._finish(prog(args, nthreads, env))
         arrays, env = bind_array_inputs(self.graph, args, kwargs)
         arrays = [np.ascontiguousarray(a) for a in arrays]
         prog = self.program(env, nthreads > 1)
         if not kwargs and len(args) == self._n_in:
-            self._last = (tuple(a.shape for a in arrays), prog, nthreads)
+            self._last = (tuple(a.shape for a in arrays), prog, nthreads, env)
         if out is None:
-            return self._finish(prog(arrays, nthreads))
-        targets = output_targets(out, prog.out_shapes, prog.out_dtypes)
-        for t, o in zip(targets, prog(arrays, nthreads)):
+            return self._finish(prog(arrays, nthreads, env))
+        targets = output_targets(out, prog._bind(env)[0], prog.out_dtypes)
+        for t, o in zip(targets, prog(arrays, nthreads, env)):
             np.copyto(t, o, casting="same_kind")
         return self._tree(targets)
 

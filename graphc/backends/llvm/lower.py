@@ -50,6 +50,7 @@ from typing import Callable, Sequence
 from llvmlite import ir
 
 from ...ir import Graph, LoweringError, Node, Primitive, postorder
+from ...ir.extent import Extent
 from ..lowering_rules import divide_rule, pow_rule
 from .fastir import FastBuilder, TypeNames
 from .vecmath import LOWERING_TO_C, VectorLibrary
@@ -120,6 +121,10 @@ class Emitter:
         self._types: dict[str, ir.Type] = {}
         self._type_names = TypeNames()
         self._tables: dict[int, tuple[ir.Type, ir.GlobalVariable]] = {}
+        self.runtime_int = None
+        """``runtime_int(extent) -> i64 value``: how the array code generator computes a
+        size known only at run time (constants such as ``mean``'s ``N``); None where
+        every size is a constant."""
 
     def type_for(self, dtype: str) -> ir.Type:
         ty = self._types.get(dtype)
@@ -146,6 +151,16 @@ class Emitter:
         use (address, load, broadcast), whereas a load from the table folds into the
         arithmetic instruction as a memory operand.
         """
+        if self.runtime_int is not None and isinstance(value, Extent):
+            elem = ty.element if isinstance(ty, ir.VectorType) else ty
+            v = self.b.sitofp(self.runtime_int(value), elem)
+            if not isinstance(ty, ir.VectorType):
+                return v
+            one = self.b.insert_element(ir.Constant(ty, ir.Undefined), v,
+                                        ir.Constant(ir.IntType(32), 0))
+            return self.b.shuffle_vector(
+                one, ir.Constant(ty, ir.Undefined),
+                ir.Constant(ir.VectorType(ir.IntType(32), ty.count), [0] * ty.count))
         if isinstance(ty, ir.VectorType):
             if self.const_table is None:
                 return ir.Constant(ty, [ir.Constant(ty.element, value)] * ty.count)
@@ -498,7 +513,7 @@ def emit_node(e: Emitter, node: Node, args: list[ir.Value]) -> ir.Value:
     params = dict(node.params)
     if prim.name == "pow":
         return _pow(e, ty, node, *args)
-    if name == "fdiv" and node.args[1].is_const:
+    if name == "fdiv" and node.args[1].is_const and not isinstance(node.args[1].value, Extent):
         return divide_by_constant(e, ty, args[0], float(node.args[1].value))
     if name in INSTRUCTIONS:
         return getattr(e.b, name)(*args)
