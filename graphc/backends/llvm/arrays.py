@@ -433,8 +433,8 @@ class _Codegen:
         for p, v in zip(phis, new):
             p.add_incoming(v, end_block)
         br = b.cbranch(b.icmp_signed("<", nxt, self.i64(n)), loop, after)
-        if not unroll or (self.fn.name.startswith("body") and not isinstance(n, ir.Value)
-                          and n > BODY_UNROLL_MAX):
+        if not unroll or runtime or (self.fn.name.startswith("body") and
+                                     n > BODY_UNROLL_MAX):
             br.set_metadata("llvm.loop", self.no_unroll())
         b.position_at_end(after)
         if runtime and carried:   # the values after zero or more trips
@@ -859,11 +859,15 @@ class _Codegen:
                 return []
             self.counted_loop(groups, "vb", body)
 
+            # the remaining blocks one at a time, the last one masked to the run-time
+            # length (one copy of the tile's code for the rest and the tail)
+            done = groups * per * W
+
             def single(i, _):
-                tile([(b.mul(b.add(i, self.i64(groups * per)), self.i64(W)), None)])
+                idx = b.add(b.mul(i, self.i64(W)), self.i64(done))
+                tile([(idx, b.sub(self.i64(n), idx))])
                 return []
-            self.counted_loop(rest, "vs", single)
-            tile([(self.i64(full * W), tail)])
+            self.counted_loop(-(-(n - done) // W), "vs", single)
             return
         if groups and (rest or tail or groups > 1):
             def body(i, _):
@@ -884,7 +888,11 @@ class _Codegen:
         return ir.Constant(ir.VectorType(ety, self.width), [ir.Constant(ety, value)] * self.width)
 
     def _mask(self, tail) -> ir.Value:
-        """Lanes ``0 .. tail-1`` of a block (``tail`` an int or a run-time extent)."""
+        """Lanes ``0 .. tail-1`` of a block (``tail`` an int, a run-time extent, or an
+        ``i64`` value computed in the loop: the lanes left, possibly more than a block)."""
+        if isinstance(tail, ir.Value):
+            lanes = ir.Constant(ir.VectorType(I64, self.width), list(range(self.width)))
+            return self.b.icmp_signed("<", lanes, self.splat(tail))
         if isinstance(tail, Extent):   # computed once per function, in its entry
             key = ("mask", tail.key_text())
             m = self._rt.get(key)
@@ -950,7 +958,7 @@ class _Codegen:
             return b.shuffle_vector(ld, ir.Constant(vty, ir.Undefined), ir.Constant(
                 ir.VectorType(I32, W), list(range(W - 1, -1, -1))))
         out = self._const_vec(view.dtype, 1.0)
-        if isinstance(tail, Extent):   # a run-time tail: every lane, masked
+        if isinstance(tail, (Extent, ir.Value)):   # a run-time tail: every lane, masked
             t = self._mask(tail)
             mask, tail = (t if mask is None else b.and_(mask, t)), None
         for lane in range(W if tail is None else tail):
@@ -981,8 +989,8 @@ class _Codegen:
             b.call(fn, [value, p, ir.Constant(I32, 8 if view.dtype == "float64" else 4),
                         self._mask(tail)])
             return
-        if isinstance(tail, Extent):   # a run-time tail: lanes below it, one by one
-            t = self._runtime(tail)
+        if isinstance(tail, (Extent, ir.Value)):   # a run-time tail: lanes below it
+            t = self.i64(tail)
             for lane in range(W):
                 with b.if_then(b.icmp_signed("<", self.i64(lane), t)):
                     p = self.addr(view, b.add(start, self.i64(lane * stride)))

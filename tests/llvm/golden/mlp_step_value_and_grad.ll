@@ -135,7 +135,7 @@ mm_p:
 mm_p_end:
   %".82" = add nsw i64 %"mm_i_i", 1
   %".83" = icmp slt i64 %".82", %"size_H"
-  br i1 %".83", label %"mm_i", label %"mm_i_end"
+  br i1 %".83", label %"mm_i", label %"mm_i_end", !llvm.loop !1
 mm_j:
   %"mm_j_i" = phi  i64 [0, %"mm_p"], [%".76", %"mm_j"]
   %".61" = mul i64 %"mm_p_i", 1
@@ -159,7 +159,7 @@ mm_j:
 mm_j_end:
   %".79" = add nsw i64 %"mm_p_i", 1
   %".80" = icmp slt i64 %".79", %"size_D"
-  br i1 %".80", label %"mm_p", label %"mm_p_end"
+  br i1 %".80", label %"mm_p", label %"mm_p_end", !llvm.loop !1
 v:
   %"v_i" = phi  i64 [0, %"mm_i_end"], [%".114", %"v"]
   %".87" = add i64 %"v_i", 0
@@ -182,7 +182,7 @@ v:
   store <2 x double> %".101", ptr %".112", align 8
   %".114" = add nsw i64 %"v_i", 1
   %".115" = icmp slt i64 %".114", %".25"
-  br i1 %".115", label %"v", label %"v_end"
+  br i1 %".115", label %"v", label %"v_end", !llvm.loop !1
 v_end:
   %".117" = add i64 0, %".41"
   %".126" = getelementptr inbounds double, ptr %".30", i64 %".117"
@@ -280,7 +280,7 @@ mm_j.1:
 mm_j_end.1:
   %".178" = add nsw i64 %"mm_p_i.1", 1
   %".179" = icmp slt i64 %".178", %"size_H"
-  br i1 %".179", label %"mm_p.1", label %"mm_p_end.1"
+  br i1 %".179", label %"mm_p.1", label %"mm_p_end.1", !llvm.loop !1
 fill.1:
   %"fill_i.1" = phi  i64 [0, %"mm_i_end.1"], [%".232", %"fill.1"]
   %".220" = mul i64 %"fill_i.1", 2
@@ -322,7 +322,7 @@ mm_p.2:
 mm_p_end.2:
   %".274" = add nsw i64 %"mm_i_i.2", 1
   %".275" = icmp slt i64 %".274", %"size_H"
-  br i1 %".275", label %"mm_i.2", label %"mm_i_end.2"
+  br i1 %".275", label %"mm_i.2", label %"mm_i_end.2", !llvm.loop !1
 mm_j.2:
   %"mm_j_i.2" = phi  i64 [0, %"mm_p.2"], [%".268", %"mm_j.2"]
   %".253" = mul i64 %"mm_p_i.2", 1
@@ -408,7 +408,7 @@ mm_j.3:
   store double %".317", ptr %".313"
   %".319" = add nsw i64 %"mm_j_i.3", 1
   %".320" = icmp slt i64 %".319", %"size_H"
-  br i1 %".320", label %"mm_j.3", label %"mm_j_end.3"
+  br i1 %".320", label %"mm_j.3", label %"mm_j_end.3", !llvm.loop !1
 mm_j_end.3:
   %".322" = add nsw i64 %"mm_p_i.3", 1
   %".323" = icmp slt i64 %".322", 1
@@ -446,7 +446,7 @@ v.1:
   store <2 x double> %".355", ptr %".357", align 8
   %".359" = add nsw i64 %"v_i.1", 1
   %".360" = icmp slt i64 %".359", %".25"
-  br i1 %".360", label %"v.1", label %"v_end.1"
+  br i1 %".360", label %"v.1", label %"v_end.1", !llvm.loop !1
 v_end.1:
   %".362" = add i64 0, %".41"
   %".363" = getelementptr inbounds double, ptr %".229", i64 %".362"
@@ -518,7 +518,7 @@ mm_p.4:
 mm_p_end.4:
   %".450" = add nsw i64 %"mm_i_i.4", 1
   %".451" = icmp slt i64 %".450", %"size_H"
-  br i1 %".451", label %"mm_i.4", label %"mm_i_end.4"
+  br i1 %".451", label %"mm_i.4", label %"mm_i_end.4", !llvm.loop !1
 mm_j.4:
   %"mm_j_i.4" = phi  i64 [0, %"mm_p.4"], [%".444", %"mm_j.4"]
   %".429" = mul i64 %"mm_p_i.4", 1
@@ -538,7 +538,7 @@ mm_j.4:
   store double %".442", ptr %".438"
   %".444" = add nsw i64 %"mm_j_i.4", 1
   %".445" = icmp slt i64 %".444", %"size_D"
-  br i1 %".445", label %"mm_j.4", label %"mm_j_end.4"
+  br i1 %".445", label %"mm_j.4", label %"mm_j_end.4", !llvm.loop !1
 mm_j_end.4:
   %".447" = add nsw i64 %"mm_p_i.4", 1
   %".448" = icmp slt i64 %".447", 1
@@ -555,3 +555,5 @@ declare <2 x double> @"llvm.fabs.v2f64"(<2 x double> %".1")
 
 declare double @"exp"(double %".1")
 
+!0 = !{ !"llvm.loop.unroll.disable" }
+!1 = !{ !1, !0 }
