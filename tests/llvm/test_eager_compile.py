@@ -27,9 +27,11 @@ def test_shapes_compile_the_array_program_before_the_first_call(threads):
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(k(W, x[:, :7]), (1 - np.tanh(W @ x[:, :7]) ** 2) @ x[:, :7].T,
                                rtol=1e-13, atol=1e-13)
-    assert _programs(k) == 1            # another N: the same program (sizes at run time)
+    assert _programs(k) == 2            # another N: the program of run-time sizes
+    k(W, x[:, :50])
+    assert _programs(k) == 2            # and it serves every later N
     k(W, x[:, :1])                      # N = 1 breaks a guard (a size-1 axis broadcasts)
-    assert _programs(k) == 2
+    assert _programs(k) == 3
 
 
 def test_shapes_warm_an_elementwise_kernel_for_its_scalar_pattern():

@@ -66,6 +66,8 @@ def kernel_irs() -> dict[str, str]:
     g = gc.optimize(gc.value_and_grad(m, wrt=["W1", "b1", "W2", "b2"]))
     k = LLVMKernel(g, simd=SIMD, cache=False, blas=False)
     out["mlp_step_value_and_grad.ll"] = normalise(k.llvm_ir(**MLP_SIZES))
+    # a second binding: the program of run-time sizes (read from the sizes buffer)
+    out["mlp_step_runtime_sizes.ll"] = normalise(k.llvm_ir(H=5, D=2))
     return out
 
 
@@ -75,7 +77,7 @@ def irs():
 
 
 @pytest.mark.parametrize("name", ["baydin_value_and_grad.ll", "deisenroth_value_and_grad.ll",
-                                  "mlp_step_value_and_grad.ll"])
+                                  "mlp_step_value_and_grad.ll", "mlp_step_runtime_sizes.ll"])
 def test_lowering_matches_golden(irs, name):
     text = irs[name]
     assert 'define void @"kernel"' in text and "double" in text

@@ -10,8 +10,9 @@ program, and a new binding reuses it when the guards hold. Checked here:
 * generated from the registry: every array primitive's examples, with their sizes made
   symbolic, compiled once and called at other sizes (tails of every length mod the
   SIMD width), value and VJP, against the NumPy interpreter;
-* a new batch size reuses the program (no second compilation) for the MLP step and
-  Rosenbrock's gradient, and a binding that breaks a guard compiles anew.
+* after the first binding (a program of constant sizes), one program of run-time
+  sizes serves every later batch size of the MLP step and Rosenbrock's gradient, and a
+  binding that breaks a guard compiles anew.
 """
 
 import itertools
@@ -229,7 +230,7 @@ def test_mlp_step_compiles_once_for_new_batch_sizes_and_again_when_a_guard_break
         want = gc.evaluate(vg, **args)
         for w, o in zip(_flat(want), _flat(got)):
             np.testing.assert_allclose(o, w, rtol=1e-12, atol=1e-14)
-        if B == 33:   # 64 .. 33: one program
+        if B == 33:   # 65 .. 33: one program of run-time sizes (64: its own)
             assert len(_generic_programs()) == 1
     # B = 1 broadcasts differently (a size-1 dimension): a guard broke, compiled anew
     assert len(_generic_programs()) == 2
