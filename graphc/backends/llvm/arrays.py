@@ -1996,7 +1996,8 @@ def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: b
     # code that took the code generator 15 s (pooling windows); O2 takes 0.1 s
     speed = 2 if gen.width <= 2 else 3
     dkey = disk_cache.entry_key(["arrays", hashlib.sha256(text.encode()).hexdigest(),
-                                 f"O{speed}"], h.cpu, h.features_text, h.llvm_version)
+                                 f"O{speed}", "no-lsr" if symbols else "lsr"],
+                                h.cpu, h.features_text, h.llvm_version)
     names = [f"step{k}" for k in range(len(steps))]
     obj = disk_cache.load(dkey) if use_disk else None
     cm = None
@@ -2006,7 +2007,8 @@ def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: b
         except Exception:  # noqa: BLE001 - a bad entry is rebuilt
             cm = None
     if cm is None:
-        obj, opt_ir = compile_ir(text, speed_level=speed)
+        # (run-time strides: LLVM's loop strength reduction costs more than it gives)
+        obj, opt_ir = compile_ir(text, speed_level=speed, strength_reduction=not symbols)
         cm = CompiledModule(obj, ok, source="compiled", optimized_ir=opt_ir, array=True,
                             functions=names)
         if use_disk:

@@ -353,7 +353,8 @@ def optimize_module(mod: "llvm.ModuleRef", speed_level: int = 3) -> None:
 
 
 def compile_ir(ir_text: str, optimize: bool = True,
-               speed_level: int = 3, keep_ir: bool = True) -> tuple[bytes, str | None]:
+               speed_level: int = 3, keep_ir: bool = True,
+               strength_reduction: bool = True) -> tuple[bytes, str | None]:
     """Optimise (unless ``optimize`` is False; at ``O<speed_level>``) and code-generate
     ``ir_text``; returns ``(object file bytes, optimised IR text)`` (None for the text
     unless ``keep_ir``: printing the module costs about 5% of a cold compile, and
@@ -365,24 +366,42 @@ def compile_ir(ir_text: str, optimize: bool = True,
     of the compile time (37 of 90 ms for the 261-op mixture kernel). Scalar kernels need
     O3's loop vectoriser.
 
+    ``strength_reduction=False`` turns off the code generator's loop strength reduction
+    (LLVM's ``-disable-lsr``, a process-wide option set and reset under the compile
+    lock) for array programs of run-time sizes: on their loops, whose strides are
+    run-time values, it took 172 of 293 ms of code generation for the PINN step, and
+    the kernels ran as fast without it (``benchmarks/runtime_sizes.py``).
+
     Raises:
         GraphcError: the IR does not verify (a bug in the lowering).
     """
     h = host()
     with _compile_lock:
-        mod = llvm.parse_assembly(ir_text)
-        try:
-            mod.verify()
-        except RuntimeError as exc:  # pragma: no cover - lowering bug
-            raise GraphcError(f"internal error: invalid LLVM IR ({exc})") from None
-        if len(ir_text) > LARGE_KERNEL_IR_CHARS:
-            # Code generation at O3 grows faster than linearly with the size of the
-            # one-block loop body (register allocation, scheduling): 28k ops took 6.3 s
-            # at O3 and 0.8 s at O0. Giant kernels are generated at O0 instead.
-            return h.fast_codegen_tm().emit_object(mod), str(mod) if keep_ir else None
-        if optimize:
-            optimize_module(mod, speed_level)
-        return h.tm.emit_object(mod), str(mod) if keep_ir else None
+        if not strength_reduction:
+            llvm.set_option("", "--disable-lsr=true")
+            try:
+                return _compile_locked(h, ir_text, optimize, speed_level, keep_ir)
+            finally:
+                llvm.set_option("", "--disable-lsr=false")
+        return _compile_locked(h, ir_text, optimize, speed_level, keep_ir)
+
+
+def _compile_locked(h, ir_text: str, optimize: bool, speed_level: int,
+                    keep_ir: bool) -> tuple[bytes, str | None]:
+    """:func:`compile_ir`'s work, under its lock."""
+    mod = llvm.parse_assembly(ir_text)
+    try:
+        mod.verify()
+    except RuntimeError as exc:  # pragma: no cover - lowering bug
+        raise GraphcError(f"internal error: invalid LLVM IR ({exc})") from None
+    if len(ir_text) > LARGE_KERNEL_IR_CHARS:
+        # Code generation at O3 grows faster than linearly with the size of the
+        # one-block loop body (register allocation, scheduling): 28k ops took 6.3 s
+        # at O3 and 0.8 s at O0. Giant kernels are generated at O0 instead.
+        return h.fast_codegen_tm().emit_object(mod), str(mod) if keep_ir else None
+    if optimize:
+        optimize_module(mod, speed_level)
+    return h.tm.emit_object(mod), str(mod) if keep_ir else None
 
 
 class CompiledModule:
