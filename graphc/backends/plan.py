@@ -315,6 +315,8 @@ class Plan:
         self.home: dict[int, View] = {}
         self.inline: set[int] = set()
         self.inline_unslice: set[int] = set()
+        self.inline_concat_read: set[int] = set()   # concatenates read in their consumer
+        self._regions: dict[int, list] = {}
         self.inline_concat: set[int] = set()
         self.work_bytes = 0
         self.nodes = {id(n): n for n in graph.nodes}
@@ -377,6 +379,18 @@ class Plan:
                         (self._kind(c) == "ew" and c.shape == n.shape)):
                     self.inline_unslice.add(id(n))
                 continue
+            if kind == "concat" and \
+                    not any(a.prim is A.concatenate_p for a in n.args) and all(
+                        self._kind(c) == "reduce" or
+                        (self._kind(c) == "ew" and c.shape == n.shape) for c in cons) and (
+                        len(cons) == 1 or all(id(a) not in self.inline or node_is_cheap(a)
+                                              for a in n.args)):
+                # computed inside its consumers' loops: each operand a masked, shifted
+                # read of its region, chosen by position (as an inlined unslice, with a
+                # select instead of a zero), never materialised; shared only when its
+                # operands are cheap to compute again (the rule of elementwise nodes)
+                self.inline_concat_read.add(id(n))
+                continue
             if kind == "concat" and len(cons) == 1 and cons[0].prim is A.concatenate_p and \
                     dict(cons[0].params)["axis"] == dict(n.params)["axis"]:
                 # a link of a chain of two-way concatenates: its operands are written
@@ -402,7 +416,8 @@ class Plan:
         for n in g.nodes:
             kind = self._kind(n)
             if kind in ("input", "const") or id(n) in self.inline or \
-                    id(n) in self.inline_unslice or id(n) in self.inline_concat:
+                    id(n) in self.inline_unslice or id(n) in self.inline_concat or \
+                    id(n) in self.inline_concat_read:
                 continue
             if kind == "view":
                 src = self._materialized(n.args[0])
@@ -598,6 +613,20 @@ class Plan:
                     writes={home.base})
         self.steps.append(step)
 
+    def concat_regions(self, n: Node) -> list:
+        """The operands of the concatenate ``n`` as the unslices they equal
+        (:class:`_Region`, one per operand, in order; the same objects every time, so
+        their contexts have stable keys)."""
+        found = self._regions.get(id(n))
+        if found is None:
+            axis = dict(n.params)["axis"]
+            found, start = [], 0
+            for a in n.args:
+                found.append(_Region(n, a, axis, start))
+                start = start + a.shape[axis]
+            self._regions[id(n)] = found
+        return found
+
     def walk(self, out: Out) -> tuple[list[tuple], list[tuple]]:
         """What a loop computes for ``out``: the ``(node, context)`` pairs computed in the
         loop body (topological order) and the leaves it reads, as ``(key, view,
@@ -623,6 +652,11 @@ class Plan:
             if id(n) in self.inline_unslice:
                 stack.append((n, ctx, True))
                 stack.append((n.args[0], ctx.enter(n), False))
+                continue
+            if id(n) in self.inline_concat_read:
+                stack.append((n, ctx, True))
+                for region in reversed(self.concat_regions(n)):
+                    stack.append((region.args[0], ctx.enter(region), False))
                 continue
             if not (id(n) in self.inline or (n is v and out.node is n)):
                 leaves.append((ctx.leaf_key(n), self.home[id(n)], None, n, ctx))
@@ -700,7 +734,8 @@ class Ctx:
 
     def enter(self, u: Node) -> "Ctx":
         """The context of ``u``'s operand (``u`` an inlined unslice in this context)."""
-        entries = A.parse_index(dict(u.params)["index"])
+        entries = u.entries if isinstance(u, _Region) else \
+            A.parse_index(dict(u.params)["index"])
         dims, shift, conds = [], [], list(self.conds)
         for d, size in enumerate(u.shape):
             e = entries[d] if d < len(entries) else slice(None)
@@ -719,6 +754,19 @@ class Ctx:
 
 
 ROOT = Ctx(None, (), None, None)
+
+
+class _Region:
+    """Operand ``a`` of a concatenate ``node`` along ``axis`` as the unslice it equals
+    (its values at ``start : start + width`` of the axis, nothing elsewhere): what
+    :meth:`Ctx.enter` needs of an inlined unslice."""
+
+    prim = A.unslice_p
+
+    def __init__(self, node: Node, a: Node, axis: int, start):
+        self.shape = node.shape
+        self.args = (a,)
+        self.entries = (slice(None),) * axis + (slice(start, start + a.shape[axis]),)
 
 
 class _FakeIndex:

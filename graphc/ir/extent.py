@@ -180,7 +180,8 @@ def slice_indices(entry: slice, size) -> tuple:
     def bound(v, default):
         if v is None:
             return default
-        v = int(v)
+        if not isinstance(v, Extent):   # (a bound that is an extent stays one)
+            v = int(v)
         if v < 0:
             v = size + v
             return 0 if v < 0 else v

@@ -25,7 +25,10 @@ one compiled function, ``kernel``, that executes a *plan* built in four steps:
    ``exp(x - m)``); a loop over the same shape as an earlier one that only reads that
    loop's results at the same index is merged into it (so ``e = exp(z)`` and
    ``sum(e)`` share one pass over memory); ``concatenate`` and the transpose of slicing
-   (``unslice``) write their operands into regions of their result. ``matmul`` calls
+   (``unslice``) write their operands into regions of their result, or, when their
+   consumers are elementwise loops of their shape or reductions, are read inside those
+   loops (each operand masked to its region: a zero outside it for ``unslice``, a
+   select between the operands for ``concatenate``). ``matmul`` calls
    ``dgemm``/``sgemm`` of the BLAS that SciPy exports (``scipy.linalg.cython_blas``), with
    transposed views passed as transposed operands (no copies); without SciPy, a
    loop nest of the same plan.
@@ -704,6 +707,11 @@ class _Codegen:
                     child = c.enter(n)
                     if child.conds:
                         contexts[child.key] = child
+                elif n.prim is A.concatenate_p and id(n) in self.s.inline_concat_read:
+                    for piece in self.s.concat_regions(n):
+                        child = c.enter(piece)
+                        if child.conds:
+                            contexts[child.key] = child
         onehots = [(n, c) for n, c in computed if n.prim is A.one_hot_p]
         return computed, leaves, onehots, list(contexts.values())
 
@@ -1103,6 +1111,16 @@ class _Codegen:
                 posf = b.sitofp(pos, lab.type)
                 values[key] = b.select(b.fcmp_ordered("==", lab, posf), e.const(ty, 1.0),
                                        e.const(ty, 0.0))
+            elif n.prim is A.concatenate_p:   # inlined: each operand in its region
+                v = None
+                for piece in reversed(self.s.concat_regions(n)):
+                    child = c.enter(piece)
+                    vk = value_of(piece.args[0], child)
+                    if vk.type != ty:
+                        vk = b.fpext(vk, ty)
+                    m, _ = lane_mask(child, False) if child.conds else (None, None)
+                    v = vk if v is None or m is None else b.select(m, vk, v)
+                values[key] = v
             elif n.prim is A.unslice_p:
                 child = c.enter(n)
                 v = value_of(n.args[0], child)
