@@ -89,3 +89,40 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     if not np.array_equal(nan, np.isnan(b)):
         return False
     return np.array_equal(np.where(nan, 0, a).view(np.uint8), np.where(nan, 0, b).view(np.uint8))
+
+
+REGIONS = [(0, 8), (3, 21), (8, 16), (5, 6), (16, 40), (0, 40), (1, 39), (7, 9), (24, 33)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("lo,hi", REGIONS)
+@pytest.mark.parametrize("rows", [0, 3])
+def test_regions_at_every_offset_from_the_simd_blocks(lo, hi, rows, dtype):
+    """Blocks wholly inside a region, wholly outside it, and across its edges (the
+    plan's segments, one state per region): an inlined unslice and a two-way
+    concatenate split at ``lo``, each times an array, against the NumPy interpreter
+    bit for bit, edge values included."""
+    n = 40
+    lead = (rows,) if rows else ()
+    index = (":, " if rows else "") + f"{lo}:{hi}"
+    x = ops.variable("x", dtype, lead + (hi - lo,))
+    a = ops.variable("a", dtype, lead + (lo,)) if lo else None
+    b = ops.variable("b", dtype, lead + (n - lo,))
+    w = ops.variable("w", dtype, lead + (n,))
+    outs = [A.unslice(x, lead + (n,), index) * w]
+    ins = [x, w, b]
+    if a is not None:
+        outs.append(A.concatenate(a, b, axis=-1) * w)
+        ins.append(a)
+    g = Graph(ins, outs)
+    plan = Plan(specialize(g, {}), _specialize_body)
+    assert plan.inline_unslice and (a is None or plan.inline_concat_read)
+    np_dtype = np.float64 if dtype == "float64" else np.float32
+    rng = np.random.default_rng(lo * 100 + hi)
+    vals = [_values(tuple(v.shape), rng, np_dtype) for v in ins]
+    got = gc.compile(g, threads=1)(*vals)
+    want = gc.evaluate(g, *vals)
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    for o, w_ in zip(got, want):
+        assert _same_bits(np.asarray(o), np.asarray(w_).astype(np.asarray(o).dtype)), (lo, hi)

@@ -778,15 +778,12 @@ class _Codegen:
                 hi_v = pick("<", self.i64(hi // W), hi_v)
             lo_v = pick("<", lo_v, full_v)
             hi_v = pick(">", hi_v, lo_v)
-            segments = [(0, lo_v, False), (lo_v, hi_v, True), (hi_v, full, False)]
+            inside = {c.key: True for c in ctx.contexts if self._inner_conds(ctx, c)}
+            segments = [(0, lo_v, None), (lo_v, hi_v, inside), (hi_v, full, None)]
         elif inner_conds:
-            for lo, hi in inner_conds:
-                lo_blk = max(lo_blk, -(-lo // W))
-                hi_blk = min(hi_blk, hi // W)
-            segments = [(0, full, False)] if hi_blk <= lo_blk else \
-                [(0, lo_blk, False), (lo_blk, hi_blk, True), (hi_blk, full, False)]
+            segments = self._region_segments(ctx, full)
         else:
-            segments = [(0, full, False)]
+            segments = [(0, full, None)]
         if self._split is not None and len(ctx.shape) == 1:  # this thread's blocks
             start, end = self._split
             if isinstance(full, Extent) or full:
@@ -798,7 +795,7 @@ class _Codegen:
                 with b.if_then(b.icmp_signed(">", end, self.i64(full))):
                     self._block(ctx, base, self.i64(full * W), tail, {})
             return
-        for first, last, interior in segments:
+        for first, last, seg_states in segments:
             if isinstance(first, ir.Value) or isinstance(last, ir.Value):
                 trips = b.sub(self.i64(last), self.i64(first))
             else:
@@ -806,10 +803,10 @@ class _Codegen:
                 if not isinstance(trips, Extent) and trips <= 0:
                     continue   # (a run-time trip count may be zero: counted_loop checks)
 
-            def body(i, carried, first=first, interior=interior):
+            def body(i, carried, first=first, seg_states=seg_states):
                 idx = b.mul(b.add(i, self.i64(first)), self.i64(W))
                 return self._block(ctx, base, idx, None, dict(zip(acc_outs, carried)),
-                                   interior)
+                                   seg_states)
             accs = self.counted_loop(trips, "v", body, accs)
         if isinstance(tail, Extent) or tail:   # a run-time tail may be 0: no lane
             accs = self._block(ctx, base, self.i64(full * W), tail,
@@ -820,6 +817,43 @@ class _Codegen:
             p = self.addr(o.dest, base[ctx.dest_acc[j]])
             old = b.load(p, typ=float_type(o.dest.dtype))
             b.store(self._combine(o.op, old, r), p)
+
+    @staticmethod
+    def _inner_conds(ctx: "_LoopCtx", c: Ctx) -> list:
+        """The ``(lo, hi)`` bounds of context ``c``'s region along the innermost loop
+        dimension (several for nested regions; empty when it has none there)."""
+        return [(lo, hi) for d, lo, hi in c.conds
+                if d in ctx.dim_acc and ctx.strides[ctx.dim_acc[d]][-1] == 1]
+
+    def _region_segments(self, ctx: "_LoopCtx", full: int) -> list:
+        """The full SIMD blocks ``0 .. full`` split where any context's region along
+        the innermost dimension starts or ends: ``(first, last, states)`` with
+        ``states[context key]`` True for a context whose region holds every lane of
+        the segment's blocks, False for one that holds none (its values are not
+        computed: an inlined unslice is 0 there, a concatenate takes another operand),
+        absent where lanes differ (masked, one block at each edge)."""
+        W = self.width
+        spans = {}
+        for c in ctx.contexts:
+            bounds = self._inner_conds(ctx, c)
+            if bounds:
+                spans[c.key] = bounds
+        cuts = {0, full}
+        for bounds in spans.values():
+            for lo, hi in bounds:
+                for v in (lo // W, -(-lo // W), hi // W, -(-hi // W)):
+                    cuts.add(min(max(v, 0), full))
+        cuts = sorted(cuts)
+        segments = []
+        for first, last in zip(cuts, cuts[1:]):
+            states = {}
+            for key, bounds in spans.items():
+                inside = all(first >= -(-lo // W) and last <= hi // W for lo, hi in bounds)
+                outside = any(last <= lo // W or first >= -(-hi // W) for lo, hi in bounds)
+                if inside or outside:
+                    states[key] = inside
+            segments.append((first, last, states))
+        return segments
 
     def _advance(self, offsets: list, i: ir.Value, strides: list, level: int) -> list:
         """Each access's offset moved to index ``i`` of loop ``level`` (``offsets[a] +
@@ -1033,10 +1067,21 @@ class _Codegen:
             b.store(b.extract_element(value, ir.Constant(I32, lane)), p)
 
     def _block(self, ctx: "_LoopCtx", base: list, idx: ir.Value, tail, accs: dict,
-               interior: bool = False) -> list:
+               states: dict | None = None) -> list:
         """One SIMD block of the loop body at inner index ``idx`` (``tail``: number of
-        valid lanes of a partial last block; ``interior``: the block lies inside every
-        region along the innermost dimension). Returns the updated accumulators."""
+        valid lanes of a partial last block; ``states``: by context key, True where the
+        block lies inside the context's region along the innermost dimension, False
+        where it lies outside, see :meth:`_region_segments`). Returns the updated
+        accumulators."""
+        states = states or {}
+
+        def dead(c: Ctx) -> bool:   # in a region this block lies outside of
+            key = c.key
+            while key is not None:
+                if states.get(key) is False:
+                    return True
+                key = key[0]
+            return False
         b = self.b
         e = self.e
         W = self.width
@@ -1053,7 +1098,7 @@ class _Codegen:
             for d, lo, hi in c.conds:
                 a = ctx.dim_acc[d]
                 if ctx.strides[a][-1] == 1:  # the innermost loop dimension
-                    if interior:
+                    if states.get(c.key) is True:
                         continue
                     pos = b.add(self.splat(idx), lane_ids)
                     m = b.and_(b.icmp_signed(">=", pos, self.splat(self.i64(lo))),
@@ -1080,6 +1125,8 @@ class _Codegen:
 
         values: dict = {}
         for key, view, mapping, c in ctx.leaves:
+            if dead(c):
+                continue
             a = ctx.leaf_acc[key]
             mask, ok = lane_mask(c, True) if c.conds else (None, None)
             if mask is None and ok is None and c.conds:
@@ -1095,6 +1142,8 @@ class _Codegen:
             return v if v is not None else values[c.leaf_key(n)]
 
         for n, c in ctx.body:
+            if dead(c):
+                continue
             key = (c.key, id(n))
             ty = e.type_for(n.dtype)
             if n.prim is A.one_hot_p:
@@ -1115,12 +1164,16 @@ class _Codegen:
                 v = None
                 for piece in reversed(self.s.concat_regions(n)):
                     child = c.enter(piece)
+                    if dead(child):
+                        continue
                     vk = value_of(piece.args[0], child)
                     if vk.type != ty:
                         vk = b.fpext(vk, ty)
                     m, _ = lane_mask(child, False) if child.conds else (None, None)
                     v = vk if v is None or m is None else b.select(m, vk, v)
                 values[key] = v
+            elif n.prim is A.unslice_p and dead(c.enter(n)):   # outside its region
+                values[key] = e.const(ty, 0.0)
             elif n.prim is A.unslice_p:
                 child = c.enter(n)
                 v = value_of(n.args[0], child)
