@@ -28,10 +28,10 @@ import contextlib
 import itertools
 import operator
 import threading
-from typing import Any, Iterator, Mapping
+from typing import Iterator, Mapping
 
-__all__ = ["Extent", "Guard", "GuardError", "estimate", "evaluate", "sizes_of", "slice_indices", "is_extent", "recording",
-           "guards_hold"]
+__all__ = ["Extent", "Guard", "GuardError", "estimate", "evaluate", "recording",
+           "sizes_of", "slice_indices"]
 
 
 class GuardError(RuntimeError):
@@ -76,11 +76,6 @@ class Guard:
 
 
 _OPS = {"==": operator.eq, "<": operator.lt, "<=": operator.le}
-
-
-def guards_hold(guards, env: Mapping[str, int]) -> bool:
-    """True when every guard holds for the sizes ``env``."""
-    return all(g.holds(env) for g in guards)
 
 
 def _atom_key(a) -> str:
@@ -157,10 +152,6 @@ def _epoch(a: "Extent", b) -> int:
     if isinstance(b, Extent) and b.epoch != a.epoch:
         raise GuardError("extents of two compilations combined")
     return a.epoch
-
-
-def is_extent(x: Any) -> bool:
-    return isinstance(x, Extent)
 
 
 def sizes_of(env: Mapping[str, int]) -> dict[str, "Extent"]:
