@@ -23,7 +23,7 @@ import numpy as np
 from ..ir import Graph, LoweringError, Node, ops
 from ..ir import array_ops as A
 from ..ir import conv_ops as C
-from ..ir.extent import Extent, slice_indices
+from ..ir.extent import slice_indices
 from ..ir.primitive import Primitive
 from ..ir.shapes import array_consumers
 from .common import NP_DTYPES
@@ -152,10 +152,8 @@ def _view_op(node: Node, v: View) -> View | None:
                 e = entries[axis]
                 if isinstance(e, slice):
                     start, stop, step = slice_indices(e, d)
-                    if isinstance(d, Extent) and step == 1:   # a run-time size
-                        n = stop - start if stop > start else 0
-                    else:
-                        n = len(range(d)[e])
+                    n = len(range(start, stop, step)) if step != 1 else \
+                        (stop - start if stop > start else 0)   # (ints or extents)
                     if n:
                         offset += start * s
                     shape.append(n)

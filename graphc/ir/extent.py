@@ -337,30 +337,21 @@ class Extent:
         return other / float(self)
 
     # -- observations (recorded as guards) ---------------------------------------------
-    def _compare(self, other, op: str, swap: bool = False):
+    def _compare(self, other, op: str):
         if isinstance(other, Extent) and other.epoch != self.epoch:
             if op in ("==", "!="):   # (only caches compare across compilations)
                 return op == "!="
             raise GuardError("extents of two compilations compared")
+        if isinstance(other, float):
+            return _OPS_ALL[op](float(self), other)
         if not isinstance(other, (int, Extent)) or isinstance(other, bool):
-            if isinstance(other, float):
-                return _OPS_ALL[op](float(self), other) if not swap else \
-                    _OPS_ALL[op](other, float(self))
             return NotImplemented
-        diff = self - other if not swap else other - self
-        if not isinstance(diff, Extent):
+        diff = self - other
+        if not isinstance(diff, Extent):   # equal as polynomials up to a constant
             return _OPS_ALL[op](diff, 0)
-        if op == "==":
-            return _observe(diff, "==", 0, diff.value == 0)
-        if op == "!=":
-            return not _observe(diff, "==", 0, diff.value == 0)
-        if op == "<":
-            return _observe(diff, "<", 0, diff.value < 0)
-        if op == "<=":
-            return _observe(diff, "<=", 0, diff.value <= 0)
-        if op == ">":
-            return not _observe(diff, "<=", 0, diff.value <= 0)
-        return not _observe(diff, "<", 0, diff.value < 0)   # >=
+        # recorded as diff == 0, diff < 0 or diff <= 0 (>, >= and != by negation)
+        base, negate = _BASE[op]
+        return _observe(diff, base, _OPS[base](diff.value, 0)) != negate
 
     def __eq__(self, other):
         return self._compare(other, "==")
@@ -384,7 +375,7 @@ class Extent:
         return self != 0
 
     def __int__(self) -> int:
-        _observe(self - self.value, "==", 0, True)
+        _observe(self - self.value, "==", True)
         return self.value
 
     __index__ = __int__
@@ -395,13 +386,16 @@ class Extent:
 
 _OPS_ALL = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
+_BASE = {"==": ("==", False), "!=": ("==", True), "<": ("<", False), "<=": ("<=", False),
+         ">": ("<=", True), ">=": ("<", True)}
+"""Each comparison as a recorded one (``expr OP 0``) and whether to negate it."""
 
 
 def _val(x) -> int:
     return x.value if isinstance(x, Extent) else x
 
 
-def _observe(expr, op: str, zero: int, result: bool) -> bool:
+def _observe(expr, op: str, result: bool) -> bool:
     """Record ``expr OP 0 is result`` (a no-op for a plain int) and return ``result``."""
     if not isinstance(expr, Extent):
         return result

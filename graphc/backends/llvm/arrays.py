@@ -1,13 +1,13 @@
 """LLVM lowering of array graphs: fused loop nests, BLAS matrix products, strided views.
 
-An *array graph* (:func:`graphc.ir.shapes.is_array_graph`) is compiled once for every
-binding of its symbolic dimensions that behaves like the first (:func:`build_generic_program`):
-sizes are :class:`~graphc.ir.extent.Extent` values while planning and generating code,
-so trip counts, strides, workspace offsets and SIMD tails that depend on ``B`` are
-computed at run time from a sizes buffer (the kernel's input after the workspace), and
-every decision taken on a size is a guard under which the program is reused. Graphs
-with a site that needs constant sizes are compiled once per binding
-(:func:`build_program`: every shape, stride and trip count a constant). One call runs
+An *array graph* (:func:`graphc.ir.shapes.is_array_graph`) is compiled for the first
+binding of its symbolic dimensions with every shape, stride and trip count a constant
+(:func:`build_program`), and from the second binding on once for every binding that
+behaves the same (:func:`build_generic_program`, :data:`RUNTIME_SIZES`): sizes are
+:class:`~graphc.ir.extent.Extent` values while planning and generating code, so trip
+counts, strides, workspace offsets and SIMD tails that depend on ``B`` are computed at
+run time from a sizes buffer (the kernel's input after the workspace), and every
+decision taken on a size is a guard under which the program is reused. One call runs
 one compiled function, ``kernel``, that executes a *plan* built in four steps:
 
 1. **Specialise** (:func:`specialize`): rebuild the graph with concrete shapes, expand
@@ -766,9 +766,7 @@ class _Codegen:
         accs = inits
         # blocks inside every region of an inlined unslice along this dimension run
         # without masks; the few blocks at the region edges keep them
-        lo_blk, hi_blk = 0, full
-        inner_conds = [(lo, hi) for d, a in ctx.dim_acc.items() if ctx.strides[a][-1] == 1
-                       for c in ctx.contexts for dd, lo, hi in c.conds if dd == d]
+        inner_conds = [lh for c in ctx.contexts for lh in self._inner_conds(ctx, c)]
         if inner_conds and any(isinstance(v, Extent) for v in (full, *sum(inner_conds, ()))):
             # run-time sizes: the interior's block range computed at run time (clamped
             # to 0 <= lo_blk <= hi_blk <= full)
@@ -1899,9 +1897,15 @@ class Program:
             if self.steps else []
         self._bound: dict[tuple, tuple] = {}
 
-    def valid_for(self, env: dict[str, int]) -> bool:
-        """True when this program computes the graph for the sizes ``env``."""
-        return all(g.holds(env) for g in self.guards)
+    def serves(self, env: dict[str, int], parallel: bool) -> bool:
+        """True when this program (of run-time sizes) computes the graph for the sizes
+        ``env`` (every guard holds) and was built for the same ``parallel`` request with
+        the per-step thread functions those sizes call for (the threading threshold,
+        :data:`PARALLEL_MIN_NS`, decided by the planning sizes)."""
+        return self.requested_parallel == parallel and \
+            all(g.holds(env) for g in self.guards) and \
+            (not parallel or self.threaded ==
+             (evaluate(self.work, env) >= 10 * PARALLEL_MIN_NS))
 
     def _bind(self, env: dict[str, int] | None) -> tuple:
         """(output shapes, workspace bytes, extra inputs, steps) for the sizes ``env``."""
@@ -1972,7 +1976,7 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
     cg = None
     if parallel:
         cg = specialize(graph, env)
-        parallel = _work_estimate(cg) >= PARALLEL_MIN_NS
+        parallel = _work_tenths(cg) >= 10 * PARALLEL_MIN_NS
     key = ("arrays", graph_key(graph), env_key(env), level,
            GEMM_BLAS_MIN if use_blas else None, parallel)
     with _memory_lock:
@@ -1992,13 +1996,14 @@ def build_program(graph: Graph, env: dict[str, int], level: str, use_disk: bool 
     return prog
 
 
-def _work_estimate(cg: Graph, env: dict[str, int] | None = None) -> float:
-    """Estimated single-thread time (ns) of a specialised graph: for the sizes ``env``
-    when its shapes hold extents, else for its planning sizes."""
+def _work_tenths(cg: Graph):
+    """Estimated single-thread time of a specialised graph in tenths of a nanosecond:
+    an int, or an extent for shapes of run-time sizes (:func:`evaluate` it per binding,
+    :func:`estimate` it for the planning sizes)."""
     total = 0
-    for n in cg.nodes:   # in tenths of a nanosecond: an integer (or extent) sum
+    for n in cg.nodes:
         total = total + prod(n.shape) * round(10 * (element_cost(n.prim) if n.args else 0.4))
-    return (evaluate(total, env) if env is not None else estimate(total)) / 10
+    return total
 
 
 def build_generic_program(graph: Graph, env: dict[str, int], level: str,
@@ -2022,25 +2027,21 @@ def build_generic_program(graph: Graph, env: dict[str, int], level: str,
            GEMM_BLAS_MIN if use_blas else None, parallel)
     with _memory_lock:
         for prog in _memory.get(key, ()):
-            # valid sizes, and the same choice of per-step thread functions
-            if prog.valid_for(env) and (not parallel or prog.parallel ==
-                                        (_work_estimate(prog.graph, env) >= PARALLEL_MIN_NS)):
+            if prog.serves(env, parallel):
                 memory_stats["hits"] += 1
                 return prog
         memory_stats["misses"] += 1
     symbols = tuple(sorted(env))
     sizes = sizes_of(env)
-    requested = parallel
     with recording() as log:
         cg = specialize(graph, sizes)
-        if parallel:   # the thread split is decided per call: see Program._bind
-            parallel = _work_estimate(cg) >= PARALLEL_MIN_NS
+        work = _work_tenths(cg)
+        threaded = parallel and estimate(work) >= 10 * PARALLEL_MIN_NS
         plan = Plan(cg, _specialize_body)
-        prog = _compile_plan(cg, plan, level, use_blas, parallel, use_disk, symbols)
+        prog = _compile_plan(cg, plan, level, use_blas, threaded, use_disk, symbols)
     # every guard, including those of the Program's own set-up (label checks)
     prog.guards = tuple({repr(g): g for g in log}.values())
-    prog.parallel = parallel
-    prog.requested_parallel = requested
+    prog.requested_parallel, prog.threaded, prog.work = parallel, threaded, work
     with _memory_lock:
         progs = _memory.setdefault(key, [])
         progs.append(prog)
@@ -2098,11 +2099,12 @@ def _tree(structure):
 
 class ArrayLLVMKernel(LLVMKernel):
     """:class:`~.jit.LLVMKernel` of an array graph (what ``LLVMKernel(graph)`` and
-    :func:`graphc.compile` return for one; not constructed directly): compiled on the
-    first call for sizes read at run time, and again only for sizes that break one of
-    the program's guards (:func:`build_generic_program`; per binding when the graph
-    needs constant sizes, see :data:`RUNTIME_SIZES`), cached in the one in-memory cache
-    of :mod:`.jit` and on disk.
+    :func:`graphc.compile` return for one; not constructed directly): compiled for the
+    first sizes it is called with (constant sizes), then once for sizes read at run
+    time, again only for sizes that break one of that program's guards
+    (:data:`RUNTIME_SIZES`, :func:`build_generic_program`; per binding when the graph
+    needs constant sizes), cached in the one in-memory cache of :mod:`.jit` and on
+    disk.
 
     Call it with the graph's inputs by position or keyword, as arrays of the declared
     shapes (any real dtype; converted to the graph's). Returns the outputs arranged like
@@ -2204,9 +2206,7 @@ class ArrayLLVMKernel(LLVMKernel):
         if not env or not RUNTIME_SIZES or self._fixed_sizes:
             return None
         for prog in self._generic:   # this kernel's own (kept over clear_cache)
-            if prog.valid_for(env) and (not parallel or prog.parallel == (
-                    _work_estimate(prog.graph, env) >= PARALLEL_MIN_NS)) and \
-                    prog.requested_parallel == parallel:
+            if prog.serves(env, parallel):
                 return prog
         try:
             prog = build_generic_program(self.graph, env, self.simd, self.use_disk_cache,
