@@ -171,17 +171,27 @@ def _compile_seconds(g, tmp, **args):
 
 
 def test_compile_time_does_not_grow_with_the_trip_count(tmp_path):
-    """RK4 scan value and gradient: compiling 100,000 steps takes at most twice as long
-    as 1,000 steps (the loop body is emitted once); both values match NumPy."""
-    times = {}
+    """RK4 scan value and gradient: the program for 100,000 steps is no larger than the
+    one for 1,000 steps (the loop body is emitted once, not per step), so its compile time
+    does not grow with the trip count; both values match NumPy.
+
+    The check is on the size of the LLVM IR, not on a stopwatch: compile times on a
+    shared CI machine vary by more than the factor a timing bound could allow (a run
+    under load took 1.2 s against 0.15 s quiet). The times are printed for the log."""
+    times, lines = {}, {}
     for T in (1000, 100_000):
         g = gc.value_and_grad(_pendulum(T, h=1e-4))
         times[T], (val, _) = _compile_seconds(g, tmp_path / str(T), b=0.3, k=2.0)
         np.testing.assert_allclose(val, _pendulum_numpy(0.3, 2.0, 1e-4, T) if T == 1000
                                    else val, rtol=1e-12)
+        kernel = gc.compile(g)
+        assert _loop_steps(kernel, b=0.3, k=2.0), f"T = {T}: the loop was unrolled"
+        lines[T] = (len(kernel.llvm_ir().splitlines()),
+                    len(kernel.llvm_ir(optimized=True).splitlines()))
     print(f"compile (first call less a second): 1e3 steps {times[1000]:.3f} s, 1e5 steps "
-          f"{times[100_000]:.3f} s")
-    assert times[100_000] < 2 * times[1000] + 0.5
+          f"{times[100_000]:.3f} s; IR lines (emitted, optimized) {lines}")
+    assert lines[100_000][0] <= 1.05 * lines[1000][0]
+    assert lines[100_000][1] <= 2 * lines[1000][1]
 
 
 def test_a_100000_step_loop_compiles_and_beats_the_interpreter():
