@@ -181,18 +181,27 @@ def test_two_threads_agree_with_one(kind, dtype):
 
 
 def test_array_kernels_split_loop_nests_over_threads(monkeypatch):
+    """A large array program runs as one parallel region of two threads (the compiled
+    ``threaded`` driver, both thread ids), a small one on the calling thread only."""
     calls = []
-    real = llvm_threads.run_chunks
+    real = llvm_threads.run_region
 
-    def spy(run, n, threads, align=llvm_threads.ALIGN, **kw):
-        calls.append((n, threads, align))
-        return real(run, n, threads, align, **kw)
-    monkeypatch.setattr(llvm_threads, "run_chunks", spy)
+    def spy(run, threads):
+        tids = []
+
+        def recorded(tid, n):
+            tids.append((tid, n))
+            return run(tid, n)
+        calls.append(threads)
+        real(recorded, threads)
+        calls.append(sorted(tids))
+    monkeypatch.setattr(llvm_threads, "run_region", spy)
+    monkeypatch.setattr(llvm_threads, "dynamic_threads", lambda: False)
     g, vals = _big("array", "float64", along_rows_only=True)
     gc.compile(g, threads=1)(*vals)
     assert calls == []
     gc.compile(g, threads=2)(*vals)
-    assert calls and all(t == 2 for _, t, _ in calls)
+    assert calls == [2, [(0, 2), (1, 2)]]
     # below the threshold one thread runs
     calls.clear()
     small, svals = case("array-softmax", "float64")
@@ -290,9 +299,9 @@ def test_contiguous_strides_and_prod_match_numpy(shape):
         or a.size == 0
 
 
-def test_threaded_matrix_products_are_split_by_rows_with_one_blas_thread_each(monkeypatch):
-    """With several graphc threads a BLAS product is split by rows of its result among
-    them (each part a one-thread BLAS call, issue 16 part 4): the parts run, and the
+def test_threaded_matrix_products_are_split_with_one_blas_thread_each(monkeypatch):
+    """With several graphc threads a BLAS product is split by rows or columns of its
+    result (the larger) among them (each part a one-thread BLAS call, issue 16 part 4): the parts run, and the
     value and gradient of an MLP layer equal NumPy's (value) and JAX-free closed forms
     (gradient: dW = g xᵀ) within round-off, for float64 and float32."""
     if "threads_local" not in arrays.blas_functions():
@@ -305,16 +314,23 @@ def test_threaded_matrix_products_are_split_by_rows_with_one_blas_thread_each(mo
                         shapes={"W": W.shape, "X": X.shape})
         vg = gc.value_and_grad(f, argnums=0)
         calls = []
-        real = llvm_threads.run_chunks
+        real = arrays._driver_control
 
-        def spy(run, n, threads, align=llvm_threads.ALIGN, **kw):
-            calls.append(n)
-            return real(run, n, threads, align, **kw)
-        monkeypatch.setattr(llvm_threads, "run_chunks", spy)
+        def spy(steps, threads):
+            ctl, most = real(steps, threads)
+            words = ctl[arrays._CONTROL_STEPS:].reshape(-1, arrays._CONTROL_WORDS)
+            calls.extend(int(units) for _next, chunks, units, *_ in words if chunks > 1)
+            return ctl, most
+        monkeypatch.setattr(arrays, "_driver_control", spy)
+        monkeypatch.setattr(llvm_threads, "dynamic_threads", lambda: False)
         k = gc.compile(vg.graph, threads=2)
         value, dW = k(W, X)
-        monkeypatch.setattr(llvm_threads, "run_chunks", real)
-        assert 96 in calls      # the forward product W @ X, split over its 96 rows
+        monkeypatch.undo()
+        assert 3000 in calls    # the forward product W @ X, split over its columns
+        # the weight gradient g Xᵀ (96 x 80, inner dimension 3000): partial products
+        assert arrays._split_axis(arrays.Contraction(None, None, None, 96, 80, 3000,
+                                                     dtype)) == "k"
+        assert arrays.K_PARTS in calls
         T = np.tanh(W.astype(np.float64) @ X.astype(np.float64))
         np.testing.assert_allclose(value, T.sum(), rtol=tol * 10)
         want = (1 - T ** 2) @ X.astype(np.float64).T

@@ -250,12 +250,14 @@ class StepInfo:
     blocks of a one-dimensional one) that ``step<k>(start, end, ...)`` runs for
     ``start <= unit < end``; ``ns_per_unit``: estimated single-thread time of one.
     ``units == 0``: the step runs whole (reductions into an accumulator that several
-    outer units share, matrix products, inlined ``unslice`` regions of one-dimensional
-    loops). ``fill_first``: the step's accumulators are filled with their identity by
-    ``step<k>(-1, -1, ...)``, which the driver calls first."""
+    outer units share, small matrix products, loops and index steps). ``fill_first``: the step's accumulators are filled with their identity by
+    ``step<k>(-1, -1, ...)``, which the driver calls first. ``finish``: the units
+    write partial results that ``step<k>(-2, -2, ...)`` combines, which the driver
+    calls after them (products split over their inner dimension)."""
     units: int
     ns_per_unit: float
     fill_first: bool = False
+    finish: bool = False
 
 
 class _Codegen:
@@ -274,6 +276,8 @@ class _Codegen:
         self.parallel = parallel
         self.steps: list[StepInfo] = []
         self._split: tuple | None = None  # (start, end) IR values of a step function
+        self.extra_work = plan.work_bytes   # workspace bytes, partial products included
+        self._k_partials: dict[int, View] = {}   # product id -> its partial products
         self.b = ir.IRBuilder()
         self.e = Emitter(self.module, self.b, self.width, self.veclib, const_div=False)
         self.e.runtime_int = self._runtime
@@ -580,9 +584,164 @@ class _Codegen:
                     self._split = None
                 self.b.ret_void()
             self.steps = serial
+            self._emit_driver(serial)
         if self.e.vector_calls:
             _keep_used(self.module, [self.module.globals[s] for s in sorted(self.e.vector_calls)])
         return self.module
+
+    def _emit_driver(self, infos: list[StepInfo]) -> None:
+        """``threaded(tid, nthreads, inputs, outputs)``: every step of the program in
+        one parallel region, called by each of ``nthreads`` threads (the caller is
+        ``tid`` 0). The control buffer (``inputs[-1]``, int64, see
+        :func:`_driver_control`) says per step into how many chunks its outer units are
+        cut (1: ``tid`` 0 runs it whole); the threads take the chunks of a split step
+        from a shared counter (self-scheduling, OpenMP's ``schedule(dynamic)``) and meet
+        at a barrier after it, and before it when ``tid`` 0 ran something since the last
+        barrier. One fork and join per call instead of one per split step: each costs
+        tens of microseconds of Python thread hand-offs (the MLP step of
+        ``benchmarks/tensors.py`` split six steps and ran slower on two threads than on
+        one)."""
+        b = self.b
+        fnty = ir.FunctionType(ir.VoidType(), [I64, I64, PTR, PTR])
+        fn = ir.Function(self.module, fnty, name="threaded")
+        for a, nm in zip(fn.args, ("tid", "nthreads", "inputs", "outputs")):
+            a.name = nm
+        set.add(fn.attributes, "nounwind")
+        tid, nthreads, ins, outs = fn.args
+        self.fn = fn
+        b.position_at_end(fn.append_basic_block("entry"))
+        slot = b.gep(ins, [self.i64(self.n_in + 1 + (1 if self.symbols else 0))],
+                     inbounds=True, source_etype=PTR)
+        ctl = b.load(slot, typ=PTR, name="control")
+        barrier = self._emit_barrier()
+        dirty = b.alloca(I1, name="dirty")
+        b.store(ir.Constant(I1, 0), dirty)
+        is_first = b.icmp_signed("==", tid, self.i64(0))
+
+        def word(i):
+            return b.gep(ctl, [i if isinstance(i, ir.Value) else self.i64(i)],
+                         inbounds=True, source_etype=I64)
+        for k, info in enumerate(infos):
+            step = self.module.globals[f"step{k}"]
+            base = _CONTROL_STEPS + _CONTROL_WORDS * k
+            chunks = b.load(word(base + 1), typ=I64, name=f"chunks{k}")
+            units = b.load(word(base + 2), typ=I64, name=f"units{k}")
+            with b.if_else(b.icmp_signed(">", chunks, self.i64(1))) as (split, whole):
+                with split:
+                    if info.fill_first:
+                        with b.if_then(is_first):
+                            b.call(step, [self.i64(-1), self.i64(-1), ins, outs])
+                        b.store(ir.Constant(I1, 1), dirty)
+                    with b.if_then(b.load(dirty, typ=I1)):
+                        b.call(barrier, [ctl, nthreads])
+                    take = fn.append_basic_block(f"take{k}")
+                    done = fn.append_basic_block(f"taken{k}")
+                    b.branch(take)
+                    b.position_at_end(take)
+                    c = b.atomic_rmw("add", word(base), self.i64(1), "monotonic")
+                    more = b.icmp_signed("<", c, chunks)
+                    run = fn.append_basic_block(f"chunk{k}")
+                    b.cbranch(more, run, done)
+                    b.position_at_end(run)
+                    lo = b.sdiv(b.mul(c, units), chunks)
+                    hi = b.sdiv(b.mul(b.add(c, self.i64(1)), units), chunks)
+                    b.call(step, [lo, hi, ins, outs])
+                    b.branch(take)
+                    b.position_at_end(done)
+                    b.call(barrier, [ctl, nthreads])
+                    if info.finish:
+                        with b.if_then(is_first):
+                            b.call(step, [self.i64(-2), self.i64(-2), ins, outs])
+                    b.store(ir.Constant(I1, 1 if info.finish else 0), dirty)
+                with whole:
+                    with b.if_then(is_first):
+                        if info.fill_first:
+                            b.call(step, [self.i64(-1), self.i64(-1), ins, outs])
+                        one = b.select(b.icmp_signed(">", units, self.i64(1)), units,
+                                       self.i64(1))
+                        b.call(step, [self.i64(0), one, ins, outs])
+                        if info.finish:
+                            b.call(step, [self.i64(-2), self.i64(-2), ins, outs])
+                    b.store(ir.Constant(I1, 1), dirty)
+        b.ret_void()
+
+    def _emit_barrier(self) -> ir.Function:
+        """``barrier(control, nthreads)``: a counting barrier with a generation word
+        (see :data:`_CONTROL_STEPS` for the layout): the last thread to arrive resets
+        the count and advances the generation; the others poll it
+        :data:`BARRIER_SPIN_CYCLES`, then sleep on it with a futex (Linux; elsewhere
+        they yield the CPU between polls), as libgomp's spin-then-sleep barriers do.
+        Threads that only spun or yielded burned the CPU that a busy neighbour, or
+        the thread they waited for, needed. Sleepers are counted so that the releasing
+        thread makes the wake-up system call only when someone sleeps (both sides
+        sequentially consistent: either the sleeper sees the new generation or the
+        releaser sees the sleeper)."""
+        b = self.b
+        saved = b.block
+        fnty = ir.FunctionType(ir.VoidType(), [PTR, I64])
+        fn = ir.Function(self.module, fnty, name="barrier")
+        fn.linkage = "internal"
+        set.add(fn.attributes, "nounwind")
+        set.add(fn.attributes, "noinline")
+        ctl, n = fn.args
+        futex = _FUTEX.get(llvm.get_process_triple().split("-")[0]) \
+            if "linux" in llvm.get_process_triple() else None
+        entry = fn.append_basic_block("entry")
+        b.position_at_end(entry)
+        I32T = ir.IntType(32)
+        count = ctl
+        gen = b.gep(ctl, [self.i64(8)], inbounds=True, source_etype=I64)
+        sleepers = b.gep(ctl, [self.i64(16)], inbounds=True, source_etype=I64)
+        g0 = b.load_atomic(gen, "acquire", 4, typ=I32T)
+        arrived = b.atomic_rmw("add", count, self.i64(1), "acq_rel")
+        last = b.icmp_signed("==", arrived, b.sub(n, self.i64(1)))
+        release = fn.append_basic_block("release")
+        wait = fn.append_basic_block("wait")
+        out = fn.append_basic_block("out")
+        t0 = b.call(self.e.function("llvm.readcyclecounter", I64, []), [])
+        budget = b.load(b.gep(ctl, [self.i64(20)], inbounds=True, source_etype=I64),
+                        typ=I64, name="spin_cycles")
+        b.cbranch(last, release, wait)
+        b.position_at_end(release)
+        b.atomic_rmw("xchg", count, self.i64(0), "monotonic")
+        b.atomic_rmw("add", gen, ir.Constant(I32T, 1), "seq_cst")
+        if futex is not None:
+            syscall = self.e.function("syscall", I64, [I64])
+            syscall.ftype.var_arg = True
+            asleep = b.load_atomic(sleepers, "seq_cst", 8, typ=I64)
+            with b.if_then(b.icmp_signed(">", asleep, self.i64(0))):
+                b.call(syscall, [self.i64(futex), gen, self.i64(_FUTEX_WAKE_PRIVATE),
+                                 self.i64(2 ** 31 - 1), ir.Constant(PTR, None),
+                                 ir.Constant(PTR, None), self.i64(0)])
+        b.ret_void()
+        b.position_at_end(wait)
+        now = b.load_atomic(gen, "acquire", 4, typ=I32T)
+        moved = b.icmp_signed("!=", now, g0)
+        again = fn.append_basic_block("again")
+        b.cbranch(moved, out, again)
+        b.position_at_end(again)
+        clock = self.e.function("llvm.readcyclecounter", I64, [])
+        if "x86" in llvm.get_process_triple():
+            b.call(self.e.function("llvm.x86.sse2.pause", ir.VoidType(), []), [])
+        waited = b.sub(b.call(clock, []), t0)
+        with b.if_then(b.icmp_unsigned(">", waited, budget)):
+            if futex is None:
+                b.call(self.e.function("sched_yield", ir.IntType(32), []), [])
+            else:
+                syscall = self.e.function("syscall", I64, [I64])
+                syscall.ftype.var_arg = True
+                b.atomic_rmw("add", sleepers, self.i64(1), "seq_cst")
+                still = b.icmp_signed("==", b.load_atomic(gen, "seq_cst", 4, typ=I32T), g0)
+                with b.if_then(still):
+                    b.call(syscall, [self.i64(futex), gen, self.i64(_FUTEX_WAIT_PRIVATE),
+                                     b.zext(g0, I64), ir.Constant(PTR, None),
+                                     ir.Constant(PTR, None), self.i64(0)])
+                b.atomic_rmw("sub", sleepers, self.i64(1), "seq_cst")
+        b.branch(wait)
+        b.position_at_end(out)
+        b.ret_void()
+        b.position_at_end(saved)
+        return fn
 
     def loop(self, st: LoopNest) -> None:
         if self._split is None:
@@ -644,11 +803,12 @@ class _Codegen:
                    leaves, contexts) -> StepInfo:
         """Whether a loop nest may be split over threads by its outer units: each
         accumulated output moves with the outer index (no two units add into one
-        entry) and, for one dimension, nothing is accumulated and no inlined region
-        masks apply."""
+        entry) and, for one dimension, nothing is accumulated. (A thread's blocks of a
+        one-dimensional loop with inlined regions keep their region states, see
+        :meth:`_inner`.)"""
         accumulates = any(o.op != "store" for o in st.outs)
         if len(shape) == 1:
-            if contexts or accumulates or st.inits:
+            if accumulates or st.inits:
                 return StepInfo(0, 0.0)
             units = -(-shape[0] // self.width)
         else:
@@ -786,11 +946,14 @@ class _Codegen:
             segments = [(0, full, None)]
         if self._split is not None and len(ctx.shape) == 1:  # this thread's blocks
             start, end = self._split
-            if isinstance(full, Extent) or full:
-                hi = b.select(b.icmp_signed("<", end, self.i64(full)), end,
-                              self.i64(full))
-                self.range_loop(start, hi, "v", lambda i: self._block(
-                    ctx, base, b.mul(i, self.i64(W)), None, {}))
+
+            def clamp(cmp, u, v):
+                u, v = self.i64(u), self.i64(v)
+                return b.select(b.icmp_signed(cmp, u, v), u, v)
+            for first, last, seg_states in segments:   # each region state's blocks
+                lo, hi = clamp(">", first, start), clamp("<", last, end)
+                self.range_loop(lo, hi, "v", lambda i, seg_states=seg_states: self._block(
+                    ctx, base, b.mul(i, self.i64(W)), None, {}, seg_states))
             if isinstance(tail, Extent) or tail:
                 with b.if_then(b.icmp_signed(">", end, self.i64(full))):
                     self._block(ctx, base, self.i64(full * W), tail, {})
@@ -1650,12 +1813,26 @@ class _Codegen:
 
     # -- matrix products ----------------------------------------------------------------
     def _gemm_info(self, g: Contraction) -> StepInfo:
-        """A BLAS product is split by rows of C among graphc's threads, each calling
-        a one-thread BLAS (see :data:`GEMM_NS_PER_MAC`), when OpenBLAS's thread-local
-        thread count can be set; otherwise it runs whole."""
-        if (self.blas_threads and g.m > 1 and g.m * g.n * g.k >= GEMM_BLAS_MIN
-                and _gemm_layout(g.c) == (True, max(1, g.n))):
+        """A BLAS product is split among graphc's threads, each calling a one-thread
+        BLAS (see :data:`GEMM_NS_PER_MAC`), when OpenBLAS's thread-local thread count
+        can be set (otherwise it runs whole): by rows of C, or by its columns when it
+        has more columns than rows, or by parts of the inner dimension when that is much
+        the longest (:func:`_split_axis`)."""
+        # (a one-thread program keeps no step infos: no decision, so no size guard)
+        if (self.parallel and self.blas_threads and g.m * g.n * g.k >= GEMM_BLAS_MIN
+                and (g.m > 1 or g.n > 1) and _gemm_layout(g.c) == (True, max(1, g.n))):
             per_mac = GEMM_NS_PER_MAC * (0.5 if g.dtype == "float32" else 1.0)
+            axis = _split_axis(g)
+            if axis == "k":   # partial products in the workspace, summed by step(-2, -2)
+                itemsize = 8 if g.dtype == "float64" else 4
+                off = self.extra_work
+                self.extra_work = off + (K_PARTS * g.m * g.n * itemsize + 63) // 64 * 64
+                self._k_partials[id(g)] = View(
+                    ("work", off), 0, (K_PARTS, g.m, g.n), (g.m * g.n, g.n, 1), g.dtype, -1)
+                return StepInfo(K_PARTS, estimate(g.m * g.n * g.k) * per_mac / K_PARTS,
+                                finish=True)
+            if axis == "n":
+                return StepInfo(g.n, estimate(g.m * g.k) * per_mac)
             return StepInfo(g.m, estimate(g.n * g.k) * per_mac)
         return StepInfo(0, 0.0)
 
@@ -1666,10 +1843,41 @@ class _Codegen:
             self.fill(g.c, 0.0)
             return
         name = "dgemm" if g.dtype == "float64" else "sgemm"
-        if self.use_blas and g.m * g.n * g.k >= GEMM_BLAS_MIN:
+        if self._split is not None and id(g) in self._k_partials:
+            self._k_parts(g, name)
+        elif self.use_blas and g.m * g.n * g.k >= GEMM_BLAS_MIN:
             self._call_blas(g, name)
         else:
             self._loops_gemm(g)
+
+    def _k_parts(self, g: Contraction, name: str) -> None:
+        """A product split over its inner dimension (:func:`_split_axis`):
+        ``step(start, end)`` computes the partial products of parts ``start..end``
+        (``A[:, k0:k1] @ B[k0:k1, :]`` for the part's ``k0:k1``, one-thread BLAS) into
+        their buffers; ``step(-2, -2)`` sums the :data:`K_PARTS` partials into C in
+        order. The parts do not depend on the thread count, so neither do the bits."""
+        b = self.b
+        start, end = self._split
+        part = self._k_partials[id(g)]
+        mn = g.m * g.n
+        with b.if_else(b.icmp_signed("<", start, self.i64(0))) as (finish, parts):
+            with finish:
+                def add_up(e, _):
+                    acc = b.load(self.addr(part, e), typ=float_type(g.dtype))
+                    for p in range(1, K_PARTS):
+                        acc = b.fadd(acc, b.load(self.addr(part, b.add(e, self.i64(p * mn))),
+                                                 typ=float_type(g.dtype)))
+                    b.store(acc, self.addr(g.c, b.add(self.i64(g.c.offset), e)))
+                    return []
+                self.counted_loop(mn, "k_sum", add_up)
+            with parts:
+                def one(p):
+                    k0 = b.sdiv(b.mul(p, self.i64(g.k)), self.i64(K_PARTS))
+                    k1 = b.sdiv(b.mul(b.add(p, self.i64(1)), self.i64(g.k)),
+                                self.i64(K_PARTS))
+                    self._call_blas(g, name, k_range=(k0, k1),
+                                    c_at=(part, b.mul(p, self.i64(mn))))
+                self.range_loop(start, end, "k_part", one)
 
     def _alloca(self, name: str, ty: ir.Type) -> ir.Value:
         p = self.allocas.get(name)
@@ -1679,8 +1887,11 @@ class _Codegen:
             self.allocas[name] = p
         return p
 
-    def _call_blas(self, g: Contraction, name: str) -> None:
-        """Row-major C = A @ B as column-major Cᵀ = Bᵀ Aᵀ (the Fortran interface)."""
+    def _call_blas(self, g: Contraction, name: str, k_range: tuple | None = None,
+                   c_at: tuple | None = None) -> None:
+        """Row-major C = A @ B as column-major Cᵀ = Bᵀ Aᵀ (the Fortran interface);
+        ``k_range``: only the inner indices ``k0:k1`` (IR values), written to ``c_at``
+        (a view and an element offset into it) instead of C."""
         b = self.b
         ety = float_type(g.dtype)
         row_a, lda = _gemm_layout(g.a)
@@ -1699,14 +1910,25 @@ class _Codegen:
             ptrs[key] = p
         a_off = self.i64(g.a.offset)
         c_off = self.i64(g.c.offset)
-        if self._split is not None:  # rows start..end of C: A's rows, C's rows
+        b_off = self.i64(g.b.offset)
+        if k_range is not None:   # A's columns and B's rows k0..k1
+            k0, k1 = k_range
+            b.store(b.trunc(b.sub(k1, k0), I32), ptrs["k"])
+            a_off = b.add(a_off, b.mul(k0, self.i64(1 if row_a else lda)))
+            b_off = b.add(b_off, b.mul(k0, self.i64(ldb if row_b else 1)))
+        elif self._split is not None and _split_axis(g) == "n":  # columns start..end of C
+            start, end = self._split
+            b.store(b.trunc(b.sub(end, start), I32), ptrs["m"])
+            b_off = b.add(b_off, b.mul(start, self.i64(1 if row_b else ldb)))
+            c_off = b.add(c_off, start)
+        elif self._split is not None:  # rows start..end of C: A's rows, C's rows
             start, end = self._split
             b.store(b.trunc(b.sub(end, start), I32), ptrs["n"])
             a_off = b.add(a_off, b.mul(start, self.i64(lda if row_a else 1)))
             c_off = b.add(c_off, b.mul(start, self.i64(max(1, g.n))))
-        pa = self.addr(g.b, self.i64(g.b.offset))
+        pa = self.addr(g.b, b_off)
         pb = self.addr(g.a, a_off)
-        pc = self.addr(g.c, c_off)
+        pc = self.addr(g.c, c_off) if c_at is None else self.addr(*c_at)
         fn = self.e.function(f"graphc_{name}", ir.VoidType(), [PTR] * 13)
         one_thread = self.blas_threads and (self._split is not None
                                             or g.m * g.n * g.k < BLAS_THREADS_MIN)
@@ -1747,6 +1969,33 @@ class _Codegen:
             self.counted_loop(g.k, "mm_p", inner)
             return []
         self.counted_loop(g.m, "mm_i", row)
+
+
+def _split_axis(g: Contraction) -> str:
+    """How threads split the product ``g`` (C = A B, m×k by k×n): ``"k"``, into
+    :data:`K_PARTS` partial products over ranges of the inner dimension, summed
+    afterwards, when it is at least :data:`K_SPLIT_RATIO` times the longer side of C
+    (each thread reads its share of A and of B: ``(m k + k n) / p`` for ``p``
+    threads); else ``"n"`` (columns of C: all of A, a share of B, ``m k + k n / p``)
+    when C has more columns than rows, else ``"m"`` (rows: ``m k / p + k n``). The
+    MLP step of benchmarks/tensors.py (batch 4096) split ``W1 @ X`` (m = 32,
+    n = 4096, k = 64) by rows: 250-290 µs per half, 393 µs whole; the weight
+    gradient ``dZ Xᵀ`` (m = 32, n = 64, k = 4096): 496-546 µs per half, 545 µs
+    whole."""
+    if g.k >= K_SPLIT_RATIO * max(g.m, g.n) and g.k >= K_PARTS * K_PART_MIN:
+        return "k"
+    return "n" if g.n > g.m else "m"
+
+
+K_PARTS = 8
+"""Partial products of a product split over its inner dimension: a fixed count (not the
+thread count), so that the sum, and its rounding, is the same on any number of
+threads."""
+
+K_SPLIT_RATIO = 4
+K_PART_MIN = 64
+"""A product is split over its inner dimension when it is at least ``K_SPLIT_RATIO``
+times the longer side of C and each part keeps ``K_PART_MIN`` of it."""
 
 
 def _bcast(vshape: tuple, vstrides: tuple, shape: tuple) -> tuple:
@@ -1876,7 +2125,7 @@ class Program:
 
     def __init__(self, graph: Graph, plan: Plan, module, llvm_ir: str,
                  steps: Sequence[StepInfo] = (), symbols: Sequence[str] = (),
-                 guards: Sequence = ()):
+                 guards: Sequence = (), work_bytes=None):
         self.graph = graph
         self.plan = plan
         self.module = module
@@ -1885,7 +2134,8 @@ class Program:
         self.guards = tuple(guards)
         self.out_shapes = [o.shape for o in graph.outputs]
         self.out_dtypes = [np.dtype(NP_DTYPES[o.dtype]) for o in graph.outputs]
-        self.work_bytes = plan.work_bytes if self.symbols else max(64, plan.work_bytes)
+        work = plan.work_bytes if work_bytes is None else work_bytes
+        self.work_bytes = work if self.symbols else max(64, work)
         self.cost = estimate(sum(prod(x.shape) for x in graph.nodes))
         self.run = module.run
         self.check_labels = label_checker(graph)
@@ -1893,8 +2143,7 @@ class Program:
             # labels computed from inputs (y[1:]) are evaluated on the graph's shapes
             raise LoweringError("labels computed inside a graph of run-time sizes")
         self.steps = list(steps)
-        self._step_fns = [module.functions[f"step{k}"] for k in range(len(self.steps))] \
-            if self.steps else []
+        self._threaded = module.functions["threaded"] if self.steps else None
         self._bound: dict[tuple, tuple] = {}
 
     def serves(self, env: dict[str, int], parallel: bool) -> bool:
@@ -1939,23 +2188,26 @@ class Program:
         return outs
 
     def _run_threaded(self, ins: list, outs: list, threads: int, steps=None) -> None:
-        """Run the steps in order; each splittable step of at least
-        :data:`PARALLEL_MIN_NS` estimated work has its outer units divided among up to
-        ``threads`` threads (each part at least half that work)."""
-        pin = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
+        """Run the program on up to ``threads`` threads (fewer when the machine's other
+        CPUs are busy, :func:`~.threads.usable_threads`): each splittable step of at
+        least :data:`PARALLEL_MIN_NS` estimated work has its outer units cut into chunks
+        that the threads take in turn (each thread's share at least half that work), in
+        one parallel region per call (the module's ``threaded`` driver). Chunks cut
+        whole outer units, each computed by the same instructions, so results do not
+        depend on the thread count."""
+        threads = _threads.usable_threads(threads)
+        ctl, most = _driver_control(self.steps if steps is None else steps, threads)
+        ctl[20] = BARRIER_SPIN_CYCLES_CROWDED if _threads.crowded(most) \
+            else BARRIER_SPIN_CYCLES
+        if most <= 1:
+            self.run(0, self.cost, ins, outs)
+            return
+        pin = (ctypes.c_void_p * (len(ins) + 1))(*[a.ctypes.data for a in ins],
+                                                   ctl.ctypes.data)
         pout = (ctypes.c_void_p * max(1, len(outs)))(*[o.ctypes.data for o in outs])
         pin_p, pout_p = ctypes.cast(pin, ctypes.c_void_p), ctypes.cast(pout, ctypes.c_void_p)
-        for fn, info in zip(self._step_fns, self.steps if steps is None else steps):
-            total = info.units * info.ns_per_unit
-            parts = min(threads, info.units, int(total // (PARALLEL_MIN_NS / 2)))
-            if info.fill_first:  # the accumulators' initial values, once
-                fn(-1, -1, pin_p, pout_p)
-            if total >= PARALLEL_MIN_NS and parts > 1:
-                _threads.run_chunks(lambda a, e, fn=fn: fn(a, e, pin_p, pout_p),
-                                    info.units, parts, align=1,
-                                    oversplit=_threads.oversplit_for(total, parts))
-            else:
-                fn(0, max(info.units, 1), pin_p, pout_p)
+        fn = self._threaded
+        _threads.run_region(lambda tid, n: fn(tid, n, pin_p, pout_p), most)
 
 
 PARALLEL_MIN_NS = 100_000
@@ -2049,6 +2301,52 @@ def build_generic_program(graph: Graph, env: dict[str, int], level: str,
     return prog
 
 
+_CONTROL_STEPS = 24
+_CONTROL_WORDS = 8
+"""Layout of the control buffer of ``threaded`` (int64 words): the barrier's count
+(word 0), its generation (word 8, an int32 for the futex), the number of threads
+asleep at it (word 16) and how long to spin before sleeping (word 20, cycles), then per
+step ``k`` eight words from ``_CONTROL_STEPS + 8 k``:
+the next chunk to take, the number of chunks, the units. Each word that threads write
+sits on its own 64-byte cache line."""
+
+BARRIER_SPIN_CYCLES = 3_000_000
+BARRIER_SPIN_CYCLES_CROWDED = 30_000
+"""Cycles of the CPU's time-stamp counter (``llvm.readcyclecounter``: about 1 ms and
+10 µs at 3 GHz) that a thread waiting at a barrier polls it (with ``pause`` on x86)
+before it sleeps, when the region's threads have idle CPUs, and when they do not
+(other runnable tasks plus the region's threads exceed the CPUs; libgomp also cuts its
+spin count when threads outnumber CPUs). On idle CPUs, the steps that the first thread
+runs alone between split steps take tens to hundreds of microseconds, and waking a
+sleeping thread cost more than spinning through them: the MLP step at batch 4096 on two
+threads took 1.33-1.40 ms (medians of three runs) with the 1 ms spin, 1.45-1.81 ms
+with a 100 µs spin. On a crowded machine a spinning thread takes the CPU that the
+thread it waits for needs."""
+
+_FUTEX = {"x86_64": 202, "aarch64": 98}
+"""Linux's ``futex`` system call number by architecture (elsewhere waiting threads
+yield the CPU between polls instead of sleeping)."""
+_FUTEX_WAIT_PRIVATE, _FUTEX_WAKE_PRIVATE = 128, 129
+
+
+def _driver_control(steps: Sequence[StepInfo], threads: int) -> tuple[np.ndarray, int]:
+    """The control buffer of ``threaded`` for ``threads`` threads (the chunks of each
+    step as :meth:`Program._run_threaded` decided them per step before) and the number
+    of threads worth starting (1: no step is split)."""
+    ctl = np.zeros(_CONTROL_STEPS + _CONTROL_WORDS * len(steps), np.int64)
+    most = 1
+    for k, info in enumerate(steps):
+        total = info.units * info.ns_per_unit
+        parts = min(threads, info.units, int(total // (PARALLEL_MIN_NS / 2)))
+        chunks = 1
+        if total >= PARALLEL_MIN_NS and parts > 1:
+            chunks = min(info.units, parts * _threads.oversplit_for(total, parts))
+            most = max(most, parts)
+        w = _CONTROL_STEPS + _CONTROL_WORDS * k
+        ctl[w + 1], ctl[w + 2] = chunks, info.units
+    return ctl, most
+
+
 def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: bool,
                   use_disk: bool, symbols: Sequence[str] = ()) -> Program:
     """Generate, compile (or load from disk) and wrap the code of a plan; ``symbols``:
@@ -2072,7 +2370,7 @@ def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: b
     dkey = disk_cache.entry_key(["arrays", hashlib.sha256(text.encode()).hexdigest(),
                                  f"O{speed}", "no-lsr" if symbols else "lsr"],
                                 h.cpu, h.features_text, h.llvm_version)
-    names = [f"step{k}" for k in range(len(steps))]
+    names = [f"step{k}" for k in range(len(steps))] + (["threaded"] if steps else [])
     obj = disk_cache.load(dkey) if use_disk else None
     cm = None
     if obj is not None:
@@ -2087,7 +2385,7 @@ def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: b
                             functions=names)
         if use_disk:
             disk_cache.store(dkey, obj)
-    return Program(cg, plan, cm, text, steps, symbols)
+    return Program(cg, plan, cm, text, steps, symbols, work_bytes=gen.extra_work)
 
 
 def _tree(structure):

@@ -169,6 +169,17 @@ def usable_threads(threads: int) -> int:
     return max(1, min(threads, int(cpus - busy + 0.5)))
 
 
+def crowded(threads: int) -> bool:
+    """True when ``threads`` threads of this call and the tasks running or waiting for a
+    CPU right now (see :func:`usable_threads`) outnumber the CPUs: a thread waiting
+    for another should then not spin for long."""
+    others = _others_runnable()
+    if others is None:
+        return False
+    cpus, total = _cpu_counts()
+    return others * cpus / max(total, cpus) + threads > cpus
+
+
 def _executor(workers: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     with _lock:
@@ -264,3 +275,32 @@ def run_chunks(run: Callable[[int, int], object], n: int, threads: int,
             f.result()
     if failed:
         raise failed[0]
+
+
+def run_region(run: Callable[[int, int], object], threads: int) -> None:
+    """Call ``run(tid, threads)`` once on each of ``threads`` threads at the same time
+    (the calling thread is ``tid`` 0, pool workers the others) and return when all
+    have returned: a parallel region whose threads coordinate among themselves (the
+    barriers of an array program's ``threaded`` driver), so every ``tid`` must run.
+    ``run`` must release the GIL (a ctypes call of compiled code does).
+
+    One region runs at a time: while another holds the pool, the caller runs
+    ``run(0, 1)`` alone (the region's work on one thread). Two regions sharing the
+    pool could each hold a worker while waiting at a barrier for a task queued behind
+    the other's: a deadlock."""
+    if threads <= 1 or not _region_lock.acquire(blocking=False):
+        run(0, 1)
+        return
+    try:
+        pool = _executor(threads - 1)
+        futures = [pool.submit(run, tid, threads) for tid in range(1, threads)]
+        try:
+            run(0, threads)
+        finally:
+            for f in futures:
+                f.result()
+    finally:
+        _region_lock.release()
+
+
+_region_lock = threading.Lock()
