@@ -203,3 +203,22 @@ def test_products_split_over_the_inner_dimension(shape, dtype, monkeypatch, all_
     np.testing.assert_allclose(runs[0], want, rtol=tol, atol=tol * abs(want).max())
     one = gc.compile(f, threads=1)(A, Bt)
     np.testing.assert_allclose(one, runs[0], rtol=tol, atol=tol * abs(want).max())
+
+
+def test_products_split_over_the_inner_dimension_at_run_time_sizes(monkeypatch, all_threads):
+    """The weight gradient of a layer, g Xᵀ, over batches of 5000, then 4099 and 6001
+    (the program of run-time sizes, compiled once for both): its partial products are
+    summed at every size (a binding's step table once dropped the 'finish' flag, so
+    the gradient was the uninitialised workspace)."""
+    rng = np.random.default_rng(11)
+    W = rng.normal(size=(24, 40)) / 6
+    f = gc.function(lambda W, X: gc.numpy.sum(gc.numpy.tanh(W @ X)),
+                    shapes={"W": W.shape, "X": (40, "B")})
+    k = gc.compile(gc.grad(f, argnums=0), threads=2)
+    seen = _split_units(monkeypatch)
+    for B in (5000, 4099, 6001):
+        X = rng.normal(size=(40, B))
+        want = (1 - np.tanh(W @ X) ** 2) @ X.T
+        np.testing.assert_allclose(k(W, X), want, rtol=1e-11, atol=1e-12)
+    assert all(arrays.K_PARTS in units for units in seen), seen
+    assert any(p.symbols for p in k._programs_mt.values())   # run-time sizes served

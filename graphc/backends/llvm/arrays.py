@@ -62,7 +62,7 @@ import ctypes
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -292,6 +292,8 @@ class _Codegen:
         for a, nm in zip(fn.args, ("start", "end", "inputs", "outputs")):
             a.name = nm
         set.add(fn.attributes, "nounwind")
+        if name.startswith("step"):   # called by the threaded driver: not inlined there
+            set.add(fn.attributes, "noinline")
         bits = self.width * (64 if self.dtype == "float64" else 32)
         for attr in (f'"prefer-vector-width"="{bits}"', f'"min-legal-vector-width"="{bits}"'):
             set.add(fn.attributes, attr)
@@ -594,14 +596,18 @@ class _Codegen:
         one parallel region, called by each of ``nthreads`` threads (the caller is
         ``tid`` 0). The control buffer (``inputs[-1]``, int64, see
         :func:`_driver_control`) says per step into how many chunks its outer units are
-        cut (1: ``tid`` 0 runs it whole); the threads take the chunks of a split step
+        cut (1: ``tid`` 0 runs it whole) and whether it has fills and partial results
+        to combine (:class:`StepInfo`); the threads take the chunks of a split step
         from a shared counter (self-scheduling, OpenMP's ``schedule(dynamic)``) and meet
         at a barrier after it, and before it when ``tid`` 0 ran something since the last
         barrier. One fork and join per call instead of one per split step: each costs
         tens of microseconds of Python thread hand-offs (the MLP step of
         ``benchmarks/tensors.py`` split six steps and ran slower on two threads than on
-        one)."""
+        one). The driver is one loop over the steps, which it calls through
+        ``run_step(k, ...)`` (a switch), so its size does not grow with the program (an
+        unrolled driver made the PINN step's module 45% larger)."""
         b = self.b
+        dispatch = self._emit_dispatch(len(infos))
         fnty = ir.FunctionType(ir.VoidType(), [I64, I64, PTR, PTR])
         fn = ir.Function(self.module, fnty, name="threaded")
         for a, nm in zip(fn.args, ("tid", "nthreads", "inputs", "outputs")):
@@ -617,53 +623,77 @@ class _Codegen:
         dirty = b.alloca(I1, name="dirty")
         b.store(ir.Constant(I1, 0), dirty)
         is_first = b.icmp_signed("==", tid, self.i64(0))
+        minus = {v: self.i64(v) for v in (-1, -2)}
 
-        def word(i):
-            return b.gep(ctl, [i if isinstance(i, ir.Value) else self.i64(i)],
-                         inbounds=True, source_etype=I64)
-        for k, info in enumerate(infos):
-            step = self.module.globals[f"step{k}"]
-            base = _CONTROL_STEPS + _CONTROL_WORDS * k
-            chunks = b.load(word(base + 1), typ=I64, name=f"chunks{k}")
-            units = b.load(word(base + 2), typ=I64, name=f"units{k}")
+        def word(base, i):
+            return b.gep(ctl, [b.add(base, self.i64(i))], inbounds=True, source_etype=I64)
+
+        def step(k, _):
+            def run(lo, hi):
+                b.call(dispatch, [k, lo, hi, ins, outs])
+            base = b.add(self.i64(_CONTROL_STEPS), b.mul(k, self.i64(_CONTROL_WORDS)))
+            chunks = b.load(word(base, 1), typ=I64, name="chunks")
+            units = b.load(word(base, 2), typ=I64, name="units")
+            flags = b.load(word(base, 3), typ=I64, name="flags")
+            fill = b.icmp_signed("!=", b.and_(flags, self.i64(1)), self.i64(0))
+            finish = b.icmp_signed("!=", b.and_(flags, self.i64(2)), self.i64(0))
             with b.if_else(b.icmp_signed(">", chunks, self.i64(1))) as (split, whole):
                 with split:
-                    if info.fill_first:
-                        with b.if_then(is_first):
-                            b.call(step, [self.i64(-1), self.i64(-1), ins, outs])
-                        b.store(ir.Constant(I1, 1), dirty)
-                    with b.if_then(b.load(dirty, typ=I1)):
+                    with b.if_then(b.and_(fill, is_first)):
+                        run(minus[-1], minus[-1])
+                    with b.if_then(b.or_(fill, b.load(dirty, typ=I1))):
                         b.call(barrier, [ctl, nthreads])
-                    take = fn.append_basic_block(f"take{k}")
-                    done = fn.append_basic_block(f"taken{k}")
+                    take = fn.append_basic_block("take")
+                    done = fn.append_basic_block("taken")
                     b.branch(take)
                     b.position_at_end(take)
-                    c = b.atomic_rmw("add", word(base), self.i64(1), "monotonic")
-                    more = b.icmp_signed("<", c, chunks)
-                    run = fn.append_basic_block(f"chunk{k}")
-                    b.cbranch(more, run, done)
-                    b.position_at_end(run)
-                    lo = b.sdiv(b.mul(c, units), chunks)
-                    hi = b.sdiv(b.mul(b.add(c, self.i64(1)), units), chunks)
-                    b.call(step, [lo, hi, ins, outs])
+                    c = b.atomic_rmw("add", word(base, 0), self.i64(1), "monotonic")
+                    chunk = fn.append_basic_block("chunk")
+                    b.cbranch(b.icmp_signed("<", c, chunks), chunk, done)
+                    b.position_at_end(chunk)
+                    run(b.sdiv(b.mul(c, units), chunks),
+                        b.sdiv(b.mul(b.add(c, self.i64(1)), units), chunks))
                     b.branch(take)
                     b.position_at_end(done)
                     b.call(barrier, [ctl, nthreads])
-                    if info.finish:
-                        with b.if_then(is_first):
-                            b.call(step, [self.i64(-2), self.i64(-2), ins, outs])
-                    b.store(ir.Constant(I1, 1 if info.finish else 0), dirty)
+                    with b.if_then(b.and_(finish, is_first)):
+                        run(minus[-2], minus[-2])
+                    b.store(finish, dirty)
                 with whole:
                     with b.if_then(is_first):
-                        if info.fill_first:
-                            b.call(step, [self.i64(-1), self.i64(-1), ins, outs])
-                        one = b.select(b.icmp_signed(">", units, self.i64(1)), units,
-                                       self.i64(1))
-                        b.call(step, [self.i64(0), one, ins, outs])
-                        if info.finish:
-                            b.call(step, [self.i64(-2), self.i64(-2), ins, outs])
+                        with b.if_then(fill):
+                            run(minus[-1], minus[-1])
+                        run(self.i64(0), b.select(b.icmp_signed(">", units, self.i64(1)),
+                                                  units, self.i64(1)))
+                        with b.if_then(finish):
+                            run(minus[-2], minus[-2])
                     b.store(ir.Constant(I1, 1), dirty)
+            return []
+        self.counted_loop(len(infos), "step", step, unroll=False)
         b.ret_void()
+
+    def _emit_dispatch(self, count: int) -> ir.Function:
+        """``run_step(k, start, end, inputs, outputs)``: calls ``step<k>`` (a switch over
+        the ``count`` steps)."""
+        b = self.b
+        fnty = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, PTR])
+        fn = ir.Function(self.module, fnty, name="run_step")
+        fn.linkage = "internal"
+        set.add(fn.attributes, "nounwind")
+        set.add(fn.attributes, "noinline")
+        k, start, end, ins, outs = fn.args
+        b.position_at_end(fn.append_basic_block("entry"))
+        out = fn.append_basic_block("out")
+        sw = b.switch(k, out)
+        for i in range(count):
+            case = fn.append_basic_block(f"case{i}")
+            sw.add_case(ir.Constant(I64, i), case)
+            b.position_at_end(case)
+            b.call(self.module.globals[f"step{i}"], [start, end, ins, outs])
+            b.branch(out)
+        b.position_at_end(out)
+        b.ret_void()
+        return fn
 
     def _emit_barrier(self) -> ir.Function:
         """``barrier(control, nthreads)``: a counting barrier with a generation word
@@ -1862,14 +1892,9 @@ class _Codegen:
         mn = g.m * g.n
         with b.if_else(b.icmp_signed("<", start, self.i64(0))) as (finish, parts):
             with finish:
-                def add_up(e, _):
-                    acc = b.load(self.addr(part, e), typ=float_type(g.dtype))
-                    for p in range(1, K_PARTS):
-                        acc = b.fadd(acc, b.load(self.addr(part, b.add(e, self.i64(p * mn))),
-                                                 typ=float_type(g.dtype)))
-                    b.store(acc, self.addr(g.c, b.add(self.i64(g.c.offset), e)))
-                    return []
-                self.counted_loop(mn, "k_sum", add_up)
+                b.call(self._sum_parts_function(g.dtype),
+                       [self.addr(part, self.i64(0)),
+                        self.addr(g.c, self.i64(g.c.offset)), self.i64(mn)])
             with parts:
                 def one(p):
                     k0 = b.sdiv(b.mul(p, self.i64(g.k)), self.i64(K_PARTS))
@@ -1878,6 +1903,41 @@ class _Codegen:
                     self._call_blas(g, name, k_range=(k0, k1),
                                     c_at=(part, b.mul(p, self.i64(mn))))
                 self.range_loop(start, end, "k_part", one)
+
+    def _sum_parts_function(self, dtype: str) -> ir.Function:
+        """``sum_parts_<dtype>(parts, c, mn)``: ``c[e] = parts[0, e] + ... +
+        parts[K_PARTS - 1, e]`` for ``e < mn``, summed in that order; one function per
+        module (each product split over its inner dimension calls it: a copy per step,
+        vectorised by LLVM each time, added a quarter to the PINN step's compile time)."""
+        name = f"sum_parts_{dtype}"
+        fn = self.module.globals.get(name)
+        if fn is not None:
+            return fn
+        b = self.b
+        saved_block, saved_fn = b.block, self.fn
+        ety = float_type(dtype)
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]),
+                         name=name)
+        fn.linkage = "internal"
+        for attr in ("nounwind", "noinline"):
+            set.add(fn.attributes, attr)
+        parts, c, mn = fn.args
+        self.fn = fn
+        b.position_at_end(fn.append_basic_block("entry"))
+
+        def add_up(e, _):
+            acc = b.load(b.gep(parts, [e], inbounds=True, source_etype=ety), typ=ety)
+            for p in range(1, K_PARTS):
+                at = b.add(e, b.mul(mn, self.i64(p)))
+                acc = b.fadd(acc, b.load(b.gep(parts, [at], inbounds=True, source_etype=ety),
+                                         typ=ety))
+            b.store(acc, b.gep(c, [e], inbounds=True, source_etype=ety))
+            return []
+        self.counted_loop(mn, "k_sum", add_up)
+        b.ret_void()
+        self.fn = saved_fn
+        b.position_at_end(saved_block)
+        return fn
 
     def _alloca(self, name: str, ty: ir.Type) -> ir.Value:
         p = self.allocas.get(name)
@@ -2165,7 +2225,7 @@ class Program:
         if hit is None:
             shapes = [tuple(evaluate(d, env) for d in s) for s in self.out_shapes]
             sizes = np.array([env[k] for k in self.symbols], dtype=np.int64)
-            steps = [StepInfo(evaluate(st.units, env), st.ns_per_unit, st.fill_first)
+            steps = [replace(st, units=evaluate(st.units, env))
                      for st in self.steps]
             hit = (shapes, max(64, evaluate(self.work_bytes, env)), (sizes,), steps)
             if len(self._bound) > 64:
@@ -2306,8 +2366,8 @@ _CONTROL_WORDS = 8
 """Layout of the control buffer of ``threaded`` (int64 words): the barrier's count
 (word 0), its generation (word 8, an int32 for the futex), the number of threads
 asleep at it (word 16) and how long to spin before sleeping (word 20, cycles), then per
-step ``k`` eight words from ``_CONTROL_STEPS + 8 k``:
-the next chunk to take, the number of chunks, the units. Each word that threads write
+step ``k`` eight words from ``_CONTROL_STEPS + 8 k``: the next chunk to take, the
+number of chunks, the units, flags (1: fill first, 2: finish, see :class:`StepInfo`). Each word that threads write
 sits on its own 64-byte cache line."""
 
 BARRIER_SPIN_CYCLES = 3_000_000
@@ -2344,6 +2404,7 @@ def _driver_control(steps: Sequence[StepInfo], threads: int) -> tuple[np.ndarray
             most = max(most, parts)
         w = _CONTROL_STEPS + _CONTROL_WORDS * k
         ctl[w + 1], ctl[w + 2] = chunks, info.units
+        ctl[w + 3] = (1 if info.fill_first else 0) | (2 if info.finish else 0)
     return ctl, most
 
 
