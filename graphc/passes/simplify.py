@@ -253,6 +253,34 @@ def _div_pow2(node, args):
     return None if r is None else ops.mul(a, ops.const(r, b.dtype))
 
 
+def _pow2_at_least_two(c: Node) -> bool:
+    """``c`` is a constant ``2^k`` with ``k >= 1`` (``x·2^k`` is exact unless it
+    overflows: no rounding, subnormal ``x`` included)."""
+    if not c.is_const or not math.isfinite(c.value) or c.value <= 1.0:
+        return False
+    m, _e = math.frexp(c.value)
+    return m == 0.5
+
+
+@_r("mul_pow2_const", ops.mul_p, "(x * 2^k) * c -> x * (2^k c)  (k >= 1, |c| >= 1)",
+    "x·2^k is exact, or overflows; then |x·2^k·c| overflows too (|c| >= 1), so both "
+    "give the same infinity; else both are the real x·2^k·c rounded once (2^k·c is "
+    "exact: a finite scaling of c by a power of two that cannot underflow)")
+def _mul_pow2_const(node, args):
+    for inner, c in (args, args[::-1]):
+        if inner.prim is not ops.mul_p or not c.is_const or inner.dtype != node.dtype \
+                or c.dtype != node.dtype or not math.isfinite(c.value) or abs(c.value) < 1:
+            continue
+        for x, p in (inner.args, inner.args[::-1]):
+            if _pow2_at_least_two(p) and p.dtype == node.dtype and x.dtype == node.dtype:
+                t = np.dtype(node.dtype).type
+                with np.errstate(over="ignore"):
+                    scaled = t(p.value) * t(c.value)
+                if np.isfinite(scaled):
+                    return ops.mul(x, ops.const(float(scaled), node.dtype))
+    return None
+
+
 @_r("div_neg_neg", ops.div_p, "(-x) / (-y) -> x / y", "the sign of a quotient is the XOR")
 def _div_nn(node, args):
     a, b = args
