@@ -36,6 +36,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import resource
 import time
 from pathlib import Path
 
@@ -64,19 +65,29 @@ def _env(threads: int, cache_dir: str) -> dict:
 
 def best_time(fn, budget: float = 1.0) -> float:
     """Best time of one call from repeated samples within about ``budget`` seconds."""
-    fn()
+    return timed(fn, budget)[0]
+
+
+def timed(fn, budget: float = 1.0) -> tuple[float, float]:
+    """``(best time of one call, CPUs used)`` from repeated samples within about
+    ``budget`` seconds; CPUs used: the process's CPU time (all its threads, user and
+    system, ``getrusage``) over the wall time of the samples, so a peer told to use
+    one thread that keeps a second core busy shows about 2."""
     t0 = time.perf_counter()
     fn()
     one = time.perf_counter() - t0
     inner = max(1, int(0.005 / max(one, 1e-7)))
     samples = max(5, min(50, int(budget / max(one * inner, 1e-7))))
     best = math.inf
+    r0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for _ in range(samples):
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
         best = min(best, (time.perf_counter() - t0) / inner)
-    return best
+    r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - w0
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return best, cpu / max(wall, 1e-9)
 
 
 def _rel(a, b) -> float:
@@ -221,8 +232,9 @@ def worker(threads: int, out_path: str) -> None:
             first = time.perf_counter() - t0
             diff = max([_rel(loss, ref_loss)] + [_rel(np.asarray(a), b)
                                                  for a, b in zip(grads, ref_grads)])
+            run_s, cpus = timed(step)
             emit(kind="result", workload=f"MLP step, batch {B}", peer=name, first_s=first,
-                 run_s=best_time(step), diff=diff, ok=diff <= TOLERANCE)
+                 run_s=run_s, cpus=cpus, diff=diff, ok=diff <= TOLERANCE)
     peers, reference = rosen_peers()
     for n in ROSEN_N:
         x = np.random.default_rng(n).uniform(-2, 2, n)
@@ -233,8 +245,9 @@ def worker(threads: int, out_path: str) -> None:
             got = step()
             first = time.perf_counter() - t0
             diff = _rel(np.asarray(got), ref)
+            run_s, cpus = timed(step)
             emit(kind="result", workload=f"Rosenbrock gradient, n = 10^{round(math.log10(n))}",
-                 peer=name, first_s=first, run_s=best_time(step), diff=diff,
+                 peer=name, first_s=first, run_s=run_s, cpus=cpus, diff=diff,
                  ok=diff <= TOLERANCE)
     out.close()
 
@@ -271,8 +284,9 @@ def report(records: list[dict], command: str) -> str:
         "ratio peer time / graphc time (> 1: graphc faster). Every peer's result agreed "
         "with graphc's NumPy interpreter to 1e-9 relative unless marked ✗. graphc's matrix "
         "products call SciPy's OpenBLAS; with several threads graphc splits loop nests "
-        "(above 100 µs of work) and products (by rows, one BLAS thread each) among its "
-        "own threads.",
+        "(above 100 µs of work) and products (by rows or columns, or into partial "
+        "products over a long inner dimension, one BLAS thread each) among its own "
+        "threads, in one parallel region per call.",
         "",
     ]
     header = "| workload | threads | graphc | " + " | ".join(others) + " | fastest peer / graphc |"
@@ -308,6 +322,17 @@ def report(records: list[dict], command: str) -> str:
                   "products down by orders of magnitude, which is why graphc splits products "
                   "among its own, non-spinning threads): " + ", ".join(
                       f"{t} thread(s): {v:.2f}" for t, v in sorted(loads.items())) + "."]
+    if any("cpus" in r for r in results):
+        lines += ["", "CPUs used while timing (the process's CPU time over wall time, all "
+                  "threads; a peer asked for one thread that keeps a second core busy shows "
+                  "about 2):", "",
+                  "| workload | threads | " + " | ".join(peers) + " |",
+                  "|" + "---|" * (2 + len(peers))]
+        for wl, th in keys:
+            row = {r["peer"]: r for r in results if r["workload"] == wl and r["threads"] == th}
+            lines.append(f"| {wl} | {th} | " + " | ".join(
+                f"{row[p]['cpus']:.2f}" if p in row and "cpus" in row[p] else "—"
+                for p in peers) + " |")
     lines += ["", "First call (compile and run, graphc cold on-disk cache):", ""]
     lines += ["| workload | threads | " + " | ".join(peers) + " |", "|" + "---|" * (2 + len(peers))]
     for wl, th in keys:
