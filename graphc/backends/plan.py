@@ -489,8 +489,10 @@ class Plan:
             self.home[id(node)] = v
         return v
 
-    def _work(self, nbytes: int) -> int:
-        """A private workspace region of ``nbytes`` (64-byte aligned); its byte offset."""
+    def reserve_work(self, nbytes: int) -> int:
+        """A private workspace region of ``nbytes`` (64-byte aligned); its byte offset.
+        Code generators reserve their own scratch here too (the partial products of a
+        threaded matrix product) before the program reads :attr:`work_bytes`."""
         off = self.work_bytes
         self.work_bytes += (max(nbytes, 1) + 63) // 64 * 64
         return off
@@ -510,7 +512,7 @@ class Plan:
 
         def sub(body) -> tuple:
             plan = Plan(self.specialize_body(body.graph), self.specialize_body)
-            return plan, self._work(plan.work_bytes)
+            return plan, self.reserve_work(plan.work_bytes)
 
         def offsets(sizes, start=0):
             out, off = [], start
@@ -547,11 +549,11 @@ class Plan:
             C = 0
         carry = ()
         if C:
-            carry = tuple(View(("work", self._work(C * item)), 0, (C,), (1,), n.dtype,
+            carry = tuple(View(("work", self.reserve_work(C * item)), 0, (C,), (1,), n.dtype,
                                ("tmp", -k - 1)) for k in range(2))
         flag = None
         if name == "while_loop":
-            flag = View(("work", self._work(item)), 0, (), (), n.dtype, ("tmp", -3))
+            flag = View(("work", self.reserve_work(item)), 0, (), (), n.dtype, ("tmp", -3))
         step = LoopStep({"scan": "scan", "while_loop": "while"}.get(name, "switch"), n, src,
                         home, [p for p, _ in plans], [w for _, w in plans], in_off, in_sizes,
                         out_off, out_sizes, carry, C, flag, params, reads={src.base},
@@ -575,13 +577,13 @@ class Plan:
             shape = I._scatter_iter_shape(x.shape, n.args[1].shape, n.args[2].shape, axis)
         elif kind == "argsort":
             k = n.shape[-1]
-            scratch = View(("work", self._work(2 * k * 8)), 0, (2 * k,), (1,), "float64",
+            scratch = View(("work", self.reserve_work(2 * k * 8)), 0, (2 * k,), (1,), "float64",
                            ("tmp", -5))
             shape = n.shape[:-1]
         else:
             k = n.args[0].shape[-1]
             item = np.dtype(NP_DTYPES[n.dtype]).itemsize
-            scratch = View(("work", self._work(k * k * item)), 0, (k, k),
+            scratch = View(("work", self.reserve_work(k * k * item)), 0, (k, k),
                            contiguous_strides((k, k)), n.dtype, ("tmp", -4))
             shape = n.shape
         self.steps.append(IndexStep(kind, n, views, home, tuple(shape), axis, scratch,

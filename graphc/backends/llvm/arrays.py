@@ -250,8 +250,9 @@ class StepInfo:
     blocks of a one-dimensional one) that ``step<k>(start, end, ...)`` runs for
     ``start <= unit < end``; ``ns_per_unit``: estimated single-thread time of one.
     ``units == 0``: the step runs whole (reductions into an accumulator that several
-    outer units share, small matrix products, loops and index steps). ``fill_first``: the step's accumulators are filled with their identity by
-    ``step<k>(-1, -1, ...)``, which the driver calls first. ``finish``: the units
+    outer units share, small matrix products, loops and index steps). ``fill_first``:
+    the step's accumulators are filled with their identity by ``step<k>(-1, -1, ...)``,
+    which the driver calls first. ``finish``: the units
     write partial results that ``step<k>(-2, -2, ...)`` combines, which the driver
     calls after them (products split over their inner dimension)."""
     units: int
@@ -276,8 +277,8 @@ class _Codegen:
         self.parallel = parallel
         self.steps: list[StepInfo] = []
         self._split: tuple | None = None  # (start, end) IR values of a step function
-        self.extra_work = plan.work_bytes   # workspace bytes, partial products included
         self._k_partials: dict[int, View] = {}   # product id -> its partial products
+        self._split_axes: dict[int, str] = {}    # product id -> how threads split it
         self.b = ir.IRBuilder()
         self.e = Emitter(self.module, self.b, self.width, self.veclib, const_div=False)
         self.e.runtime_int = self._runtime
@@ -635,8 +636,8 @@ class _Codegen:
             chunks = b.load(word(base, 1), typ=I64, name="chunks")
             units = b.load(word(base, 2), typ=I64, name="units")
             flags = b.load(word(base, 3), typ=I64, name="flags")
-            fill = b.icmp_signed("!=", b.and_(flags, self.i64(1)), self.i64(0))
-            finish = b.icmp_signed("!=", b.and_(flags, self.i64(2)), self.i64(0))
+            fill = b.icmp_signed("!=", b.and_(flags, self.i64(_FILL)), self.i64(0))
+            finish = b.icmp_signed("!=", b.and_(flags, self.i64(_FINISH)), self.i64(0))
             with b.if_else(b.icmp_signed(">", chunks, self.i64(1))) as (split, whole):
                 with split:
                     with b.if_then(b.and_(fill, is_first)):
@@ -676,24 +677,39 @@ class _Codegen:
         """``run_step(k, start, end, inputs, outputs)``: calls ``step<k>`` (a switch over
         the ``count`` steps)."""
         b = self.b
-        fnty = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, PTR])
-        fn = ir.Function(self.module, fnty, name="run_step")
-        fn.linkage = "internal"
-        set.add(fn.attributes, "nounwind")
-        set.add(fn.attributes, "noinline")
-        k, start, end, ins, outs = fn.args
-        b.position_at_end(fn.append_basic_block("entry"))
-        out = fn.append_basic_block("out")
-        sw = b.switch(k, out)
-        for i in range(count):
-            case = fn.append_basic_block(f"case{i}")
-            sw.add_case(ir.Constant(I64, i), case)
-            b.position_at_end(case)
-            b.call(self.module.globals[f"step{i}"], [start, end, ins, outs])
-            b.branch(out)
-        b.position_at_end(out)
-        b.ret_void()
+        with self._helper("run_step", [I64, I64, I64, PTR, PTR]) as fn:
+            k, start, end, ins, outs = fn.args
+            out = fn.append_basic_block("out")
+            sw = b.switch(k, out)
+            for i in range(count):
+                case = fn.append_basic_block(f"case{i}")
+                sw.add_case(ir.Constant(I64, i), case)
+                b.position_at_end(case)
+                b.call(self.module.globals[f"step{i}"], [start, end, ins, outs])
+                b.branch(out)
+            b.position_at_end(out)
+            b.ret_void()
         return fn
+
+    @contextlib.contextmanager
+    def _helper(self, name: str, args: list):
+        """An internal ``void name(args)`` that is never inlined (the driver's switch
+        and barrier, the sum of partial products): yields it with the builder at its
+        entry, then puts the builder back where it was."""
+        b = self.b
+        saved_block, saved_fn = b.block, self.fn
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), args), name=name)
+        fn.linkage = "internal"
+        for attr in ("nounwind", "noinline"):
+            set.add(fn.attributes, attr)
+        self.fn = fn
+        b.position_at_end(fn.append_basic_block("entry"))
+        try:
+            yield fn
+        finally:
+            self.fn = saved_fn
+            if saved_block is not None:
+                b.position_at_end(saved_block)
 
     def _emit_barrier(self) -> ir.Function:
         """``barrier(control, nthreads)``: a counting barrier with a generation word
@@ -706,38 +722,38 @@ class _Codegen:
         thread makes the wake-up system call only when someone sleeps (both sides
         sequentially consistent: either the sleeper sees the new generation or the
         releaser sees the sleeper)."""
+        with self._helper("barrier", [PTR, I64]) as fn:
+            self._barrier_body(fn)
+        return fn
+
+    def _barrier_body(self, fn: ir.Function) -> None:
         b = self.b
-        saved = b.block
-        fnty = ir.FunctionType(ir.VoidType(), [PTR, I64])
-        fn = ir.Function(self.module, fnty, name="barrier")
-        fn.linkage = "internal"
-        set.add(fn.attributes, "nounwind")
-        set.add(fn.attributes, "noinline")
         ctl, n = fn.args
-        futex = _FUTEX.get(llvm.get_process_triple().split("-")[0]) \
-            if "linux" in llvm.get_process_triple() else None
-        entry = fn.append_basic_block("entry")
-        b.position_at_end(entry)
+        triple = llvm.get_process_triple()
+        futex = _FUTEX.get(triple.split("-")[0]) if "linux" in triple else None
+        syscall = None
+        if futex is not None:
+            syscall = self.e.function("syscall", I64, [I64])
+            syscall.ftype.var_arg = True
+        clock = self.e.function("llvm.readcyclecounter", I64, [])
         I32T = ir.IntType(32)
         count = ctl
-        gen = b.gep(ctl, [self.i64(8)], inbounds=True, source_etype=I64)
-        sleepers = b.gep(ctl, [self.i64(16)], inbounds=True, source_etype=I64)
+        gen = b.gep(ctl, [self.i64(_CTL_GEN)], inbounds=True, source_etype=I64)
+        sleepers = b.gep(ctl, [self.i64(_CTL_SLEEPERS)], inbounds=True, source_etype=I64)
         g0 = b.load_atomic(gen, "acquire", 4, typ=I32T)
         arrived = b.atomic_rmw("add", count, self.i64(1), "acq_rel")
         last = b.icmp_signed("==", arrived, b.sub(n, self.i64(1)))
         release = fn.append_basic_block("release")
         wait = fn.append_basic_block("wait")
         out = fn.append_basic_block("out")
-        t0 = b.call(self.e.function("llvm.readcyclecounter", I64, []), [])
-        budget = b.load(b.gep(ctl, [self.i64(20)], inbounds=True, source_etype=I64),
+        t0 = b.call(clock, [])
+        budget = b.load(b.gep(ctl, [self.i64(_CTL_SPIN)], inbounds=True, source_etype=I64),
                         typ=I64, name="spin_cycles")
         b.cbranch(last, release, wait)
         b.position_at_end(release)
         b.atomic_rmw("xchg", count, self.i64(0), "monotonic")
         b.atomic_rmw("add", gen, ir.Constant(I32T, 1), "seq_cst")
         if futex is not None:
-            syscall = self.e.function("syscall", I64, [I64])
-            syscall.ftype.var_arg = True
             asleep = b.load_atomic(sleepers, "seq_cst", 8, typ=I64)
             with b.if_then(b.icmp_signed(">", asleep, self.i64(0))):
                 b.call(syscall, [self.i64(futex), gen, self.i64(_FUTEX_WAKE_PRIVATE),
@@ -750,16 +766,13 @@ class _Codegen:
         again = fn.append_basic_block("again")
         b.cbranch(moved, out, again)
         b.position_at_end(again)
-        clock = self.e.function("llvm.readcyclecounter", I64, [])
-        if "x86" in llvm.get_process_triple():
+        if "x86" in triple:
             b.call(self.e.function("llvm.x86.sse2.pause", ir.VoidType(), []), [])
         waited = b.sub(b.call(clock, []), t0)
         with b.if_then(b.icmp_unsigned(">", waited, budget)):
             if futex is None:
                 b.call(self.e.function("sched_yield", ir.IntType(32), []), [])
             else:
-                syscall = self.e.function("syscall", I64, [I64])
-                syscall.ftype.var_arg = True
                 b.atomic_rmw("add", sleepers, self.i64(1), "seq_cst")
                 still = b.icmp_signed("==", b.load_atomic(gen, "seq_cst", 4, typ=I32T), g0)
                 with b.if_then(still):
@@ -770,8 +783,6 @@ class _Codegen:
         b.branch(wait)
         b.position_at_end(out)
         b.ret_void()
-        b.position_at_end(saved)
-        return fn
 
     def loop(self, st: LoopNest) -> None:
         if self._split is None:
@@ -1852,11 +1863,10 @@ class _Codegen:
         if (self.parallel and self.blas_threads and g.m * g.n * g.k >= GEMM_BLAS_MIN
                 and (g.m > 1 or g.n > 1) and _gemm_layout(g.c) == (True, max(1, g.n))):
             per_mac = GEMM_NS_PER_MAC * (0.5 if g.dtype == "float32" else 1.0)
-            axis = _split_axis(g)
+            axis = self._split_axes[id(g)] = _split_axis(g)
             if axis == "k":   # partial products in the workspace, summed by step(-2, -2)
                 itemsize = 8 if g.dtype == "float64" else 4
-                off = self.extra_work
-                self.extra_work = off + (K_PARTS * g.m * g.n * itemsize + 63) // 64 * 64
+                off = self.s.reserve_work(K_PARTS * g.m * g.n * itemsize)
                 self._k_partials[id(g)] = View(
                     ("work", off), 0, (K_PARTS, g.m, g.n), (g.m * g.n, g.n, 1), g.dtype, -1)
                 return StepInfo(K_PARTS, estimate(g.m * g.n * g.k) * per_mac / K_PARTS,
@@ -1914,16 +1924,7 @@ class _Codegen:
         if fn is not None:
             return fn
         b = self.b
-        saved_block, saved_fn = b.block, self.fn
         ety = float_type(dtype)
-        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]),
-                         name=name)
-        fn.linkage = "internal"
-        for attr in ("nounwind", "noinline"):
-            set.add(fn.attributes, attr)
-        parts, c, mn = fn.args
-        self.fn = fn
-        b.position_at_end(fn.append_basic_block("entry"))
 
         def add_up(e, _):
             acc = b.load(b.gep(parts, [e], inbounds=True, source_etype=ety), typ=ety)
@@ -1933,10 +1934,10 @@ class _Codegen:
                                          typ=ety))
             b.store(acc, b.gep(c, [e], inbounds=True, source_etype=ety))
             return []
-        self.counted_loop(mn, "k_sum", add_up)
-        b.ret_void()
-        self.fn = saved_fn
-        b.position_at_end(saved_block)
+        with self._helper(name, [PTR, PTR, I64]) as fn:
+            parts, c, mn = fn.args
+            self.counted_loop(mn, "k_sum", add_up)
+            b.ret_void()
         return fn
 
     def _alloca(self, name: str, ty: ir.Type) -> ir.Value:
@@ -1976,7 +1977,7 @@ class _Codegen:
             b.store(b.trunc(b.sub(k1, k0), I32), ptrs["k"])
             a_off = b.add(a_off, b.mul(k0, self.i64(1 if row_a else lda)))
             b_off = b.add(b_off, b.mul(k0, self.i64(ldb if row_b else 1)))
-        elif self._split is not None and _split_axis(g) == "n":  # columns start..end of C
+        elif self._split is not None and self._split_axes[id(g)] == "n":  # C's columns
             start, end = self._split
             b.store(b.trunc(b.sub(end, start), I32), ptrs["m"])
             b_off = b.add(b_off, b.mul(start, self.i64(1 if row_b else ldb)))
@@ -2185,7 +2186,7 @@ class Program:
 
     def __init__(self, graph: Graph, plan: Plan, module, llvm_ir: str,
                  steps: Sequence[StepInfo] = (), symbols: Sequence[str] = (),
-                 guards: Sequence = (), work_bytes=None):
+                 guards: Sequence = ()):
         self.graph = graph
         self.plan = plan
         self.module = module
@@ -2194,8 +2195,7 @@ class Program:
         self.guards = tuple(guards)
         self.out_shapes = [o.shape for o in graph.outputs]
         self.out_dtypes = [np.dtype(NP_DTYPES[o.dtype]) for o in graph.outputs]
-        work = plan.work_bytes if work_bytes is None else work_bytes
-        self.work_bytes = work if self.symbols else max(64, work)
+        self.work_bytes = plan.work_bytes if self.symbols else max(64, plan.work_bytes)
         self.cost = estimate(sum(prod(x.shape) for x in graph.nodes))
         self.run = module.run
         self.check_labels = label_checker(graph)
@@ -2257,7 +2257,7 @@ class Program:
         depend on the thread count."""
         threads = _threads.usable_threads(threads)
         ctl, most = _driver_control(self.steps if steps is None else steps, threads)
-        ctl[20] = BARRIER_SPIN_CYCLES_CROWDED if _threads.crowded(most) \
+        ctl[_CTL_SPIN] = BARRIER_SPIN_CYCLES_CROWDED if _threads.crowded(most) \
             else BARRIER_SPIN_CYCLES
         if most <= 1:
             self.run(0, self.cost, ins, outs)
@@ -2361,8 +2361,10 @@ def build_generic_program(graph: Graph, env: dict[str, int], level: str,
     return prog
 
 
+_CTL_GEN, _CTL_SLEEPERS, _CTL_SPIN = 8, 16, 20
 _CONTROL_STEPS = 24
 _CONTROL_WORDS = 8
+_FILL, _FINISH = 1, 2
 """Layout of the control buffer of ``threaded`` (int64 words): the barrier's count
 (word 0), its generation (word 8, an int32 for the futex), the number of threads
 asleep at it (word 16) and how long to spin before sleeping (word 20, cycles), then per
@@ -2404,7 +2406,7 @@ def _driver_control(steps: Sequence[StepInfo], threads: int) -> tuple[np.ndarray
             most = max(most, parts)
         w = _CONTROL_STEPS + _CONTROL_WORDS * k
         ctl[w + 1], ctl[w + 2] = chunks, info.units
-        ctl[w + 3] = (1 if info.fill_first else 0) | (2 if info.finish else 0)
+        ctl[w + 3] = (_FILL if info.fill_first else 0) | (_FINISH if info.finish else 0)
     return ctl, most
 
 
@@ -2446,7 +2448,7 @@ def _compile_plan(cg: Graph, plan: Plan, level: str, use_blas: bool, parallel: b
                             functions=names)
         if use_disk:
             disk_cache.store(dkey, obj)
-    return Program(cg, plan, cm, text, steps, symbols, work_bytes=gen.extra_work)
+    return Program(cg, plan, cm, text, steps, symbols)
 
 
 def _tree(structure):

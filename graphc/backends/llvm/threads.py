@@ -161,23 +161,30 @@ def usable_threads(threads: int) -> int:
     (see :func:`run_chunks`)."""
     if threads <= 1 or not dynamic_threads():
         return threads
+    load = _busy_cpus()
+    if load is None:
+        return threads
+    busy, cpus = load
+    return max(1, min(threads, int(cpus - busy + 0.5)))
+
+
+def _busy_cpus() -> tuple[float, int] | None:
+    """``(CPUs that other tasks keep busy now, CPUs this process may use)``: the other
+    runnable tasks scaled by this process's share of the machine's CPUs; None where
+    the load cannot be read."""
     others = _others_runnable()
     if others is None:
-        return threads
+        return None
     cpus, total = _cpu_counts()
-    busy = others * cpus / max(total, cpus)
-    return max(1, min(threads, int(cpus - busy + 0.5)))
+    return others * cpus / max(total, cpus), cpus
 
 
 def crowded(threads: int) -> bool:
     """True when ``threads`` threads of this call and the tasks running or waiting for a
     CPU right now (see :func:`usable_threads`) outnumber the CPUs: a thread waiting
     for another should then not spin for long."""
-    others = _others_runnable()
-    if others is None:
-        return False
-    cpus, total = _cpu_counts()
-    return others * cpus / max(total, cpus) + threads > cpus
+    load = _busy_cpus()
+    return load is not None and load[0] + threads > load[1]
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
